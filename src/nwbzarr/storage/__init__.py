@@ -1,0 +1,1 @@
+"""nwbzarr.storage."""
