@@ -1,0 +1,160 @@
+"""SQLite store: one table ``zarr(k TEXT PRIMARY KEY, v BLOB)``, the layout of zarr 2's SQLiteStore."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from zarr.abc.store import ByteRequest
+
+from nwbzarr.storage.base import BytesLike, SyncBackendStore, prefix_upper_bound, resolve_range
+
+__all__ = ["SQLiteStore"]
+
+_CREATE = "CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)"
+
+
+def _range_clause(prefix: str) -> tuple[str, tuple[str, ...]]:
+    """SQL condition selecting keys that start with prefix, as an index range scan (not LIKE)."""
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return "k >= ?", (prefix,)
+    return "k >= ? AND k < ?", (prefix, upper)
+
+
+class SQLiteStore(SyncBackendStore):
+    """A zarr store in one SQLite file; files written by zarr 2's ``SQLiteStore`` open unchanged.
+
+    Concurrency: safe for any number of threads (one connection per thread, WAL journal), and for
+    several processes writing disjoint keys (SQLite's file locks serialise writers; ``timeout`` is
+    how long a writer waits). Every write is a transaction, so a writer killed mid-write leaves all
+    other values intact. Listing uses primary-key range scans; byte ranges use incremental blob I/O.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, wal: bool = True, timeout: float = 60.0, read_only: bool = False
+    ) -> None:
+        super().__init__(read_only=read_only)
+        path = os.fspath(path)
+        if path in ("", ":memory:") or path.startswith("file::memory:"):
+            raise ValueError("SQLiteStore needs a file path; use zarr.storage.MemoryStore for in-memory data")
+        self.path = os.path.abspath(path)
+        self.wal = bool(wal)
+        self.timeout = float(timeout)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _config(self) -> dict[str, Any]:
+        return {"path": self.path, "wal": self.wal, "timeout": self.timeout}
+
+    # ------------------------------------------------------------ connections
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            if not os.path.exists(self.path):
+                raise FileNotFoundError(f"SQLite store {self.path} does not exist")
+            target, uri = f"file:{quote(self.path)}?mode=ro", True
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            target, uri = self.path, False
+        con = sqlite3.connect(
+            target, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=uri
+        )
+        with self._conns_lock:
+            self._conns.append(con)
+        return con
+
+    def _con(self) -> sqlite3.Connection:
+        """This thread's connection (a new one after fork: SQLite handles must not cross fork)."""
+        if self._pid != os.getpid():
+            self._pid, self._local, self._conns = os.getpid(), threading.local(), []
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+        return con
+
+    def _b_open(self) -> None:
+        con = self._con()
+        if self.read_only:
+            row = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='zarr'").fetchone()
+            if row is None:
+                raise ValueError(f"{self.path} is not a zarr SQLite store (no table 'zarr')")
+            return
+        if self.wal:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+        con.execute(_CREATE)
+
+    def _b_close(self) -> None:
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        self._local = threading.local()
+        if self._pid == os.getpid():
+            for con in conns:
+                con.close()
+
+    # ------------------------------------------------------------ primitives
+
+    def _b_get(self, key: str, byte_range: ByteRequest | None) -> BytesLike | None:
+        con = self._con()
+        if byte_range is None:
+            row = con.execute("SELECT v FROM zarr WHERE k = ?", (key,)).fetchone()
+            return None if row is None else bytes(row[0])
+        con.execute("BEGIN")
+        try:
+            row = con.execute("SELECT rowid FROM zarr WHERE k = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            with con.blobopen("zarr", "v", row[0], readonly=True) as blob:
+                start, stop = resolve_range(len(blob), byte_range)
+                blob.seek(start)
+                return blob.read(stop - start)
+        finally:
+            con.execute("COMMIT")
+
+    def _b_get_many(self, requests: list[tuple[str, ByteRequest | None]]) -> list[BytesLike | None]:
+        return [self._b_get(k, r) for k, r in requests]
+
+    def _b_size(self, key: str) -> int | None:
+        row = self._con().execute("SELECT length(v) FROM zarr WHERE k = ?", (key,)).fetchone()
+        return None if row is None else int(row[0] or 0)
+
+    def _b_exists(self, key: str) -> bool:
+        return self._con().execute("SELECT 1 FROM zarr WHERE k = ?", (key,)).fetchone() is not None
+
+    def _b_set(self, key: str, data: BytesLike) -> None:
+        self._con().execute("REPLACE INTO zarr VALUES (?, ?)", (key, data))
+
+    def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
+        self._con().execute("INSERT OR IGNORE INTO zarr VALUES (?, ?)", (key, data))
+
+    def _b_set_many(self, items: list[tuple[str, BytesLike]]) -> None:
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany("REPLACE INTO zarr VALUES (?, ?)", items)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def _b_delete(self, key: str) -> None:
+        self._con().execute("DELETE FROM zarr WHERE k = ?", (key,))
+
+    def _b_delete_prefix(self, prefix: str) -> None:
+        clause, args = _range_clause(prefix)
+        self._con().execute(f"DELETE FROM zarr WHERE {clause}", args)
+
+    def _b_list_prefix(self, prefix: str) -> list[str]:
+        clause, args = _range_clause(prefix)
+        return [r[0] for r in self._con().execute(f"SELECT k FROM zarr WHERE {clause} ORDER BY k", args)]
+
+    def _b_any_with_prefix(self, prefix: str) -> bool:
+        clause, args = _range_clause(prefix)
+        return self._con().execute(f"SELECT 1 FROM zarr WHERE {clause} LIMIT 1", args).fetchone() is not None
