@@ -1,5 +1,6 @@
 """nwbzarr.storage: zarr-python 3 stores (SQLite, LMDB, DBM, Redis, MongoDB, caches) and helpers."""
 
+from nwbzarr.storage.lmdb import LMDBStore
 from nwbzarr.storage.sqlite import SQLiteStore
 
-__all__ = ["SQLiteStore"]
+__all__ = ["LMDBStore", "SQLiteStore"]

@@ -9,6 +9,7 @@ provide, and runs those primitives in worker threads with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
@@ -18,7 +19,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.buffer.core import default_buffer_prototype
 
-__all__ = ["SyncBackendStore", "check_key", "prefix_upper_bound", "resolve_range"]
+__all__ = ["SharedHandles", "SyncBackendStore", "check_key", "prefix_upper_bound", "resolve_range"]
 
 BytesLike = bytes | bytearray | memoryview
 
@@ -109,6 +110,62 @@ def dir_base(prefix: str) -> str:
     """Normalise a list_dir/delete_dir prefix to '' or 'a/b/'."""
     prefix = prefix.strip("/")
     return prefix + "/" if prefix else ""
+
+
+class SharedHandles:
+    """Process-wide, reference-counted backend handles keyed by path.
+
+    Some backends (LMDB, dbm) allow one open handle per file and process; every store instance on
+    that file (copies from ``with_read_only``, unpickled copies) shares it. Handles inherited
+    through fork are dropped, never used or closed, in the child.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: dict[str, list[Any]] = {}
+        self._pid = os.getpid()
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._pid, self._handles, self._lock = os.getpid(), {}, threading.Lock()
+
+    def acquire(self, key: str, opener: Any) -> Any:
+        """The handle for key, opened with ``opener()`` if this is the first user."""
+        self._check_fork()
+        with self._lock:
+            entry = self._handles.get(key)
+            if entry is None:
+                entry = self._handles[key] = [opener(), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def get(self, key: str) -> Any:
+        """The current handle for key (the caller must hold a reference)."""
+        self._check_fork()
+        entry = self._handles.get(key)
+        if entry is None:
+            raise ValueError(f"{key} is not open (store closed, or used after fork without reopening)")
+        return entry[0]
+
+    def release(self, key: str, closer: Any) -> None:
+        """Drop one reference; ``closer(handle)`` when the last user is gone."""
+        self._check_fork()
+        with self._lock:
+            entry = self._handles.get(key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._handles[key]
+                closer(entry[0])
+
+    def replace(self, key: str, opener: Any, closer: Any) -> Any:
+        """Swap the shared handle for a new one (e.g. to upgrade read-only to read-write)."""
+        with self._lock:
+            entry = self._handles[key]
+            closer(entry[0])
+            entry[0] = opener()
+            return entry[0]
 
 
 class SyncBackendStore(Store):
