@@ -1,6 +1,7 @@
 """nwbzarr.storage: zarr-python 3 stores (SQLite, LMDB, DBM, Redis, MongoDB, caches) and helpers."""
 
+from nwbzarr.storage.dbm import DBMStore
 from nwbzarr.storage.lmdb import LMDBStore
 from nwbzarr.storage.sqlite import SQLiteStore
 
-__all__ = ["LMDBStore", "SQLiteStore"]
+__all__ = ["DBMStore", "LMDBStore", "SQLiteStore"]

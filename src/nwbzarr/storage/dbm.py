@@ -1,0 +1,157 @@
+"""DBM store: any ``dbm``-style module (dbm.gnu, dbm.ndbm, dbm.dumb, semidbm, ...) as a zarr store."""
+
+from __future__ import annotations
+
+import dbm as _dbm
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from zarr.abc.store import ByteRequest
+
+from nwbzarr.storage.base import BytesLike, SharedHandles, SyncBackendStore, slice_value
+
+__all__ = ["DBMStore"]
+
+_DBS = SharedHandles()
+
+
+class _Handle:
+    """One open dbm database shared by all stores on its file, and the lock serialising it."""
+
+    def __init__(self, opener: Callable[[str], Any], writable: bool) -> None:
+        self.opener = opener
+        self.lock = threading.RLock()
+        self.writable = writable
+        self.db = opener("c" if writable else "r")
+
+    def upgrade(self, flag: str) -> None:
+        """Reopen read-write (a writer joined stores that opened the file read-only)."""
+        with self.lock:
+            if not self.writable:
+                self.db.close()
+                self.db = self.opener(flag)
+                self.writable = True
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+class DBMStore(SyncBackendStore):
+    """A zarr store in a dbm database (``open`` defaults to :func:`dbm.open`).
+
+    Concurrency: threads only. dbm modules are not thread-safe and several of them lock the file
+    per process, so every store on one file in a process shares one handle and one lock; other
+    processes must not write at the same time. dbm.dumb appends new values, so a writer killed
+    mid-write leaves the other values readable. Listing reads every key (dbm has no ordering).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        flag: str = "c",
+        mode: int = 0o666,
+        open: Callable[..., Any] | None = None,  # noqa: A002 - zarr 2's argument name
+        *,
+        read_only: bool = False,
+        **open_kwargs: Any,
+    ) -> None:
+        super().__init__(read_only=read_only or flag == "r")
+        if flag[:1] not in ("r", "w", "c", "n"):
+            raise ValueError(f"invalid dbm flag {flag!r}: expected 'r', 'w', 'c' or 'n'")
+        self.path = os.path.abspath(os.fspath(path))
+        self.flag, self.mode = flag, mode
+        self.open = open or _dbm.open
+        self.open_kwargs = dict(sorted(open_kwargs.items()))
+
+    def _config(self) -> dict[str, Any]:
+        return {"path": self.path, "flag": self.flag, "mode": self.mode, "open": self.open, **self.open_kwargs}
+
+    def with_read_only(self, read_only: bool = False) -> DBMStore:
+        """A new, unopened store on the same file with the given read_only setting."""
+        flag = "c" if self.flag in ("r", "n") else self.flag
+        return type(self)(**{**self._config(), "flag": flag}, read_only=read_only)
+
+    # ------------------------------------------------------------ handle
+
+    def _opener(self, flag: str) -> Any:
+        if flag == "r" and self.open is _dbm.open and _dbm.whichdb(self.path) is None:
+            raise FileNotFoundError(f"DBM store {self.path} does not exist")
+        flag = flag if flag == "r" else self.flag
+        return self.open(self.path, flag, self.mode, **self.open_kwargs)
+
+    def _b_open(self) -> None:
+        handle = _DBS.acquire(self.path, lambda: _Handle(self._opener, not self.read_only))
+        if not self.read_only and not handle.writable:
+            handle.upgrade("c" if self.flag == "n" else self.flag)
+
+    def _b_close(self) -> None:
+        if self._is_open:
+            _DBS.release(self.path, lambda h: h.close())
+
+    def _handle(self) -> _Handle:
+        return _DBS.get(self.path)
+
+    # ------------------------------------------------------------ primitives
+
+    def _b_get(self, key: str, byte_range: ByteRequest | None) -> BytesLike | None:
+        h = self._handle()
+        with h.lock:
+            try:
+                value = h.db[key.encode("utf-8")]
+            except KeyError:
+                return None
+        return bytes(slice_value(value, byte_range))
+
+    def _b_exists(self, key: str) -> bool:
+        h = self._handle()
+        with h.lock:
+            return key.encode("utf-8") in h.db
+
+    def _b_set(self, key: str, data: BytesLike) -> None:
+        h = self._handle()
+        with h.lock:
+            h.db[key.encode("utf-8")] = bytes(data)
+
+    def _b_set_many(self, items: list[tuple[str, BytesLike]]) -> None:
+        h = self._handle()
+        with h.lock:
+            for key, data in items:
+                h.db[key.encode("utf-8")] = bytes(data)
+
+    def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
+        h = self._handle()
+        with h.lock:
+            if key.encode("utf-8") not in h.db:
+                h.db[key.encode("utf-8")] = bytes(data)
+
+    def _b_delete(self, key: str) -> None:
+        h = self._handle()
+        with h.lock:
+            try:
+                del h.db[key.encode("utf-8")]
+            except KeyError:
+                pass
+
+    def _b_list_prefix(self, prefix: str) -> list[str]:
+        h = self._handle()
+        raw = prefix.encode("utf-8")
+        with h.lock:
+            keys = [k for k in h.db.keys() if k.startswith(raw)]
+        return sorted(k.decode("utf-8") for k in keys)
+
+    def _b_delete_prefix(self, prefix: str) -> None:
+        h = self._handle()
+        with h.lock:
+            for key in self._b_list_prefix(prefix):
+                del h.db[key.encode("utf-8")]
+
+    def flush(self) -> None:
+        """Write the database's index to disk (``sync`` on modules that have it)."""
+        self._ensure_open_sync()
+        h = self._handle()
+        with h.lock:
+            if hasattr(h.db, "sync"):
+                h.db.sync()
