@@ -2,6 +2,7 @@
 
 from nwbzarr.storage.dbm import DBMStore
 from nwbzarr.storage.lmdb import LMDBStore
+from nwbzarr.storage.redis import RedisStore
 from nwbzarr.storage.sqlite import SQLiteStore
 
-__all__ = ["DBMStore", "LMDBStore", "SQLiteStore"]
+__all__ = ["DBMStore", "LMDBStore", "RedisStore", "SQLiteStore"]
