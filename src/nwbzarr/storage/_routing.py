@@ -1,0 +1,355 @@
+"""Chunk-key routing and per-container locking for the few-files stores.
+
+A chunk key is mapped to ``(container file, member name)`` from the owning array's metadata, found by
+walking up to its ``zarr.json`` / ``.zarray``; dots in a key are never interpreted on their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESERVED_PREFIX = "__nwbzarr"
+LOCK_FILE_NAME = "__nwbzarr.lock"
+TMP_PREFIX = "__nwbzarr_tmp."
+METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata")
+_LOCK_SLOTS = 1 << 24
+
+
+def is_hidden_name(name: str) -> bool:
+    """True for the store's own lock and temporary files, which are never keys."""
+    return name.startswith(RESERVED_PREFIX)
+
+
+def check_key(key: str) -> None:
+    """Reject keys that cannot name a file under the store root (clear error, nothing written)."""
+    if not isinstance(key, str):
+        raise TypeError(f"store keys must be str, got {type(key).__name__}")
+    parts = key.split("/")
+    if key == "" or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid store key {key!r}: empty, '.' or '..' path component")
+    if any(is_hidden_name(p) for p in parts):
+        raise ValueError(f"invalid store key {key!r}: components starting with {RESERVED_PREFIX!r} are reserved")
+
+
+def _index(text: str) -> int | None:
+    """Parse one canonical chunk index ('0', '17'; not '01', '+1', '-1')."""
+    if text.isdigit() and text.isascii() and (text == "0" or not text.startswith("0")):
+        return int(text)
+    return None
+
+
+@dataclass(frozen=True)
+class ArrayLayout:
+    """What routing needs from an array's metadata: where it is, ndim and its chunk key encoding."""
+
+    path: str
+    ndim: int
+    separator: str
+    v3_default: bool
+
+    def _rel(self, key: str) -> str | None:
+        if self.path == "":
+            return key
+        return key[len(self.path) + 1 :] if key.startswith(self.path + "/") else None
+
+    def parse(self, key: str) -> tuple[int, ...] | None:
+        """Chunk indices of ``key`` if it is one of this array's chunk keys, else None."""
+        rel = self._rel(key)
+        if rel is None or self.ndim == 0:
+            return None
+        if self.v3_default:
+            head = "c" + self.separator
+            if not rel.startswith(head):
+                return None
+            rel = rel[len(head) :]
+        parts = rel.split(self.separator)
+        if len(parts) != self.ndim:
+            return None
+        idx = tuple(_index(p) for p in parts)
+        return None if any(i is None for i in idx) else idx  # type: ignore[return-value]
+
+    def key(self, idx: tuple[int, ...]) -> str:
+        """The chunk key of chunk ``idx``."""
+        body = self.separator.join(str(i) for i in idx)
+        rel = ("c" + self.separator + body) if self.v3_default else body
+        return f"{self.path}/{rel}" if self.path else rel
+
+
+def layout_from_metadata(path: str, name: str, raw: bytes) -> ArrayLayout | str | None:
+    """Parse a metadata document: an ArrayLayout, "group" for a group, None if not zarr metadata."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    try:
+        if name == "zarr.json":
+            if doc.get("node_type") == "group":
+                return "group"
+            if doc.get("node_type") != "array":
+                return None
+            enc = doc.get("chunk_key_encoding") or {"name": "default"}
+            v3_default = enc.get("name", "default") == "default"
+            sep = (enc.get("configuration") or {}).get("separator", "/" if v3_default else ".")
+            return ArrayLayout(path, len(doc["shape"]), sep, v3_default)
+        if name == ".zarray":
+            sep = doc.get("dimension_separator") or "."
+            return ArrayLayout(path, len(doc["shape"]), sep, False)
+        if name == ".zgroup":
+            return "group"
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a chunk lives when containerised: container file and member name (relative to root)."""
+
+    key: str
+    container: str
+    member: str
+    layout: ArrayLayout
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+class Router:
+    """Maps chunk keys to containers using the owning array's metadata (cached per directory)."""
+
+    def __init__(self, root: Path, depth: int, suffix: str) -> None:
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"depth must be an int >= 2 (indices per container path + member), got {depth!r}")
+        self.root = root
+        self.depth = depth
+        self.suffix = suffix
+        self._nodes: dict[str, ArrayLayout | str | None] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached metadata (after a metadata write or when other processes may have changed it)."""
+        self._nodes.clear()
+
+    def note_metadata(self, key: str) -> None:
+        """A metadata document at ``key`` was read or written: re-read that node next time."""
+        self._nodes.pop(key.rpartition("/")[0], None)
+
+    def _node(self, dir_rel: str) -> ArrayLayout | str | None:
+        """Metadata at directory ``dir_rel``: ArrayLayout, "group" or None (no zarr metadata there)."""
+        if dir_rel in self._nodes:
+            return self._nodes[dir_rel]
+        found: ArrayLayout | str | None = None
+        for name in ("zarr.json", ".zarray", ".zgroup"):
+            try:
+                raw = (self.root / dir_rel / name).read_bytes()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                continue
+            found = layout_from_metadata(dir_rel, name, raw)
+            if found is not None:
+                break
+        self._nodes[dir_rel] = found
+        return found
+
+    def owner(self, dir_rel: str) -> ArrayLayout | None:
+        """The array whose directory is ``dir_rel`` or its nearest ancestor with metadata, if an array."""
+        cur = dir_rel
+        while True:
+            node = self._node(cur)
+            if node is not None:
+                return node if isinstance(node, ArrayLayout) else None
+            if cur == "":
+                return None
+            cur = cur.rpartition("/")[0]
+
+    def route(self, key: str) -> Route | None:
+        """Container and member for chunk ``key``; None if ``key`` is not a containerised chunk."""
+        if key.rpartition("/")[2] in METADATA_NAMES:
+            return None
+        layout = self.owner(key.rpartition("/")[0])
+        if layout is None:
+            return None
+        idx = layout.parse(key)
+        if idx is None:
+            return None
+        n_member = min(self.depth - 1, layout.ndim)
+        lead, trail = idx[: layout.ndim - n_member], idx[layout.ndim - n_member :]
+        return Route(key, self._container_path(layout, lead), ".".join(map(str, trail)), layout)
+
+    def _chunk_dir(self, layout: ArrayLayout) -> str:
+        return _join(layout.path, "c") if layout.v3_default else layout.path
+
+    def _container_path(self, layout: ArrayLayout, lead: tuple[int, ...]) -> str:
+        if not lead:
+            return _join(layout.path, "c" + self.suffix)
+        return _join(self._chunk_dir(layout), "/".join(map(str, lead))) + self.suffix
+
+    def container_lead(self, rel: str) -> tuple[ArrayLayout, tuple[int, ...]] | None:
+        """If file ``rel`` is a container of some array: that array and the container's leading indices."""
+        if not rel.endswith(self.suffix):
+            return None
+        layout = self.owner(rel.rpartition("/")[0])
+        if layout is None or layout.ndim == 0:
+            return None
+        n_lead = layout.ndim - min(self.depth - 1, layout.ndim)
+        if n_lead == 0:
+            return (layout, ()) if rel == _join(layout.path, "c" + self.suffix) else None
+        chunk_dir = self._chunk_dir(layout)
+        head = chunk_dir + "/" if chunk_dir else ""
+        if not rel.startswith(head):
+            return None
+        parts = rel[len(head) : -len(self.suffix)].split("/")
+        lead = tuple(_index(p) for p in parts)
+        if len(parts) != n_lead or any(i is None for i in lead):
+            return None
+        return layout, lead  # type: ignore[return-value]
+
+    def member_key(self, layout: ArrayLayout, lead: tuple[int, ...], member: str) -> str | None:
+        """Chunk key stored under ``member`` of the container with leading indices ``lead``."""
+        n_member = min(self.depth - 1, layout.ndim)
+        parts = member.split(".")
+        trail = tuple(_index(p) for p in parts)
+        if len(parts) != n_member or any(i is None for i in trail):
+            return None
+        return layout.key(lead + trail)  # type: ignore[operator]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Locking: one in-process lock per container slot + a sidecar fcntl byte-range lock (or a cluster lock).
+# ---------------------------------------------------------------------------------------------------
+
+_GUARD = threading.Lock()
+_THREAD_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+_LOCK_FDS: dict[tuple[str, bool], int] = {}
+
+
+def _after_fork_in_child() -> None:
+    """Locks held by threads of the parent do not exist in a forked child: start clean."""
+    global _GUARD
+    _GUARD = threading.Lock()
+    _THREAD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _slot(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little") % _LOCK_SLOTS
+
+
+def _lock_fd(lock_path: Path, writable: bool) -> int | None:
+    """Process-wide fd of the sidecar lock file; never closed (closing drops every fcntl lock).
+
+    Read-only stores never create the file: without it no writer has run, so reads need no lock.
+    """
+    key = (str(lock_path), writable)
+    with _GUARD:
+        fd = _LOCK_FDS.get(key)
+        if fd is not None:
+            return fd
+        if writable:
+            fd = os.open(key[0], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        else:
+            try:
+                fd = os.open(key[0], os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return None
+        _LOCK_FDS[key] = fd
+        return fd
+
+
+def _thread_lock(lock_path: Path, slot: int) -> threading.Lock:
+    with _GUARD:
+        return _THREAD_LOCKS.setdefault((str(lock_path), slot), threading.Lock())
+
+
+LockSpec = Any  # "file" | None | object with acquire()/release() | callable(name) -> such an object
+
+
+def lock_token(lock: LockSpec) -> Any:
+    """A comparable stand-in for a lock setting, so stores compare equal by configuration."""
+    if lock is None or isinstance(lock, str):
+        return lock
+    if isinstance(lock, type):
+        return ("factory", lock.__module__, lock.__qualname__)
+    return ("object", type(lock).__qualname__, getattr(lock, "name", id(lock)))
+
+
+def validate_lock(lock: LockSpec) -> None:
+    """Reject lock settings that would silently give no protection."""
+    if lock is None or lock == "file":
+        return
+    if isinstance(lock, str):
+        raise ValueError(f"lock must be 'file', None, a lock object or a lock factory; got {lock!r}")
+    if not (hasattr(lock, "acquire") and hasattr(lock, "release")) and not callable(lock):
+        raise TypeError(f"lock object {lock!r} has no acquire()/release() and is not a factory")
+
+
+class ContainerLocks:
+    """Exclusive access to one container across threads, processes and (optionally) cluster workers."""
+
+    def __init__(self, root: Path, lock: LockSpec, writable: bool) -> None:
+        self.root = root
+        self.lock = lock
+        self.writable = writable
+        self.lock_path = root / LOCK_FILE_NAME
+
+    @contextlib.contextmanager
+    def hold(self, container: str, shared: bool = False) -> Iterator[None]:
+        """Hold ``container`` (relative path): shared for reads, exclusive for writes."""
+        slot = _slot(container)
+        with _thread_lock(self.lock_path, slot):
+            with self._external(container, slot, shared):
+                yield
+
+    @contextlib.contextmanager
+    def _external(self, container: str, slot: int, shared: bool) -> Iterator[None]:
+        if self.lock is None:
+            yield
+        elif self.lock == "file":
+            with self._fcntl(slot, shared):
+                yield
+        else:
+            with _cluster_lock(self.lock, f"nwbzarr:{self.root}/{container}"):
+                yield
+
+    @contextlib.contextmanager
+    def _fcntl(self, slot: int, shared: bool) -> Iterator[None]:
+        fd = _lock_fd(self.lock_path, self.writable)
+        if fd is None:
+            yield
+            return
+        fcntl.lockf(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, 1, slot, os.SEEK_SET)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot, os.SEEK_SET)
+
+
+@contextlib.contextmanager
+def _cluster_lock(lock: Any, name: str) -> Iterator[None]:
+    """Acquire a pluggable lock (an object, or a factory called with the container name); failures raise."""
+    obj = lock if hasattr(lock, "acquire") and not isinstance(lock, type) else _call_factory(lock, name)
+    if obj.acquire() is False:
+        raise TimeoutError(f"could not acquire lock {obj!r} for {name}")
+    try:
+        yield
+    finally:
+        obj.release()
+
+
+def _call_factory(factory: Callable[[str], Any], name: str) -> Any:
+    obj = factory(name)
+    if not (hasattr(obj, "acquire") and hasattr(obj, "release")):
+        raise TypeError(f"lock factory {factory!r} returned {obj!r}, which has no acquire()/release()")
+    return obj

@@ -1,0 +1,147 @@
+"""``H5ContainerStore``: a zarr 3 directory store that keeps the chunks of each index group in one HDF5 file.
+
+Layout (``depth=3``, v3 array ``a`` of 4 dims): metadata stays ``a/zarr.json``; chunk ``a/c/1/2/3/4`` lives
+in ``a/c/1/2.h5`` as dataset ``"3.4"``. Arrays of fewer dims than ``depth`` keep one container
+``a/c.h5`` inside their own directory. Each chunk is a 1-D ``uint8`` dataset without HDF5 filters (zarr
+already compressed it), so byte ranges are cheap and sharded arrays work. Containers written by CBI's
+``H5_Nested_Store`` (scalar opaque datasets named by dotted indices) are read as well.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from zarr.abc.store import ByteRequest
+
+from nwbzarr.storage._fewfiles import ContainerStore, ItemSource, slice_bounds
+from nwbzarr.storage._routing import LockSpec
+
+__all__ = ["H5ContainerStore"]
+
+
+def _open(path: Path, mode: str) -> h5py.File | None:
+    """Open a container with HDF5 file locking off (we lock ourselves); None if it does not exist."""
+    try:
+        return h5py.File(path, mode, locking=False)
+    except FileNotFoundError:
+        return None
+
+
+def _dataset(f: h5py.File, member: str) -> h5py.Dataset | None:
+    obj = f.get(member)
+    if obj is None:
+        return None
+    if not isinstance(obj, h5py.Dataset):
+        raise OSError(f"{f.filename}: {member!r} is a group, not a chunk dataset")
+    return obj
+
+
+def _read_dataset(ds: h5py.Dataset, byte_range: ByteRequest | None) -> bytes:
+    """Bytes of a chunk dataset: 1-D uint8 (ours) or scalar opaque (CBI's), reading only the range."""
+    if ds.shape == ():
+        raw = np.asarray(ds[()]).tobytes()
+        start, stop = slice_bounds(len(raw), byte_range)
+        return raw[start:stop]
+    if ds.ndim != 1 or ds.dtype.itemsize != 1:
+        raise OSError(f"{ds.file.filename}: dataset {ds.name!r} is not a byte chunk ({ds.dtype}, {ds.shape})")
+    start, stop = slice_bounds(ds.shape[0], byte_range)
+    if stop <= start:
+        return b""
+    return ds[start:stop].tobytes()
+
+
+def _dataset_size(ds: h5py.Dataset) -> int:
+    return ds.dtype.itemsize if ds.shape == () else int(ds.shape[0])
+
+
+def _as_u1(data: Any) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _put(f: h5py.File, member: str, arr: np.ndarray) -> None:
+    """Write one chunk dataset, in place when the size is unchanged."""
+    ds = f.get(member)
+    if isinstance(ds, h5py.Dataset) and ds.shape == arr.shape and ds.dtype == np.uint8 and ds.chunks is None:
+        if arr.size:
+            ds[...] = arr
+        return
+    if ds is not None:
+        del f[member]
+    f.create_dataset(member, data=arr)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class H5ContainerStore(ContainerStore):
+    """Directory store putting the chunks of each group of trailing indices into one HDF5 container.
+
+    ``depth``: trailing chunk indices per container path + member name (3: one file per leading index
+    tuple, members named by the last two indices). ``write_direct``: chunks go straight into containers
+    (False: loose files, exactly a directory store, until ``consolidate()``). ``lock``: ``"file"``
+    (sidecar fcntl lock, works across processes on one host/NFS with lockd), ``None`` (threads only), a
+    lock object with ``acquire``/``release`` (one lock for all containers, e.g. ``distributed.Lock("x")``)
+    or a factory called with a per-container name (e.g. ``distributed.Lock``).
+    """
+
+    suffix = ".h5"
+    scheme = "h5container"
+
+    def __init__(
+        self,
+        root: Path | str,
+        depth: int = 3,
+        write_direct: bool = True,
+        lock: LockSpec = "file",
+        read_only: bool = False,
+    ) -> None:
+        super().__init__(root, depth=depth, write_direct=write_direct, lock=lock, read_only=read_only)
+
+    def _c_read(self, path: Path, member: str, byte_range: ByteRequest | None) -> bytes | None:
+        f = _open(path, "r")
+        if f is None:
+            return None
+        with f:
+            ds = _dataset(f, member)
+            return None if ds is None else _read_dataset(ds, byte_range)
+
+    def _c_size(self, path: Path, member: str) -> int | None:
+        f = _open(path, "r")
+        if f is None:
+            return None
+        with f:
+            ds = _dataset(f, member)
+            return None if ds is None else _dataset_size(ds)
+
+    def _c_members(self, path: Path) -> list[str]:
+        f = _open(path, "r")
+        if f is None:
+            return []
+        with f:
+            return [name for name, obj in f.items() if isinstance(obj, h5py.Dataset)]
+
+    def _c_update(self, path: Path, puts: dict[str, Any], deletes: Iterable[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "a", locking=False) as f:
+            for member in deletes:
+                if member in f:
+                    del f[member]
+            for member, data in puts.items():
+                _put(f, member, _as_u1(data))
+
+    def _c_build(self, path: Path, items: Iterable[tuple[str, ItemSource]]) -> None:
+        with h5py.File(path, "w", locking=False) as f:
+            for member, source in items:
+                f.create_dataset(member, data=_as_u1(source()))
+            f.flush()
+        _fsync_path(path)
