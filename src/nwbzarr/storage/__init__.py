@@ -2,8 +2,20 @@
 
 from nwbzarr.storage.dbm import DBMStore
 from nwbzarr.storage.lmdb import LMDBStore
+from nwbzarr.storage.lru import LRUStoreCache
+from nwbzarr.storage.mapping import MappingStore
 from nwbzarr.storage.mongodb import MongoDBStore
 from nwbzarr.storage.redis import RedisStore
 from nwbzarr.storage.sqlite import SQLiteStore
+from nwbzarr.storage.temp import TempStore
 
-__all__ = ["DBMStore", "LMDBStore", "MongoDBStore", "RedisStore", "SQLiteStore"]
+__all__ = [
+    "DBMStore",
+    "LMDBStore",
+    "LRUStoreCache",
+    "MappingStore",
+    "MongoDBStore",
+    "RedisStore",
+    "SQLiteStore",
+    "TempStore",
+]
