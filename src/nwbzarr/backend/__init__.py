@@ -1,1 +1,21 @@
-"""nwbzarr.backend."""
+"""The HDMF glue: builders in, builders out."""
+
+from .arrays import ZarrDataset
+from .dataio import ZarrDataIO, hdf5_to_zarr_filters
+from .io import DanglingReferenceError, ZarrIO
+from .nwb import NWBZarrIO, read_nwb
+from .queue import ZarrIODataChunkIteratorQueue
+from .spec import ZarrSpecReader, ZarrSpecWriter
+
+__all__ = [
+    "DanglingReferenceError",
+    "NWBZarrIO",
+    "ZarrDataIO",
+    "ZarrDataset",
+    "ZarrIO",
+    "ZarrIODataChunkIteratorQueue",
+    "ZarrSpecReader",
+    "ZarrSpecWriter",
+    "hdf5_to_zarr_filters",
+    "read_nwb",
+]

@@ -1,1 +1,20 @@
-"""nwbzarr.format."""
+"""On-disk conventions: how groups, datasets, links and references are laid out in Zarr.
+
+One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr <= 0.13, Zarr v2).
+"""
+
+from .base import ArraySpec, FormatError, Layout, NodeInfo
+from .detect import detect_layout, get_layout
+from .names import InvalidNameError
+from .reference import ZarrReference
+
+__all__ = [
+    "ArraySpec",
+    "FormatError",
+    "InvalidNameError",
+    "Layout",
+    "NodeInfo",
+    "ZarrReference",
+    "detect_layout",
+    "get_layout",
+]

@@ -1,0 +1,278 @@
+"""Lazy datasets handed to HDMF on read: nothing is read until indexed, and reads are cached sensibly.
+
+Small arrays (index columns, region columns, short tables) are read whole on first access, so HDMF's
+element-by-element access costs one store read; large 1-D arrays keep a small cache of decoded chunks
+so that iterating ragged columns does not re-read and re-decode the same chunk per element.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from hdmf.query import BuilderResolver, ContainerResolver, HDMFDataset
+from zarr.core.sync import sync
+
+from ..format.base import NodeInfo
+
+if TYPE_CHECKING:
+    from .io import ZarrIO
+
+SMALL_ARRAY_BYTES = 1 << 20  # read whole on first access
+BLOCK_CACHE_CHUNKS = 8
+
+
+class ZarrDataset(HDMFDataset):
+    """A read-only, lazily read Zarr array with numpy-style indexing and ``shape``/``dtype``/``chunks``."""
+
+    def __init__(self, io: ZarrIO, node: NodeInfo, array: Any) -> None:
+        self._io = io
+        self._node = node
+        self._array = array
+        self._full: np.ndarray | None = None
+        self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- description ---------------------------------------------------------------------
+    @property
+    def io(self) -> ZarrIO:
+        return self._io
+
+    @property
+    def dataset(self) -> Any:
+        """The underlying zarr ``AsyncArray`` (or the layout's reader)."""
+        return self._array
+
+    @property
+    def node(self) -> NodeInfo:
+        return self._node
+
+    @property
+    def name(self) -> str:
+        return "/" + self._node.path
+
+    @property
+    def path(self) -> str:
+        return self._node.path
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        shape = tuple(self._array.shape)
+        return shape[1:] if self._node.scalar_as_1d else shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(getattr(self._array, "chunks", self.shape))
+
+    @property
+    def dtype(self) -> Any:
+        dt = self._array.dtype
+        dt = getattr(dt, "to_native_dtype", lambda: dt)() if not isinstance(dt, np.dtype) else dt
+        if isinstance(dt, np.dtype) and dt.kind in "TOSU" and dt.names is None:
+            return np.dtype(object)
+        return dt
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self._node.attrs)
+
+    @property
+    def maxshape(self) -> tuple[None, ...]:
+        return tuple(None for _ in self.shape)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar dataset")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} shape={self.shape} dtype={self.dtype}>"
+
+    # --- reading --------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        return self._decode(self._read(key))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        values = self[...] if self.shape else self[()]
+        arr = np.asarray(values)
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def read(self) -> np.ndarray:
+        """All values, decoded."""
+        return self[...] if self.shape else self[()]
+
+    def _nbytes(self) -> int:
+        dt = self._array.dtype
+        itemsize = getattr(dt, "itemsize", 8) if isinstance(dt, np.dtype) else 16
+        return self.size * max(int(itemsize), 1)
+
+    def _read(self, key: Any) -> np.ndarray:
+        if self._node.scalar_as_1d:
+            return self._read_raw(0) if key in ((), Ellipsis, slice(None)) else self._read_raw(0)[key]
+        if self._full is not None:
+            return self._full[key]
+        if self._nbytes() <= SMALL_ARRAY_BYTES:
+            with self._lock:
+                if self._full is None:
+                    self._full = self._read_raw(...)
+            return self._full[key]
+        if self.ndim == 1 and _is_simple_1d(key):
+            return self._read_1d_cached(key)
+        return self._read_raw(key)
+
+    def _read_raw(self, key: Any) -> np.ndarray:
+        if key == ():
+            key = ...
+        return self._io._run(self._array.getitem(key))
+
+    def _read_1d_cached(self, key: int | slice) -> np.ndarray:
+        n = self.shape[0]
+        chunk = self.chunks[0] if self.chunks else n
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if stop <= start:
+                return self._read_raw(key)
+            first, last = start // chunk, (stop - 1) // chunk
+            if last - first > 2:
+                return self._read_raw(key)
+            parts = [self._block(b, chunk, n) for b in range(first, last + 1)]
+            joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            return joined[start - first * chunk: stop - first * chunk: step]
+        index = int(key) + n if int(key) < 0 else int(key)
+        if not 0 <= index < n:
+            raise IndexError(f"index {key} is out of bounds for {self.name} of length {n}")
+        return self._block(index // chunk, chunk, n)[index % chunk]
+
+    def _block(self, block: int, chunk: int, n: int) -> np.ndarray:
+        with self._lock:
+            found = self._blocks.get(block)
+            if found is not None:
+                self._blocks.move_to_end(block)
+                return found
+        values = self._read_raw(slice(block * chunk, min(n, (block + 1) * chunk)))
+        with self._lock:
+            self._blocks[block] = values
+            while len(self._blocks) > BLOCK_CACHE_CHUNKS:
+                self._blocks.popitem(last=False)
+        return values
+
+    def _decode(self, values: Any) -> Any:
+        if isinstance(values, np.ndarray):
+            decoded = self._io.layout.decode_array_values(self._node, values)
+            if decoded.ndim == 0 and decoded.dtype.names is None:
+                return decoded[()]
+            return decoded
+        return values
+
+    # --- writing (append mode) --------------------------------------------------------------
+    def append(self, arg: Any) -> None:
+        """Append one element along the first axis (used by HDMF's ``add_row`` in mode ``a``)."""
+        self._io._append_to_dataset(self, arg)
+
+    def _invalidate(self) -> None:
+        self._full = None
+        self._blocks.clear()
+
+
+def _is_simple_1d(key: Any) -> bool:
+    if isinstance(key, (int, np.integer)):
+        return True
+    return isinstance(key, slice) and (key.step in (None, 1))
+
+
+class _ReferenceMixin:
+    """Resolve the references a dataset holds to builders or containers, element by element."""
+
+    def _resolve(self, ref: Any) -> Any:
+        raise NotImplementedError
+
+    def _decode(self, values: Any) -> Any:
+        decoded = super()._decode(values)  # type: ignore[misc]
+        return self._resolve_all(decoded)
+
+    def _resolve_all(self, decoded: Any) -> Any:
+        if isinstance(decoded, np.ndarray) and decoded.dtype.names is None:
+            return [self._resolve_all(v) for v in decoded] if decoded.ndim else self._resolve(decoded[()])
+        if isinstance(decoded, np.ndarray):
+            return [self._resolve_row(row) for row in decoded.reshape(-1)] if decoded.ndim else \
+                self._resolve_row(decoded[()])
+        if isinstance(decoded, np.void):
+            return self._resolve_row(decoded)
+        return self._resolve(decoded)
+
+    def _resolve_row(self, row: np.void) -> tuple:
+        names = row.dtype.names
+        refs = set(self.node.ref_fields)  # type: ignore[attr-defined]
+        return tuple(self._resolve(row[n]) if n in refs else _plain(row[n]) for n in names)
+
+    @property
+    def dtype(self) -> Any:
+        if self.node.ref_fields:  # type: ignore[attr-defined]
+            return compound_dtype_labels(self._array.dtype, self.node.ref_fields)  # type: ignore[attr-defined]
+        return "object"
+
+    def invert(self):
+        cls = self.get_inverse_class()  # type: ignore[attr-defined]
+        return cls(self._io, self._node, self._array)  # type: ignore[attr-defined]
+
+    def resolve(self, manager: Any = None) -> list:
+        return self[:]  # type: ignore[index]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def compound_dtype_labels(dtype: Any, ref_fields: tuple[str, ...]) -> list[str]:
+    """hdmf's description of compound columns: 'object' for references, 'utf' for text, else numpy name."""
+    np_dt = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "to_native_dtype", lambda: dtype)()
+    out = []
+    for name in np_dt.names:
+        fdt = np_dt.fields[name][0]
+        out.append("object" if name in ref_fields else ("utf" if fdt.kind in "UOT" else fdt.name))
+    return out
+
+
+class BuilderReferenceDataset(_ReferenceMixin, ZarrDataset, BuilderResolver):
+    """A dataset of references (or a compound with reference columns) that yields builders."""
+
+    def _resolve(self, ref: Any) -> Any:
+        return None if ref is None else self._io.resolve_ref(ref)
+
+    @classmethod
+    def get_inverse_class(cls):
+        return ContainerReferenceDataset
+
+
+class ContainerReferenceDataset(_ReferenceMixin, ZarrDataset, ContainerResolver):
+    """A dataset of references (or a compound with reference columns) that yields containers."""
+
+    def _resolve(self, ref: Any) -> Any:
+        if ref is None:
+            return None
+        return self._io.manager.construct(self._io.resolve_ref(ref))
+
+    @classmethod
+    def get_inverse_class(cls):
+        return BuilderReferenceDataset
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine on zarr's I/O loop."""
+    return sync(coro)

@@ -1,0 +1,491 @@
+"""``ZarrIO``: the HDMF I/O backend on zarr-python 3 (builders in, builders out)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hdmf.backends.errors import UnsupportedOperation
+from hdmf.backends.io import HDMFIO
+from hdmf.build import Builder, BuildManager, GroupBuilder, TypeMap
+from hdmf.container import Container
+from hdmf.spec import NamespaceCatalog
+from zarr.abc.store import Store
+from zarr.core.sync import sync
+from zarr.storage import LocalStore
+
+from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
+from ..format.detect import detect_layout, get_layout
+from ..format.reference import ZarrReference
+from . import location as loc
+from .queue import ZarrIODataChunkIteratorQueue
+from .read import TreeReader
+from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
+from .write import TreeWriter, execute_plan
+
+VALID_MODES = ("r", "r-", "r+", "a", "w", "w-", "x")
+READ_ONLY_MODES = ("r", "r-")
+
+
+class DanglingReferenceError(LookupError):
+    """A link or reference whose target does not exist."""
+
+
+class ZarrIO(HDMFIO):
+    """Read and write HDMF containers in Zarr (current layout, or the legacy one with ``zarr_format=2``).
+
+    ``path`` is a local path, a URL (fsspec, or a store scheme such as ``sqlite://``) or any zarr 3
+    ``Store``.  Modes: ``r``, ``r-`` (ignore consolidated metadata), ``r+``, ``a``, ``w``, ``w-``, ``x``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | Store,
+        mode: str = "r",
+        manager: BuildManager | None = None,
+        storage_options: dict | None = None,
+        force_overwrite: bool = False,
+        zarr_format: int | None = None,
+    ) -> None:
+        if mode not in VALID_MODES:
+            raise ValueError(f"invalid mode {mode!r} for {path!r}: use one of {', '.join(VALID_MODES)}")
+        if zarr_format not in (None, 2, 3):
+            raise ValueError(f"zarr_format must be 2 (legacy layout), 3 (current) or None, not {zarr_format!r}")
+        self._path = path
+        self._mode = mode
+        self._storage_options = storage_options
+        self._force_overwrite = force_overwrite
+        self._zarr_format = zarr_format
+        self._store: Store | None = None
+        self._location: str | None = None
+        self._layout: Layout | None = None
+        self._nodes: dict[str, NodeInfo] | None = None
+        self._root_builder: GroupBuilder | None = None
+        self._reader: TreeReader | None = None
+        self._written: dict[int, Builder] = {}
+        self._external: dict[str, ZarrIO] = {}
+        self._consolidated_stale = False
+        self._owns_store = not isinstance(path, Store)
+        source = path if isinstance(path, (str, Path)) and "://" not in str(path) else None
+        super().__init__(manager=manager, source=source)
+
+    # --- properties ----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise UnsupportedOperation(f"{self._path!r} is closed")
+        return self._store
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    @property
+    def store_location(self) -> str | None:
+        return self._location
+
+    @property
+    def source_name(self) -> str | None:
+        return self._location
+
+    @property
+    def path(self) -> Any:
+        return self._path
+
+    @property
+    def is_local_filesystem(self) -> bool:
+        return isinstance(self._store, LocalStore)
+
+    @property
+    def nodes(self) -> dict[str, NodeInfo]:
+        if self._nodes is None:
+            self._nodes = self._load_nodes()
+        return self._nodes
+
+    @property
+    def writable(self) -> bool:
+        return self._mode not in READ_ONLY_MODES
+
+    # --- open / close ------------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._store is not None:
+            return
+        read_only = self._mode in READ_ONLY_MODES
+        self._check_local_path()
+        self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
+        layout = self._run(detect_layout(self._store))
+        if self._mode in ("r", "r-", "r+"):
+            if layout is None:
+                raise FormatError(f"{self._describe()} is not a Zarr store (no zarr.json, .zgroup or .zmetadata)")
+            self._layout = layout
+        elif self._mode == "a":
+            self._layout = layout or get_layout(self._zarr_format)
+            if layout is not None:
+                self._nodes = self._load_nodes()
+        elif self._mode == "w":
+            self._clear_for_overwrite(layout)
+            self._layout = get_layout(self._zarr_format)
+            self._nodes = {}
+        else:  # w-, x
+            if layout is not None or self._has_content():
+                raise FileExistsError(f"{self._describe()} already exists (mode {self._mode!r} never overwrites)")
+            self._layout = get_layout(self._zarr_format)
+            self._nodes = {}
+
+    def _check_local_path(self) -> None:
+        if isinstance(self._path, (str, Path)) and "://" not in str(self._path):
+            local = os.path.abspath(os.path.expanduser(str(self._path)))
+            if self._mode in ("r", "r-", "r+") and not os.path.exists(local):
+                raise FileNotFoundError(f"{local!r} does not exist (mode {self._mode!r} reads an existing store)")
+            if os.path.isfile(local):
+                raise FormatError(f"{local!r} is a file, not a Zarr directory store"
+                                  + (" (it looks like HDF5: use NWBHDF5IO or `nwbzarr convert`)"
+                                     if _is_hdf5(local) else ""))
+
+    def _has_content(self) -> bool:
+        async def any_key() -> bool:
+            async for _ in self._store.list_prefix(""):
+                return True
+            return False
+
+        return self._run(any_key())
+
+    def _clear_for_overwrite(self, layout: Layout | None) -> None:
+        if layout is None and self._has_content() and not self._force_overwrite:
+            raise FileExistsError(
+                f"{self._describe()} exists and is not a Zarr store; refusing to overwrite it in mode 'w' "
+                "(pass force_overwrite=True to replace it)"
+            )
+        if isinstance(self._store, LocalStore):
+            root = Path(str(self._store.root))
+            if root.exists():
+                shutil.rmtree(root)
+            return
+        self._run(self._store.delete_dir(""))
+
+    def close(self) -> None:
+        if self._store is None:
+            return
+        try:
+            if self._consolidated_stale and self.writable:
+                self.consolidate_metadata()
+        finally:
+            for other in self._external.values():
+                other.close()
+            self._external.clear()
+            if self._owns_store:
+                try:
+                    self._store.close()
+                except Exception:  # pragma: no cover - closing is best effort
+                    pass
+            self._store = None
+
+    def __enter__(self) -> ZarrIO:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _describe(self) -> str:
+        return repr(self._location or str(self._path))
+
+    # --- running async work ------------------------------------------------------------------------
+    def _run(self, coro: Any) -> Any:
+        return sync(coro)
+
+    def _load_nodes(self) -> dict[str, NodeInfo]:
+        use_consolidated = self._mode != "r-"
+        try:
+            return self._run(self._layout.load_nodes(self._store, use_consolidated=use_consolidated))
+        except FormatError as exc:
+            raise FormatError(f"{self._describe()}: {exc}") from exc
+
+    # --- reading ------------------------------------------------------------------------------------
+    def read_builder(self) -> GroupBuilder:
+        """The root GroupBuilder (built once; datasets stay lazy)."""
+        if self._root_builder is None:
+            self._reader = TreeReader(self, self.nodes)
+            self._root_builder = self._reader.read()
+        return self._root_builder
+
+    def resolve_ref(self, ref: ZarrReference | dict | str, where: str = "reference") -> Builder:
+        """The builder a reference (or link) points to, opening the other store for external ones."""
+        ref = ZarrReference.from_json(ref, where)
+        other = self._io_for_source(ref.source, where)
+        if other is not self:
+            return other.resolve_ref(ZarrReference(".", ref.path), where)
+        if self._reader is None:
+            self.read_builder()
+        path = ref.path.strip("/")
+        builder = self._reader.builders.get(path)
+        if builder is None:
+            raise DanglingReferenceError(f"{where} in {self._describe()} points to {ref.path!r}, which does not exist")
+        return builder
+
+    def _io_for_source(self, source: str, where: str) -> ZarrIO:
+        if source in (".", "", None):
+            return self
+        candidates = loc.resolve_source(self._location, source)
+        for candidate in candidates:
+            if self._location is not None and _same_location(candidate, self._location):
+                return self
+        for candidate in candidates:
+            if candidate in self._external:
+                return self._external[candidate]
+            if "://" in candidate or os.path.isdir(candidate):
+                try:
+                    other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=self._storage_options)
+                except (FileNotFoundError, FormatError):
+                    continue
+                self._external[candidate] = other
+                return other
+        raise DanglingReferenceError(
+            f"{where} in {self._describe()} points to the store {source!r}, which was not found "
+            f"(looked at {', '.join(candidates)})"
+        )
+
+    def get_builder(self, zarr_obj: Any) -> Builder:
+        """The builder of a dataset read by this IO (or of a node path)."""
+        path = zarr_obj if isinstance(zarr_obj, str) else getattr(zarr_obj, "path", None)
+        if path is None:
+            raise ValueError(f"cannot find the builder of {zarr_obj!r}")
+        return self.resolve_ref(ZarrReference(".", "/" + str(path).strip("/")))
+
+    def get_container(self, zarr_obj: Any) -> Container:
+        return self.manager.construct(self.get_builder(zarr_obj))
+
+    def get_written(self, builder: Builder, check_on_disk: bool = False) -> bool:
+        """Whether this IO has written (or read) the builder."""
+        written = id(builder) in self._written and self._written[id(builder)] is builder
+        if written and check_on_disk:
+            from .write import builder_root_and_path
+
+            return builder_root_and_path(builder)[1].strip("/") in self.nodes
+        return written
+
+    def _mark_written(self, builder: Builder) -> None:
+        self._written[id(builder)] = builder
+
+    # --- writing ------------------------------------------------------------------------------------
+    def write(self, container: Container, cache_spec: bool = True, link_data: bool = True,
+              exhaust_dci: bool = True, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
+              multiprocessing_context: Any = None, consolidate_metadata: bool = True, **kwargs: Any) -> None:
+        """Write a container (the root of its hierarchy)."""
+        self._check_writable()
+        if self.manager is None:
+            raise ValueError("ZarrIO.write needs a BuildManager (pass manager=..., or use NWBZarrIO)")
+        super().write(container=container, cache_spec=cache_spec, link_data=link_data, exhaust_dci=exhaust_dci,
+                      number_of_jobs=number_of_jobs, max_threads_per_process=max_threads_per_process,
+                      multiprocessing_context=multiprocessing_context,
+                      consolidate_metadata=consolidate_metadata, **kwargs)
+
+    def write_builder(self, builder: GroupBuilder, link_data: bool = True, exhaust_dci: bool = True,
+                      cache_spec: bool = True, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
+                      multiprocessing_context: Any = None, consolidate_metadata: bool = True,
+                      **kwargs: Any) -> None:
+        """Write a root GroupBuilder: documents once each, data concurrently, consolidated root last."""
+        self._check_writable()
+        existing = self.nodes
+        extra = self._spec_cache_groups(existing) if cache_spec else {}
+        writer = TreeWriter(self, builder, link_data=link_data)
+        plan = writer.build(extra)
+        self._add_specloc(plan, cache_spec or SPEC_LOC in existing)
+        queue = ZarrIODataChunkIteratorQueue(number_of_jobs=number_of_jobs,
+                                             max_threads_per_process=max_threads_per_process,
+                                             multiprocessing_context=multiprocessing_context)
+        self._run(execute_plan(self, plan, queue))
+        if exhaust_dci or len(queue):
+            queue.exhaust_queue(self)
+        documents = self._all_documents(existing)
+        documents.update(plan.documents)
+        documents.update(plan.root_documents)
+        for job in plan.arrays:
+            documents.update(job.documents)
+        self._write_root(plan.root_documents, documents, consolidate_metadata)
+        for b in plan.written:
+            self._mark_written(b)
+        self._mark_tree_written(builder)
+        self._nodes = None
+        self._reader = None
+        self._root_builder = None if not self._written_root_is(builder) else self._root_builder
+
+    def _written_root_is(self, builder: GroupBuilder) -> bool:
+        return self._root_builder is builder
+
+    def _mark_tree_written(self, builder: Builder) -> None:
+        self._mark_written(builder)
+        if isinstance(builder, GroupBuilder):
+            for child in list(builder.groups.values()) + list(builder.datasets.values()):
+                self._mark_tree_written(child)
+            for link in builder.links.values():
+                self._mark_written(link)
+
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise UnsupportedOperation(f"cannot write to {self._describe()}: it was opened in mode {self._mode!r}")
+
+    def _spec_cache_groups(self, existing: dict[str, NodeInfo]) -> dict[str, dict[str, str]]:
+        manager = self.manager
+        if manager is None:
+            return {}
+        have = {tuple(p.split("/")[1:3]) for p in existing if p.startswith(SPEC_LOC + "/") and p.count("/") >= 2}
+        texts = spec_cache_texts(manager.namespace_catalog, skip=have)
+        return {f"{SPEC_LOC}/{group}": files for group, files in texts.items()}
+
+    def _add_specloc(self, plan: Any, has_specs: bool) -> None:
+        if not has_specs:
+            return
+        for doc in plan.root_documents.values():
+            if "attributes" in doc:
+                doc["attributes"][".specloc"] = SPEC_LOC
+            elif doc.get("zarr_format") is None:  # legacy .zattrs document
+                doc[".specloc"] = SPEC_LOC
+
+    def _all_documents(self, nodes: dict[str, NodeInfo]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for node in nodes.values():
+            out.update(self._layout.documents_of(node))
+        return out
+
+    def _write_root(self, root_documents: dict[str, dict], documents: dict[str, dict], consolidate: bool) -> None:
+        if not root_documents:
+            root_node = self.nodes.get("") if self._nodes is not None else None
+            root_documents = self._layout.documents_of(root_node) if root_node else {}
+        final = dict(root_documents)
+        if consolidate:
+            final.update(self._layout.consolidated_documents(documents))
+        self._run(_put_documents(self._store, final))
+        self._consolidated_stale = not consolidate
+
+    def consolidate_metadata(self) -> None:
+        """Rewrite consolidated metadata so that it matches the hierarchy in the store."""
+        self._check_writable()
+        self._nodes = None
+        nodes = self._run(self._layout.load_nodes(self._store, use_consolidated=False))
+        documents = self._all_documents(nodes)
+        self._run(_put_documents(self._store, self._layout.consolidated_documents(documents)))
+        self._consolidated_stale = False
+        self._nodes = None
+
+    def _append_to_dataset(self, dataset: Any, value: Any) -> None:
+        """Append one element to a stored dataset along its first axis (mode ``a``/``r+``)."""
+        from .append import append_element
+
+        self._check_writable()
+        append_element(self, dataset, value)
+        self._consolidated_stale = True
+
+    # --- export ------------------------------------------------------------------------------------
+    def export(self, src_io: HDMFIO, container: Container | None = None, write_args: dict | None = None,
+               clear_cache: bool = False, cache_spec: bool = True) -> None:
+        """Export everything ``src_io`` holds (or ``container``) into this store."""
+        self._check_writable()
+        write_args = dict(write_args or {})
+        write_args.setdefault("cache_spec", cache_spec)
+        if self.manager is None and src_io.manager is not None:
+            self._HDMFIO__manager = src_io.manager
+        super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+
+    # --- namespaces ---------------------------------------------------------------------------------
+    @classmethod
+    def load_namespaces(cls, namespace_catalog: NamespaceCatalog | TypeMap, path: Any,
+                        storage_options: dict | None = None, namespaces: list[str] | None = None) -> dict:
+        """Load the namespaces cached in a store into a NamespaceCatalog or TypeMap."""
+        with cls(path, mode="r", storage_options=storage_options) as io:
+            return io.load_namespaces_io(namespace_catalog, namespaces)
+
+    def load_namespaces_io(self, namespace_catalog: NamespaceCatalog | TypeMap,
+                           namespaces: list[str] | None = None) -> dict:
+        readers = self.spec_readers(namespaces)
+        if not readers:
+            return {}
+        return namespace_catalog.load_namespaces("namespace", reader=readers)
+
+    def spec_readers(self, namespaces: list[str] | None = None) -> dict[str, ZarrSpecReader]:
+        """One ZarrSpecReader per cached namespace (its newest cached version)."""
+        versions = self.get_namespace_versions()
+        wanted = namespaces if namespaces is not None else list(versions)
+        readers = {}
+        for ns in wanted:
+            if ns not in versions:
+                raise KeyError(f"namespace {ns!r} is not cached in {self._describe()}")
+            texts = self._read_spec_texts(f"{SPEC_LOC}/{ns}/{versions[ns]}")
+            readers[ns] = ZarrSpecReader(texts, source=f"{self._location}:/{SPEC_LOC}/{ns}/{versions[ns]}")
+        return readers
+
+    def get_namespace_versions(self) -> dict[str, str]:
+        """Cached namespaces and the newest version of each."""
+        found: dict[str, list[str]] = {}
+        for path in self.nodes:
+            parts = path.split("/")
+            if len(parts) == 3 and parts[0] == SPEC_LOC and self.nodes[path].kind == "group":
+                found.setdefault(parts[1], []).append(parts[2])
+        return {ns: newest_version(vs) for ns, vs in found.items()}
+
+    @classmethod
+    def get_namespaces(cls, path: Any, storage_options: dict | None = None) -> dict[str, str]:
+        with cls(path, mode="r", storage_options=storage_options) as io:
+            return io.get_namespace_versions()
+
+    def _read_spec_texts(self, group: str) -> dict[str, str]:
+        nodes = [n for p, n in self.nodes.items() if p.startswith(group + "/") and n.kind == "array"]
+
+        async def read_all() -> list:
+            import asyncio
+
+            return await asyncio.gather(*(self._layout.open_array(self._store, n).getitem(...) for n in nodes))
+
+        values = self._run(read_all())
+        out = {}
+        for node, value in zip(nodes, values):
+            arr = np.asarray(value).reshape(-1)
+            text = arr[0]
+            out[node.name] = text.decode("utf-8") if isinstance(text, bytes) else str(text)
+        return out
+
+    @staticmethod
+    def can_read(path: Any) -> bool:
+        """True when ``path`` is a Zarr store nwbzarr can open."""
+        try:
+            store, _ = loc.open_location(path, True)
+            return sync(detect_layout(store)) is not None
+        except Exception:
+            return False
+
+    # --- helpers used by the writer -------------------------------------------------------------
+    def relative_source(self, target: str) -> str:
+        return loc.relative_source(self._location, target)
+
+    def converted_sibling(self, hdf5_path: str) -> str | None:
+        """The Zarr conversion of an HDF5 file, when it sits beside it (``x.nwb`` -> ``x.nwb.zarr``)."""
+        for candidate in (hdf5_path + ".zarr", os.path.splitext(hdf5_path)[0] + ".zarr"):
+            if os.path.isdir(candidate):
+                return candidate
+        return None
+
+
+async def _put_documents(store: Store, documents: dict[str, dict]) -> None:
+    import asyncio
+
+    await asyncio.gather(*(store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
+
+
+def _same_location(a: str, b: str) -> bool:
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.normpath(os.path.abspath(a)) == os.path.normpath(os.path.abspath(b))
+
+
+def _is_hdf5(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False

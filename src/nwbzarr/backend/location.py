@@ -1,0 +1,95 @@
+"""Where a ZarrIO reads and writes: a zarr 3 Store from a path, URL or Store object."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore
+
+
+def open_location(path: Any, read_only: bool, storage_options: dict | None = None) -> tuple[Store, str | None]:
+    """(store, location): ``location`` is a local directory or URL used to resolve relative sources."""
+    if isinstance(path, Store):
+        store = path
+        if read_only and not store.read_only:
+            try:
+                store = store.with_read_only(True)
+            except (NotImplementedError, AttributeError):
+                pass
+        return store, store_location(store)
+    if isinstance(path, Path):
+        path = str(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, pathlib.Path or zarr Store, not {type(path).__name__}")
+    if "://" in path and not path.startswith("file://"):
+        return _open_url(path, read_only, storage_options), path
+    local = path[len("file://"):] if path.startswith("file://") else path
+    local = os.path.abspath(os.path.expanduser(local))
+    return LocalStore(local, read_only=read_only), local
+
+
+def _open_url(url: str, read_only: bool, storage_options: dict | None) -> Store:
+    try:
+        from ..storage import open_store  # the storage package's registry of URL schemes
+    except ImportError:
+        open_store = None
+    if open_store is not None:
+        return open_store(url, mode="r" if read_only else "a", storage_options=storage_options)
+    return FsspecStore.from_url(url, storage_options=storage_options, read_only=read_only)
+
+
+def store_location(store: Store) -> str | None:
+    """The directory or URL of a store, when it has one."""
+    if isinstance(store, LocalStore):
+        return str(store.root)
+    if isinstance(store, FsspecStore):
+        protocol = store.fs.protocol[0] if isinstance(store.fs.protocol, (tuple, list)) else store.fs.protocol
+        return f"{protocol}://{store.path}" if protocol not in ("file", "local") else store.path
+    for attr in ("root", "path"):
+        value = getattr(store, attr, None)
+        if isinstance(value, (str, Path)):
+            return str(value)
+    return None
+
+
+def is_local(location: str | None) -> bool:
+    return location is not None and "://" not in location
+
+
+def resolve_source(location: str | None, source: str) -> list[str]:
+    """Candidate locations of another store named by ``source`` relative to this store.
+
+    FORMAT.md: relative to the store root; one old release wrote it relative to the directory that
+    contains the store (so both are tried, in that order).
+    """
+    if location is None:
+        return [source]
+    if "://" in source or os.path.isabs(source):
+        return [source]
+    if "://" in location:
+        base = location.rstrip("/")
+        return [_join_url(base, source), _join_url(base.rsplit("/", 1)[0], source)]
+    first = os.path.normpath(os.path.join(location, source))
+    second = os.path.normpath(os.path.join(os.path.dirname(location.rstrip("/")), source))
+    return [first] if first == second else [first, second]
+
+
+def _join_url(base: str, rel: str) -> str:
+    parts = base.split("/")
+    for piece in rel.split("/"):
+        if piece == "..":
+            parts.pop()
+        elif piece not in (".", ""):
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def relative_source(location: str | None, target: str) -> str:
+    """``target`` written relative to this store's root ('.' for the store itself)."""
+    if location is None or "://" in target or "://" in location:
+        return target
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(location))
+    return "." if rel == "." else rel

@@ -1,0 +1,71 @@
+"""``NWBZarrIO``: ``ZarrIO`` with pynwb's type map and the namespaces cached in the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hdmf.build import BuildManager, TypeMap
+from zarr.abc.store import Store
+
+from .io import ZarrIO
+
+
+class NWBZarrIO(ZarrIO):
+    """Read and write NWB files in Zarr.
+
+    ``load_namespaces`` (on by default) loads the namespaces cached in an existing file, so files with
+    extensions open without importing them; ``extensions`` adds namespace YAML paths or a TypeMap.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | Store,
+        mode: str = "r",
+        manager: BuildManager | None = None,
+        storage_options: dict | None = None,
+        force_overwrite: bool = False,
+        load_namespaces: bool = True,
+        extensions: Any = None,
+        zarr_format: int | None = None,
+    ) -> None:
+        from pynwb import get_manager, get_type_map
+
+        if manager is not None and extensions is not None:
+            raise ValueError("give either manager= or extensions=, not both: extensions build a new manager")
+        reads_existing = mode in ("r", "r-", "r+", "a")
+        if manager is None:
+            type_map = get_type_map(extensions) if extensions is not None else get_type_map()
+            if load_namespaces and reads_existing and ZarrIO.can_read(path):
+                type_map = _with_cached_namespaces(type_map, path, storage_options)
+            manager = BuildManager(type_map) if (extensions is not None or load_namespaces) else get_manager()
+        elif load_namespaces and reads_existing and ZarrIO.can_read(path):
+            ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
+        super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
+                         force_overwrite=force_overwrite, zarr_format=zarr_format)
+
+    def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
+               clear_cache: bool = False, cache_spec: bool = True, container: Any = None) -> None:
+        """Export an NWB file read by any HDMF backend (``NWBHDF5IO`` included) into this store."""
+        container = container if container is not None else nwbfile
+        if container is not None:
+            container.set_modified()
+        super().export(src_io=src_io, container=container, write_args=write_args,
+                       clear_cache=clear_cache, cache_spec=cache_spec)
+
+    @staticmethod
+    def read_nwb(path: Any, **kwargs: Any) -> Any:
+        return read_nwb(path, **kwargs)
+
+
+def _with_cached_namespaces(type_map: TypeMap, path: Any, storage_options: dict | None) -> TypeMap:
+    type_map = type_map.copy() if hasattr(type_map, "copy") else type_map
+    ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
+    return type_map
+
+
+def read_nwb(path: Any, storage_options: dict | None = None) -> Any:
+    """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file."""
+    io = NWBZarrIO(path, mode="r", storage_options=storage_options)
+    nwbfile = io.read()
+    return nwbfile

@@ -1,0 +1,159 @@
+"""Reading: one pass over the (consolidated) metadata builds every builder; data stay lazy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
+
+from ..format.base import NodeInfo
+from ..format.reference import ZarrReference
+from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels
+from .spec import SPEC_LOC
+
+if TYPE_CHECKING:
+    from .io import ZarrIO
+
+SCALAR_CONCURRENCY = 64
+
+
+class TreeReader:
+    """Builds the GroupBuilder tree of a store from its nodes (``NodeInfo`` by path)."""
+
+    def __init__(self, io: ZarrIO, nodes: dict[str, NodeInfo]) -> None:
+        self.io = io
+        self.nodes = nodes
+        self.builders: dict[str, Any] = {}
+        self.children: dict[str, list[str]] = {}
+        for path in nodes:
+            if path:
+                parent = path.rsplit("/", 1)[0] if "/" in path else ""
+                self.children.setdefault(parent, []).append(path)
+
+    def read(self) -> GroupBuilder:
+        spec_loc = self.nodes[""].document.get("attributes", {}).get(".specloc", SPEC_LOC)
+        skip = {spec_loc} if isinstance(spec_loc, str) else set()
+        scalars = self._read_scalars(skip)
+        root = self._build_group("", None, skip, scalars)
+        self._attach_links_and_refs()
+        return root
+
+    # --- builders ----------------------------------------------------------------------------
+    def _build_group(self, path: str, parent: GroupBuilder | None, skip: set[str], scalars: dict) -> GroupBuilder:
+        node = self.nodes[path]
+        name = node.name if path else "root"
+        builder = GroupBuilder(name, attributes=dict(node.attrs), source=self.io.source_name, parent=parent)
+        builder.location = "/" + path.rsplit("/", 1)[0] if "/" in path else "/"
+        self.builders[path] = builder
+        self.io._mark_written(builder)
+        for child in sorted(self.children.get(path, ())):
+            if child in skip:
+                continue
+            info = self.nodes[child]
+            if info.kind == "group":
+                builder.set_group(self._build_group(child, builder, skip, scalars))
+            else:
+                builder.set_dataset(self._build_dataset(info, builder, scalars))
+        return builder
+
+    def _build_dataset(self, node: NodeInfo, parent: GroupBuilder, scalars: dict) -> DatasetBuilder:
+        kwargs: dict[str, Any] = {"attributes": dict(node.attrs), "source": self.io.source_name, "parent": parent}
+        if node.path in scalars:
+            data, dtype = self._scalar_value(node, scalars[node.path])
+            kwargs["dtype"] = dtype
+        else:
+            array = self.io.layout.open_array(self.io.store, node)
+            if node.is_reference or node.ref_fields or _is_compound(array):
+                data = BuilderReferenceDataset(self.io, node, array)
+                kwargs["dtype"] = _compound_dtype(array, node) if _is_compound(array) else "object"
+            else:
+                data = ZarrDataset(self.io, node, array)
+            kwargs["maxshape"] = data.maxshape
+            kwargs["chunks"] = True
+        builder = DatasetBuilder(node.name, data=data, **kwargs)
+        builder.location = "/" + node.path.rsplit("/", 1)[0] if "/" in node.path else "/"
+        self.builders[node.path] = builder
+        self.io._mark_written(builder)
+        return builder
+
+    def _scalar_value(self, node: NodeInfo, raw: Any) -> tuple[Any, Any]:
+        values = self.io.layout.decode_array_values(node, np.asarray(raw))
+        if node.scalar_as_1d and values.ndim:
+            values = values.reshape(-1)[0] if values.dtype.names is None else values.reshape(-1)[0:1].reshape(())
+        if isinstance(values, np.ndarray) and values.dtype.names is not None:
+            return values, _compound_dtype_from_numpy(values.dtype, node)
+        value = values[()] if isinstance(values, np.ndarray) else values
+        if node.is_reference:
+            return _PendingReference(value), "object"
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        return value, None
+
+    # --- scalars are read eagerly, all at once --------------------------------------------------
+    def _read_scalars(self, skip: set[str]) -> dict[str, Any]:
+        wanted = []
+        for path, node in self.nodes.items():
+            if node.kind != "array" or _under(path, skip):
+                continue
+            if node.shape == () or node.scalar_as_1d:
+                wanted.append(node)
+        if not wanted:
+            return {}
+        values = self.io._run(_gather_scalars(self.io, wanted))
+        return dict(zip((n.path for n in wanted), values))
+
+    # --- second pass: links and references in attributes -----------------------------------
+    def _attach_links_and_refs(self) -> None:
+        for path, builder in list(self.builders.items()):
+            node = self.nodes[path]
+            for name, ref in node.links:
+                target = self.io.resolve_ref(ref, where=f"link /{path}/{name}" if path else f"link /{name}")
+                builder.set_link(LinkBuilder(target, name=name, parent=builder, source=self.io.source_name))
+            for key, value in list(builder.attributes.items()):
+                if isinstance(value, ZarrReference):
+                    builder.attributes[key] = self.io.resolve_ref(value, where=f"/{path}@{key}")
+            if isinstance(builder, DatasetBuilder) and isinstance(builder.data, _PendingReference):
+                builder["data"] = ReferenceBuilder(self.io.resolve_ref(builder.data.ref, where="/" + path))
+
+
+class _PendingReference:
+    """A scalar reference read before its target's builder exists."""
+
+    def __init__(self, ref: ZarrReference) -> None:
+        self.ref = ref
+
+
+async def _gather_scalars(io: ZarrIO, nodes: list[NodeInfo]) -> list[Any]:
+    limit = asyncio.Semaphore(SCALAR_CONCURRENCY)
+
+    async def one(node: NodeInfo) -> Any:
+        async with limit:
+            arr = io.layout.open_array(io.store, node)
+            try:
+                return await arr.getitem(...)
+            except Exception as exc:
+                raise OSError(f"cannot read scalar dataset /{node.path}: {exc}") from exc
+
+    return await asyncio.gather(*(one(n) for n in nodes))
+
+
+def _under(path: str, prefixes: set[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _is_compound(array: Any) -> bool:
+    dt = array.dtype
+    dt = dt if isinstance(dt, np.dtype) else getattr(dt, "to_native_dtype", lambda: None)()
+    return isinstance(dt, np.dtype) and dt.names is not None
+
+
+def _compound_dtype(array: Any, node: NodeInfo) -> list[dict[str, Any]]:
+    dt = array.dtype if isinstance(array.dtype, np.dtype) else array.dtype.to_native_dtype()
+    return _compound_dtype_from_numpy(dt, node)
+
+
+def _compound_dtype_from_numpy(dt: np.dtype, node: NodeInfo) -> list[dict[str, Any]]:
+    labels = compound_dtype_labels(dt, node.ref_fields)
+    return [{"name": n, "dtype": lab} for n, lab in zip(dt.names, labels)]

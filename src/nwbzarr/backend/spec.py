@@ -1,0 +1,81 @@
+"""Cached specifications: ``ZarrSpecWriter`` / ``ZarrSpecReader`` and the spec-cache helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hdmf.backends.utils import NamespaceToBuilderHelper
+from hdmf.spec import NamespaceBuilder, SpecReader, SpecWriter
+
+SPEC_LOC = "specifications"
+NAMESPACE_FILE = "namespace"
+
+
+class ZarrSpecWriter(SpecWriter):
+    """Collects specs as compact JSON text (one scalar text array each under /specifications/<ns>/<version>)."""
+
+    def __init__(self, group: Any = None) -> None:
+        self.group = group
+        self.texts: dict[str, str] = {}
+
+    @staticmethod
+    def stringify(spec: Any) -> str:
+        return json.dumps(spec, separators=(",", ":"))
+
+    def write_spec(self, spec: Any, path: str) -> None:
+        self.texts[path] = self.stringify(spec)
+
+    def write_namespace(self, namespace: Any, path: str) -> None:
+        self.texts[path] = self.stringify({"namespaces": [namespace]})
+
+
+class ZarrSpecReader(SpecReader):
+    """Reads a cached namespace from the JSON texts of one /specifications/<ns>/<version> group."""
+
+    def __init__(self, texts: dict[str, str], source: str = "") -> None:
+        super().__init__(source=source)
+        self.texts = texts
+        self._namespace: Any = None
+
+    def _read(self, path: str) -> Any:
+        text = self.texts.get(path)
+        if text is None:
+            raise KeyError(f"spec {path!r} is not cached in {self.source}")
+        return json.loads(text)
+
+    def read_spec(self, spec_path: str) -> Any:
+        return self._read(spec_path)
+
+    def read_namespace(self, ns_path: str) -> Any:
+        if self._namespace is None:
+            self._namespace = self._read(ns_path)
+        return self._namespace["namespaces"]
+
+
+def spec_cache_texts(namespace_catalog: Any, skip: set[tuple[str, str]] = frozenset()) -> dict[str, dict[str, str]]:
+    """``{"<ns>/<version>": {file stem: JSON text}}`` for every namespace of a catalog."""
+    out: dict[str, dict[str, str]] = {}
+    for ns_name in namespace_catalog.namespaces:
+        namespace = namespace_catalog.get_namespace(ns_name)
+        version = str(namespace.version)
+        if (ns_name, version) in skip:
+            continue
+        builder: NamespaceBuilder = NamespaceToBuilderHelper.convert_namespace(namespace_catalog, ns_name)
+        writer = ZarrSpecWriter()
+        builder.export(NAMESPACE_FILE, writer=writer)
+        out[f"{ns_name}/{version}"] = writer.texts
+    return out
+
+
+def newest_version(versions: list[str]) -> str:
+    """The semantically newest version string ('unversioned'/'None' only when nothing else exists)."""
+    real = [v for v in versions if v not in ("unversioned", "None")] or list(versions)
+
+    def key(v: str) -> tuple:
+        parts = []
+        for p in v.replace("-", ".").split("."):
+            parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))
+        return tuple(parts)
+
+    return sorted(real, key=key)[-1]

@@ -1,0 +1,535 @@
+"""Writing a builder tree: every metadata document written once, data written concurrently, then the
+consolidated root written last (so an interrupted write never looks complete)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
+from hdmf.data_utils import AbstractDataChunkIterator
+
+from ..format.base import ArraySpec, encode_json, to_buffer
+from ..format.dtypes import spec_dtype_name
+from ..format.names import InvalidNameError, check_node_name, join_path
+from ..format.reference import ZarrReference, normalise_region
+from .arrays import ZarrDataset
+from .planning import (
+    DatasetPlan,
+    compound_numpy_dtype,
+    element_kind,
+    guess_chunks,
+    h5_source_options,
+    is_array_source,
+    looks_like_references,
+    numeric_values,
+    reference_field_names,
+    text_values,
+    unwrap_dataio,
+)
+
+if TYPE_CHECKING:
+    from .io import ZarrIO
+
+RESERVED_ATTRS = frozenset({"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"})
+COPY_BLOCK_BYTES = 64 << 20
+WRITE_CONCURRENCY = 64
+
+
+class WriteError(RuntimeError):
+    """A dataset or group could not be written; names the object."""
+
+
+@dataclass
+class ArrayJob:
+    path: str
+    spec: ArraySpec
+    documents: dict[str, dict]
+    plan: DatasetPlan
+
+
+@dataclass
+class WritePlan:
+    """Everything one ``write_builder`` call writes."""
+
+    documents: dict[str, dict] = field(default_factory=dict)  # key -> doc, root excluded
+    root_documents: dict[str, dict] = field(default_factory=dict)
+    arrays: list[ArrayJob] = field(default_factory=list)
+    written: list[Builder] = field(default_factory=list)
+
+
+class TreeWriter:
+    """Turns a root GroupBuilder into documents and data jobs, then writes them."""
+
+    def __init__(self, io: ZarrIO, root: GroupBuilder, link_data: bool = True) -> None:
+        self.io = io
+        self.layout = io.layout
+        self.root = root
+        self.link_data = link_data
+        self.plan = WritePlan()
+        self.local_fs = io.is_local_filesystem
+
+    # --- planning ------------------------------------------------------------------------
+    def build(self, extra_groups: dict[str, dict[str, str]] | None = None) -> WritePlan:
+        """Plan the whole tree (and extra scalar-text groups such as the spec cache)."""
+        self._plan_group(self.root, "")
+        for group_path, arrays in (extra_groups or {}).items():
+            self._plan_text_group(group_path, arrays)
+        return self.plan
+
+    def _plan_group(self, builder: GroupBuilder, path: str) -> None:
+        written = self.io.get_written(builder)
+        for name, child in builder.groups.items():
+            self._check_name(name, path)
+            self._plan_group(child, join_path(path, name))
+        for name, child in builder.datasets.items():
+            self._check_name(name, path)
+            if not self.io.get_written(child):
+                self._plan_dataset(child, join_path(path, name), builder)
+        links = self._links_of(builder, path)
+        if written and not self._links_changed(path, links):
+            return
+        attrs = self._encode_attrs(builder.attributes, path)
+        if written:
+            attrs = self._merge_existing_attrs(path, attrs)
+        docs = self.layout.group_documents(path, self.layout.encode_attributes(attrs, links))
+        if path == "":
+            self.plan.root_documents.update(docs)
+        else:
+            self.plan.documents.update(docs)
+        self.plan.written.append(builder)
+
+    def _check_name(self, name: str, parent_path: str) -> None:
+        check_node_name(name, "/" + parent_path, local_filesystem=self.local_fs)
+
+    def _links_of(self, builder: GroupBuilder, path: str) -> list[tuple[str, ZarrReference]]:
+        links = []
+        for name, link in builder.links.items():
+            self._check_name(name, path)
+            links.append((name, self._link_target(link, path)))
+        # datasets whose data is linked rather than copied live as links too
+        for name, child in builder.datasets.items():
+            target = self._data_link_target(child)
+            if target is not None:
+                links.append((name, target))
+        return links
+
+    def _links_changed(self, path: str, links: list) -> bool:
+        node = self.io.nodes.get(path)
+        if node is None:
+            return True
+        have = {(n, r.source, r.path) for n, r in node.links}
+        return any((n, r.source, r.path) not in have for n, r in links)
+
+    def _merge_existing_attrs(self, path: str, attrs: dict) -> dict:
+        node = self.io.nodes.get(path)
+        merged = dict(node.attrs) if node is not None else {}
+        merged.update(attrs)
+        return merged
+
+    def _encode_attrs(self, attributes: dict[str, Any], path: str) -> dict[str, Any]:
+        out = {}
+        for key, value in attributes.items():
+            if key in RESERVED_ATTRS:
+                raise InvalidNameError(
+                    f"attribute {key!r} on {'/' + path!r} is reserved by the Zarr layout; rename the attribute"
+                )
+            out[key] = self._attr_value(value, f"/{path}@{key}")
+        return out
+
+    def _attr_value(self, value: Any, where: str) -> Any:
+        if isinstance(value, (ReferenceBuilder, Builder, ZarrReference)):
+            return self.reference_to(value, where)
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], (ReferenceBuilder, Builder)):
+            return [self.reference_to(v, where) for v in value]
+        if isinstance(value, ZarrDataset):
+            return value.read()
+        return value
+
+    # --- references and links ---------------------------------------------------------------
+    def reference_to(self, target: Any, where: str, region: Any = None) -> ZarrReference:
+        """A ZarrReference for a builder (in this tree or in another store)."""
+        if isinstance(target, ZarrReference):
+            return target
+        if isinstance(target, _RegionTarget):
+            return self.reference_to(target.builder, where, target.region)
+        if isinstance(target, ReferenceBuilder):
+            target = target.builder
+        if isinstance(target, LinkBuilder):
+            target = target.builder
+        if not isinstance(target, Builder):
+            raise WriteError(f"{where}: cannot store {type(target).__name__} as a reference")
+        root, path = builder_root_and_path(target)
+        if root is self.root:
+            return ZarrReference(".", path, region=region)
+        return ZarrReference(self._external_source(root, where), path, region=region)
+
+    def _external_source(self, root: GroupBuilder, where: str) -> str:
+        source = root.source
+        if source is None:
+            raise WriteError(f"{where}: the target lives in another file whose location is unknown")
+        source = str(source)
+        if _is_hdf5_file(source):
+            raise WriteError(
+                f"{where} points into the HDF5 file {source!r}; Zarr cannot link into HDF5. Convert that "
+                f"file first (nwbzarr convert {source} {source}.zarr) and link to the Zarr copy, or export "
+                "with write_args={'link_data': False} to copy the data"
+            )
+        return self.io.relative_source(source)
+
+    def _link_target(self, link: LinkBuilder, path: str) -> ZarrReference:
+        target = link.builder
+        root, _ = builder_root_and_path(target)
+        if root is not self.root and _is_hdf5_file(str(root.source or "")):
+            sibling = self.io.converted_sibling(str(root.source))
+            if sibling is None:
+                raise WriteError(
+                    f"link /{join_path(path, link.name)} points into the HDF5 file {root.source!r}; convert that "
+                    f"file to Zarr first, beside it ({root.source}.zarr), then convert this one"
+                )
+            _, tpath = builder_root_and_path(target)
+            return ZarrReference(self.io.relative_source(sibling), tpath)
+        return self.reference_to(target, f"link /{join_path(path, link.name)}")
+
+    def _data_link_target(self, builder: DatasetBuilder) -> ZarrReference | None:
+        if self.io.get_written(builder):
+            return None
+        data, opts = unwrap_dataio(builder.data)
+        if not isinstance(data, ZarrDataset) or data.io is self.io:
+            return None
+        if not (opts.get("link_data") or self.link_data):
+            return None
+        return ZarrReference(self.io.relative_source(data.io.store_location), "/" + data.path)
+
+    # --- datasets -------------------------------------------------------------------------------
+    def _plan_dataset(self, builder: DatasetBuilder, path: str, parent: GroupBuilder) -> None:
+        if self._data_link_target(builder) is not None:
+            self.plan.written.append(builder)
+            return
+        where = "/" + path
+        try:
+            plan = self.dataset_plan(builder, where)
+        except (InvalidNameError, WriteError):
+            raise
+        except (TypeError, ValueError) as exc:
+            raise WriteError(f"cannot write dataset {where!r}: {exc}") from exc
+        attrs = self.layout.encode_attributes(self._encode_attrs(builder.attributes, path), [])
+        docs = self.layout.array_documents(path, plan.spec, attrs)
+        self.plan.documents.update(docs)
+        self.plan.arrays.append(ArrayJob(path, plan.spec, docs, plan))
+        self.plan.written.append(builder)
+
+    def dataset_plan(self, builder: DatasetBuilder, where: str) -> DatasetPlan:
+        data, opts = unwrap_dataio(builder.data)
+        if data is None:
+            raise WriteError(f"dataset {where!r} has no data")
+        if isinstance(data, AbstractDataChunkIterator):
+            return self._iterator_plan(data, opts, builder, where)
+        if isinstance(builder.dtype, list) or _has_fields(data):
+            return self._compound_plan(builder, data, opts, where)
+        dtype_name = spec_dtype_name(builder.dtype)
+        if looks_like_references(data, dtype_name) or _is_reference_source(data):
+            return self._reference_plan(data, opts, where)
+        if is_array_source(data):
+            return self._copy_plan(data, dtype_name, opts, where)
+        kind = element_kind(data, dtype_name, where)
+        values = text_values(data) if kind == "string" else numeric_values(data, dtype_name, where)
+        return DatasetPlan(self._spec(values.shape, kind, values.dtype, opts, values), values=values)
+
+    def _spec(self, shape, kind, dtype, opts, values=None) -> ArraySpec:
+        itemsize = dtype.itemsize if isinstance(dtype, np.dtype) and dtype.kind != "O" else 16
+        chunks = opts.get("chunks")
+        if chunks is None or chunks is True:
+            chunks = guess_chunks(tuple(shape), itemsize)
+        return ArraySpec(
+            shape=tuple(int(s) for s in shape),
+            kind=kind,
+            dtype=dtype if kind in ("numeric", "compound") else None,
+            chunks=tuple(chunks) if shape else (),
+            compressors=_codec_arg(opts, "compressors"),
+            filters=_codec_arg(opts, "filters"),
+            serializer=opts.get("serializer") or "auto",
+            shards=tuple(opts["shards"]) if opts.get("shards") else None,
+            fill_value=opts.get("fill_value"),
+        )
+
+    def _reference_plan(self, data: Any, opts: dict, where: str) -> DatasetPlan:
+        raw = _reference_elements(data)
+        refs = _map_nested(raw, lambda t: None if t is None else self.reference_to(t, where))
+        values = self.layout.encode_array_values(ArraySpec(shape=(), kind="reference"), refs)
+        values = np.asarray(values, dtype=object)
+        return DatasetPlan(self._spec(values.shape, "reference", np.dtype(object), opts), values=values)
+
+    def _compound_plan(self, builder: DatasetBuilder, data: Any, opts: dict, where: str) -> DatasetPlan:
+        scalar = _is_scalar_compound(data)
+        rows = [data] if scalar else _rows_of(data)
+        ref_names = reference_field_names(builder, rows)
+        dtype_specs = builder.dtype if isinstance(builder.dtype, list) else [
+            {"name": n, "dtype": data.dtype.fields[n][0]} for n in data.dtype.names
+        ]
+        npd = compound_numpy_dtype(dtype_specs, rows, ref_names)
+        converted = []
+        for row in rows:
+            items = [row[n] for n in npd.names] if isinstance(row, dict) else list(row)
+            converted.append(tuple(
+                (self.reference_to(v, where) if v is not None else None) if n in ref_names else v
+                for n, v in zip(npd.names, items)
+            ))
+        shape = () if scalar else (len(converted),)
+        spec = self._spec(shape, "compound", npd, opts)
+        spec.ref_fields = tuple(n for n in npd.names if n in ref_names)
+        values = self.layout.encode_array_values(spec, converted[0] if scalar else converted)
+        return DatasetPlan(spec, values=values)
+
+    def _copy_plan(self, source: Any, dtype_name: str | None, opts: dict, where: str) -> DatasetPlan:
+        opts = {**h5_source_options(source), **opts}
+        src_dtype = source.dtype if isinstance(source.dtype, np.dtype) else np.dtype(object)
+        kind = "string" if src_dtype.kind in "OSUT" else "numeric"
+        if kind == "numeric" and dtype_name not in (None, "numeric"):
+            from ..format.dtypes import numpy_dtype_for_spec
+
+            target = numpy_dtype_for_spec(dtype_name)
+            dtype = src_dtype if src_dtype.kind == target.kind and src_dtype.itemsize >= target.itemsize else target
+        else:
+            dtype = src_dtype
+        shape = tuple(source.shape)
+        if not shape:
+            value = source[()]
+            values = text_values(value) if kind == "string" else np.asarray(value, dtype=dtype)
+            return DatasetPlan(self._spec((), kind, dtype, opts), values=values)
+        if opts.get("chunks") is not None:
+            opts["chunks"] = tuple(max(1, c) for c in opts["chunks"])
+        return DatasetPlan(self._spec(shape, kind, dtype, opts), source=source)
+
+    def _iterator_plan(self, dci: AbstractDataChunkIterator, opts: dict, builder: DatasetBuilder,
+                       where: str) -> DatasetPlan:
+        dtype = np.dtype(dci.dtype) if dci.dtype is not None else None
+        maxshape = tuple(dci.maxshape) if dci.maxshape is not None else None
+        if dtype is None or maxshape is None:
+            raise WriteError(f"{where}: the data chunk iterator reports no dtype or maxshape")
+        kind = "string" if dtype.kind in "OSU" else "numeric"
+        if kind == "numeric" and builder.dtype is not None and spec_dtype_name(builder.dtype) not in (None, "numeric"):
+            from ..format.dtypes import numpy_dtype_for_spec
+
+            dtype = numpy_dtype_for_spec(spec_dtype_name(builder.dtype)) if dtype.kind != "b" else dtype
+        shape = tuple(0 if s is None else int(s) for s in maxshape)
+        chunks = opts.get("chunks") or dci.recommended_chunk_shape()
+        if chunks is None:
+            chunks = iterator_chunks(shape, maxshape, dtype)
+        spec = self._spec(shape, kind, dtype, {**opts, "chunks": chunks})
+        return DatasetPlan(spec, iterator=dci)
+
+    def _plan_text_group(self, group_path: str, arrays: dict[str, str]) -> None:
+        parts = group_path.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub not in self.io.nodes:
+                self.plan.documents.update(self.layout.group_documents(sub, self.layout.encode_attributes({}, [])))
+        for name, text in arrays.items():
+            path = join_path(group_path, name)
+            values = np.array(text, dtype=object)
+            spec = ArraySpec(shape=(), kind="string", chunks=())
+            docs = self.layout.array_documents(path, spec, {})
+            self.plan.documents.update(docs)
+            self.plan.arrays.append(ArrayJob(path, spec, docs, DatasetPlan(spec, values=values)))
+
+
+# --- execution ---------------------------------------------------------------------------------
+async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None:
+    """Write data and documents concurrently; the root (and consolidated metadata) is left to the caller."""
+    store = io.store
+    limit = asyncio.Semaphore(WRITE_CONCURRENCY)
+
+    async def put(key: str, doc: dict) -> None:
+        async with limit:
+            await store.set(key, to_buffer(encode_json(doc)))
+
+    async def write_values(job: ArrayJob) -> None:
+        async with limit:
+            arr = io.layout.open_array_for_write(store, job.path, job.documents)
+            try:
+                await arr.setitem(..., job.plan.values)
+            except Exception as exc:
+                raise WriteError(f"writing dataset /{job.path} failed: {exc}") from exc
+
+    deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
+    tasks = [put(k, d) for k, d in plan.documents.items() if k not in deferred]
+    for job in plan.arrays:
+        if job.plan.values is not None and _has_data(job.spec):
+            tasks.append(write_values(job))
+    await _gather(tasks)
+    for job in plan.arrays:
+        if job.plan.source is not None and _has_data(job.spec):
+            await copy_array(io, job)
+        elif job.plan.iterator is not None:
+            iterator_queue.append(job, job.plan.iterator)
+
+
+def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) -> tuple[int, ...]:
+    """Chunks for an iterator of unknown length: about 4 MiB along the growing first axis."""
+    if maxshape and maxshape[0] is None:
+        row_bytes = max(1, dtype.itemsize * int(np.prod(shape[1:]) or 1))
+        rows = min(max(1, (4 << 20) // row_bytes), 1 << 20)
+        return (rows,) + tuple(max(1, s) for s in shape[1:])
+    return guess_chunks(tuple(max(1, s) for s in shape), dtype.itemsize)
+
+
+def _has_data(spec: ArraySpec) -> bool:
+    return all(s > 0 for s in spec.shape)
+
+
+async def _gather(tasks: list) -> None:
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
+
+
+async def copy_array(io: ZarrIO, job: ArrayJob) -> None:
+    """Copy a stored array (h5py, zarr, lazy dataset) block by block along the first axis, chunk-aligned."""
+    source = job.plan.source
+    arr = io.layout.open_array_for_write(io.store, job.path, job.documents)
+    shape = job.spec.shape
+    chunk0 = job.spec.chunks[0] if job.spec.chunks else shape[0]
+    row_bytes = int(np.prod(shape[1:]) or 1) * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16)
+    rows = max(chunk0, (COPY_BLOCK_BYTES // max(row_bytes, 1)) // chunk0 * chunk0)
+    loop = asyncio.get_running_loop()
+    for start in range(0, shape[0], rows):
+        stop = min(shape[0], start + rows)
+        block = await loop.run_in_executor(None, _read_block, source, start, stop)
+        if job.spec.kind == "string":
+            block = text_values(block)
+        elif job.spec.dtype is not None and block.dtype != job.spec.dtype:
+            block = block.astype(job.spec.dtype)
+        try:
+            await arr.setitem(slice(start, stop), block)
+        except Exception as exc:
+            raise WriteError(f"copying into dataset /{job.path} failed: {exc}") from exc
+
+
+def _read_block(source: Any, start: int, stop: int) -> np.ndarray:
+    if isinstance(source, ZarrDataset):
+        return np.asarray(source._read_raw(slice(start, stop)))
+    return np.asarray(source[start:stop])
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def builder_root_and_path(builder: Builder) -> tuple[Builder, str]:
+    """The root builder of a builder's tree and the builder's absolute path in it."""
+    names = []
+    node = builder
+    while node.parent is not None:
+        names.append(node.name)
+        node = node.parent
+    return node, "/" + "/".join(reversed(names))
+
+
+def _is_hdf5_file(source: str) -> bool:
+    if not source or not os.path.isfile(source):
+        return False
+    with open(source, "rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def _codec_arg(opts: dict, key: str) -> Any:
+    if key not in opts:
+        return "auto"
+    value = opts[key]
+    if value is None:
+        return "auto" if key == "compressors" and "compressors" not in opts else None
+    return value
+
+
+def _has_fields(data: Any) -> bool:
+    dt = getattr(data, "dtype", None)
+    if isinstance(dt, np.dtype):
+        return dt.names is not None
+    return isinstance(dt, list)
+
+
+def _is_reference_source(data: Any) -> bool:
+    from hdmf.query import ReferenceResolver
+
+    return isinstance(data, ReferenceResolver) and not _has_fields(data)
+
+
+def _is_scalar_compound(data: Any) -> bool:
+    if isinstance(data, np.ndarray):
+        return data.ndim == 0
+    if isinstance(data, np.void):
+        return True
+    return isinstance(data, tuple) or (isinstance(data, list) and data and not isinstance(
+        data[0], (list, tuple, dict, np.void)))
+
+
+def _rows_of(data: Any) -> list:
+    if isinstance(data, np.ndarray):
+        return list(data)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, list):
+        return list(data[:]) if len(data) else []
+    return list(data)
+
+
+def _reference_elements(data: Any) -> Any:
+    if isinstance(data, (ReferenceBuilder, Builder, ZarrReference)):
+        return data
+    if hasattr(data, "dataset") and _is_h5_region_dataset(data.dataset):
+        return _h5_region_references(data)
+    if isinstance(data, (list, tuple)):
+        return list(data)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return list(data[:]) if len(data) else []
+    return data
+
+
+def _map_nested(values: Any, fn) -> Any:
+    if isinstance(values, list):
+        return [_map_nested(v, fn) for v in values]
+    return fn(values)
+
+
+def _is_h5_region_dataset(dset: Any) -> bool:
+    import h5py
+
+    return isinstance(dset, h5py.Dataset) and h5py.check_dtype(ref=dset.dtype) is h5py.RegionReference
+
+
+def _h5_region_references(data: Any) -> list:
+    """Builders plus regions for an HDF5 dataset of region references (regions kept, not dropped)."""
+    import h5py
+
+    dset = data.dataset
+    out = []
+    for raw in dset[()].reshape(-1):
+        if not raw:
+            out.append(None)
+            continue
+        target = dset.file[raw]
+        builder = data.io.get_builder(target)
+        space = h5py.h5r.get_region(raw, dset.id)
+        out.append(_RegionTarget(builder, _space_region(space, target.shape)))
+    return out
+
+
+@dataclass
+class _RegionTarget:
+    builder: Builder
+    region: Any
+
+
+def _space_region(space: Any, shape: tuple) -> Any:
+    import h5py
+
+    kind = space.get_select_type()
+    if kind == h5py.h5s.SEL_HYPERSLABS:
+        blocks = space.get_select_hyper_blocklist()
+        if len(blocks) == 1:
+            start, end = blocks[0]
+            return normalise_region(tuple(slice(int(a), int(b) + 1) for a, b in zip(start, end)), shape)
+        return {"indices": sorted({int(i) for a, b in blocks for i in range(a[0], b[0] + 1)})}
+    if kind == h5py.h5s.SEL_POINTS:
+        return {"indices": [int(p[0]) for p in space.get_select_elem_pointlist()]}
+    return None

@@ -1,0 +1,155 @@
+"""The contract every on-disk layout implements, and what a layout tells the backend about a node."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+
+from .reference import ZarrReference
+
+
+class FormatError(ValueError):
+    """A store whose metadata does not follow the layout it claims."""
+
+
+@dataclass
+class NodeInfo:
+    """One group or array as a layout reads it: user attributes, links and dataset typing."""
+
+    path: str
+    kind: str  # "group" or "array"
+    attrs: dict[str, Any]
+    links: list[tuple[str, ZarrReference]] = field(default_factory=list)
+    document: dict[str, Any] = field(default_factory=dict)
+    hdmf_dtype: str | None = None
+    ref_fields: tuple[str, ...] = ()
+    scalar_as_1d: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1] if self.path else ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.document.get("shape", ()))
+
+    @property
+    def is_reference(self) -> bool:
+        return self.hdmf_dtype in ("object_reference", "object", "region_reference")
+
+
+@dataclass
+class ArraySpec:
+    """What the backend asks a layout to create: shape, element kind, chunking and codecs."""
+
+    shape: tuple[int, ...]
+    kind: str  # "numeric", "string", "reference", "compound"
+    dtype: np.dtype | None = None  # numeric / compound numpy dtype
+    chunks: tuple[int, ...] | None = None
+    compressors: Any = "auto"
+    filters: Any = "auto"
+    serializer: Any = "auto"
+    shards: tuple[int, ...] | None = None
+    fill_value: Any = None
+    hdmf_dtype: str | None = None  # label written as the layout's dtype attribute
+    ref_fields: tuple[str, ...] = ()
+    dimension_names: list[str] | None = None
+
+    @property
+    def is_scalar(self) -> bool:
+        return len(self.shape) == 0
+
+
+class Layout(ABC):
+    """One on-disk convention for HDMF data in Zarr: documents out on write, ``NodeInfo`` in on read."""
+
+    name: str
+    zarr_format: int
+
+    # --- reading -------------------------------------------------------------------------
+    @abstractmethod
+    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
+        """Every node of the store by relative path ('' is the root)."""
+
+    @abstractmethod
+    def open_array(self, store: Store, node: NodeInfo) -> Any:
+        """An object with ``shape``, ``dtype``, ``chunks`` and ``async getitem(selection)``."""
+
+    @abstractmethod
+    def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
+        """Turn stored element values into what HDMF expects (text as ``str``, references decoded)."""
+
+    # --- writing -------------------------------------------------------------------------
+    @abstractmethod
+    def encode_attributes(self, attrs: dict[str, Any], links: list[tuple[str, ZarrReference]]) -> dict:
+        """JSON-ready attributes for a node, references and links encoded the layout's way."""
+
+    @abstractmethod
+    def group_documents(self, path: str, attrs: dict[str, Any]) -> dict[str, dict]:
+        """Metadata documents (key -> JSON dict) of a group."""
+
+    @abstractmethod
+    def array_documents(self, path: str, spec: ArraySpec, attrs: dict[str, Any]) -> dict[str, dict]:
+        """Metadata documents (key -> JSON dict) of an array."""
+
+    @abstractmethod
+    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> Any:
+        """An object with ``async setitem(selection, values)`` for the array just described."""
+
+    @abstractmethod
+    def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
+        """Element values as stored (references as the layout encodes them)."""
+
+    @abstractmethod
+    def consolidated_documents(self, documents: dict[str, dict]) -> dict[str, dict]:
+        """The documents to write so that consolidated metadata matches ``documents`` (key -> doc)."""
+
+    @abstractmethod
+    def resize_documents(self, path: str, documents: dict[str, dict], shape: tuple[int, ...]) -> None:
+        """Set the array's shape in its documents (in place)."""
+
+    @abstractmethod
+    def documents_of(self, node: NodeInfo) -> dict[str, dict]:
+        """The metadata documents (key -> JSON dict) a node was read from, for rewriting consolidated metadata."""
+
+    @abstractmethod
+    def metadata_keys(self, path: str) -> list[str]:
+        """The keys of a node's metadata documents (used to delete or replace a node)."""
+
+
+def encode_json(doc: dict[str, Any]) -> bytes:
+    """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does)."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be stored as JSON")
+
+
+async def read_json(store: Store, key: str) -> dict[str, Any] | None:
+    """A metadata document from the store, or None when the key is absent."""
+    buf = await store.get(key, prototype=default_buffer_prototype())
+    if buf is None:
+        return None
+    raw = buf.to_bytes()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"metadata document {key!r} is not valid JSON: {exc}") from exc
+
+
+def to_buffer(data: bytes):
+    """Wrap bytes in zarr's default CPU buffer."""
+    return default_buffer_prototype().buffer.from_bytes(data)

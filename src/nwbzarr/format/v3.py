@@ -1,0 +1,464 @@
+"""The current layout: Zarr format 3, shared with hdmf-zarr >= 0.14 and LINDI (see FORMAT.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from zarr.abc.store import Store
+from zarr.core.array import AsyncArray
+from zarr.storage import StorePath
+
+from . import attributes as attr_codec
+from .base import ArraySpec, FormatError, Layout, NodeInfo, read_json
+from .codecs import array_template, default_compressors
+from .reference import ZarrReference
+
+DTYPE_ATTR = "_DTYPE"
+LINKS_ATTR = "_LINKS"
+REF_FIELDS_ATTR = "_REFERENCE_FIELDS"
+REF_KEY = "_REFERENCE"
+HIDDEN_ATTRS = frozenset(
+    {DTYPE_ATTR, LINKS_ATTR, REF_FIELDS_ATTR, "_ARRAY_DIMENSIONS", ".specloc", "zarr_dtype", "zarr_link"}
+)
+MIN_FIXED_TEXT = 512
+LIST_CONCURRENCY = 64
+
+
+class CurrentLayout(Layout):
+    """Zarr v3 documents (``zarr.json``), ``_DTYPE``/``_LINKS``/``_REFERENCE`` conventions."""
+
+    name = "v3"
+    zarr_format = 3
+
+    # --- reading ---------------------------------------------------------------------------
+    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
+        root = await read_json(store, "zarr.json")
+        if root is None:
+            raise FormatError("no zarr.json at the store root")
+        if root.get("zarr_format") != 3:
+            raise FormatError(f"root zarr.json has zarr_format {root.get('zarr_format')!r}, expected 3")
+        docs: dict[str, dict] = {"": root}
+        consolidated = root.get("consolidated_metadata") if use_consolidated else None
+        if consolidated and isinstance(consolidated.get("metadata"), dict) and consolidated["metadata"]:
+            docs.update(_flatten_consolidated(consolidated["metadata"]))
+        else:
+            docs.update(await _walk(store, root))
+        return {path: self.node_info(path, doc) for path, doc in docs.items()}
+
+    def node_info(self, path: str, doc: dict[str, Any]) -> NodeInfo:
+        """Interpret one ``zarr.json`` document."""
+        node_type = doc.get("node_type")
+        if node_type not in ("group", "array"):
+            raise FormatError(f"node {path or '/'!r}: zarr.json has node_type {node_type!r}")
+        raw_attrs = doc.get("attributes") or {}
+        attrs = {k: decode_attr_value(v) for k, v in raw_attrs.items() if k not in HIDDEN_ATTRS}
+        links = [(lk["name"], ZarrReference.from_json(lk, f"link in {path or '/'}")) for lk in raw_attrs.get(LINKS_ATTR, [])]
+        info = NodeInfo(path=path, kind=node_type, attrs=attrs, links=links, document=doc)
+        if node_type == "array":
+            info.hdmf_dtype = raw_attrs.get(DTYPE_ATTR)
+            info.ref_fields = tuple(raw_attrs.get(REF_FIELDS_ATTR, ()))
+        return info
+
+    def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:
+        return AsyncArray(metadata=installed_zarr_metadata(node.document), store_path=StorePath(store, node.path))
+
+    def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
+        if values.dtype.names is not None:
+            return _decode_compound(values, node.ref_fields)
+        if values.dtype.kind == "T" or (values.dtype.kind == "O"):
+            values = values.astype(object)
+            if node.is_reference:
+                return _map_objects(values, decode_reference_element)
+            return values
+        return values
+
+    # --- writing ---------------------------------------------------------------------------
+    def encode_attributes(self, attrs: dict[str, Any], links: list[tuple[str, ZarrReference]]) -> dict:
+        out = {k: attr_codec.to_json(v, encode_reference_attr, k) for k, v in attrs.items()}
+        if links:
+            out[LINKS_ATTR] = [{"name": name, "source": ref.source, "path": ref.path} for name, ref in links]
+        return out
+
+    def group_documents(self, path: str, attrs: dict[str, Any]) -> dict[str, dict]:
+        return {meta_key(path): {"attributes": attrs, "zarr_format": 3, "node_type": "group"}}
+
+    def array_documents(self, path: str, spec: ArraySpec, attrs: dict[str, Any]) -> dict[str, dict]:
+        attrs = dict(attrs)
+        if spec.kind == "compound":
+            doc = _compound_document(spec)
+            if spec.ref_fields:
+                attrs[REF_FIELDS_ATTR] = list(spec.ref_fields)
+        else:
+            doc = _plain_document(spec)
+            attrs[DTYPE_ATTR] = _dtype_label(spec)
+        doc["attributes"] = attrs
+        return {meta_key(path): doc}
+
+    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
+        doc = documents[meta_key(path)]
+        return AsyncArray(metadata=installed_zarr_metadata(doc), store_path=StorePath(store, path))
+
+    def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
+        if spec.kind == "reference":
+            arr = np.empty(np.shape(values) if not isinstance(values, list) else (len(values),), dtype=object)
+            flat = arr.reshape(-1)
+            for i, ref in enumerate(_iter_flat(values)):
+                flat[i] = encode_reference_element(ref)
+            return arr
+        if spec.kind == "string":
+            return _as_text_array(values)
+        if spec.kind == "compound":
+            return _encode_compound(values, spec)
+        return np.asarray(values, dtype=spec.dtype)
+
+    def consolidated_documents(self, documents: dict[str, dict]) -> dict[str, dict]:
+        by_path = {key_to_path(k): doc for k, doc in documents.items()}
+        root = dict(by_path[""])
+        metadata = {}
+        for path in sorted(p for p in by_path if p):
+            doc = dict(by_path[path])
+            if doc.get("node_type") == "group":
+                doc["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": {}}
+            metadata[path] = doc
+        root["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": metadata}
+        return {"zarr.json": root}
+
+    def resize_documents(self, path: str, documents: dict[str, dict], shape: tuple[int, ...]) -> None:
+        documents[meta_key(path)]["shape"] = [int(s) for s in shape]
+
+    def documents_of(self, node: NodeInfo) -> dict[str, dict]:
+        doc = {k: v for k, v in node.document.items() if k != "consolidated_metadata"}
+        return {meta_key(node.path): doc}
+
+    def metadata_keys(self, path: str) -> list[str]:
+        return [meta_key(path)]
+
+
+# --- keys ----------------------------------------------------------------------------------
+def meta_key(path: str) -> str:
+    return f"{path}/zarr.json" if path else "zarr.json"
+
+
+def key_to_path(key: str) -> str:
+    return key[: -len("/zarr.json")] if key.endswith("/zarr.json") else ""
+
+
+# --- hierarchy discovery --------------------------------------------------------------------
+def _flatten_consolidated(metadata: dict[str, Any]) -> dict[str, dict]:
+    """Consolidated entries by relative path (nested consolidated blocks flattened too)."""
+    out: dict[str, dict] = {}
+    for path, doc in metadata.items():
+        out[path.strip("/")] = doc
+        nested = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
+        for sub, subdoc in _flatten_consolidated(nested).items():
+            out.setdefault(f"{path.strip('/')}/{sub}", subdoc)
+    return out
+
+
+async def _walk(store: Store, root: dict) -> dict[str, dict]:
+    """Every node under the root, reading each ``zarr.json`` (no consolidated metadata)."""
+    out: dict[str, dict] = {}
+    limit = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def visit(path: str) -> None:
+        async with limit:
+            prefix = f"{path}/" if path else ""
+            names = [n async for n in store.list_dir(prefix)]
+        children = [f"{prefix}{n}" for n in names if n != "zarr.json"]
+        docs = await asyncio.gather(*(_child_doc(store, c, limit) for c in children))
+        groups = []
+        for child, doc in zip(children, docs):
+            if doc is None:
+                continue
+            out[child] = doc
+            if doc.get("node_type") == "group":
+                groups.append(child)
+        await asyncio.gather(*(visit(g) for g in groups))
+
+    await visit("")
+    return out
+
+
+async def _child_doc(store: Store, path: str, limit: asyncio.Semaphore) -> dict | None:
+    async with limit:
+        return await read_json(store, meta_key(path))
+
+
+# --- zarr-python compatibility --------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def installed_zarr_reads_struct() -> bool:
+    """Whether the installed zarr-python parses the canonical ``struct`` data type (>= 3.4)."""
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    doc = _compound_document(ArraySpec(shape=(1,), kind="compound", dtype=np.dtype([("a", "<i4")])))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ArrayV3Metadata.from_dict(doc)
+        return True
+    except Exception:
+        return False
+
+
+def installed_zarr_metadata(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document in the spelling the installed zarr-python understands (struct -> structured)."""
+    dt = doc.get("data_type")
+    doc = {k: v for k, v in doc.items() if k != "consolidated_metadata"}
+    doc["attributes"] = {}
+    if isinstance(dt, dict) and dt.get("name") == "struct" and not installed_zarr_reads_struct():
+        npd = numpy_dtype_of_struct(dt)
+        fields = [[f["name"], f["data_type"]] for f in dt["configuration"]["fields"]]
+        doc["data_type"] = {"name": "structured", "configuration": {"fields": fields}}
+        doc["fill_value"] = base64.b64encode(np.zeros((), dtype=npd).tobytes()).decode("ascii")
+    elif isinstance(dt, dict) and dt.get("name") == "structured" and installed_zarr_reads_struct():
+        pass
+    return doc
+
+
+def numpy_dtype_of_struct(dt: dict[str, Any]) -> np.dtype:
+    """numpy dtype of a ``struct``/``structured`` data type JSON (either field spelling)."""
+    fields = []
+    for f in dt["configuration"]["fields"]:
+        name, ftype = (f["name"], f["data_type"]) if isinstance(f, dict) else (f[0], f[1])
+        fields.append((name, _numpy_dtype_of_field(ftype)))
+    return np.dtype(fields)
+
+
+def _numpy_dtype_of_field(ftype: Any) -> np.dtype:
+    if isinstance(ftype, str):
+        return np.dtype(ftype).newbyteorder("<") if ftype not in ("bool",) else np.dtype(bool)
+    name = ftype.get("name")
+    conf = ftype.get("configuration", {})
+    if name == "fixed_length_utf32":
+        return np.dtype(f"<U{conf['length_bytes'] // 4}")
+    if name in ("null_terminated_bytes", "fixed_length_bytes"):
+        return np.dtype(f"S{conf['length_bytes']}")
+    if name in ("struct", "structured"):
+        return numpy_dtype_of_struct(ftype)
+    raise FormatError(f"unsupported compound field data type {ftype!r}")
+
+
+# --- documents -------------------------------------------------------------------------------
+def _dtype_label(spec: ArraySpec) -> str:
+    if spec.hdmf_dtype:
+        return spec.hdmf_dtype
+    if spec.kind == "reference":
+        return "object_reference"
+    if spec.kind == "string":
+        return "str"
+    return "bool" if spec.dtype.kind == "b" else spec.dtype.name
+
+
+def _chunks_for(spec: ArraySpec) -> tuple[int, ...]:
+    if spec.chunks is not None:
+        return tuple(max(1, int(c)) for c in spec.chunks)
+    return tuple(max(1, int(s)) for s in spec.shape)
+
+
+def _plain_document(spec: ArraySpec) -> dict[str, Any]:
+    zdtype: Any = "str" if spec.kind in ("string", "reference") else spec.dtype
+    compressors = spec.compressors
+    if compressors == "auto":
+        compressors = default_compressors("string" if spec.kind in ("string", "reference") else "numeric")
+    doc = array_template(
+        zdtype,
+        _chunks_for(spec),
+        compressors=compressors,
+        filters=spec.filters,
+        serializer=spec.serializer,
+        shards=spec.shards,
+    )
+    doc["shape"] = list(spec.shape)
+    if spec.fill_value is not None and spec.kind == "numeric":
+        doc["fill_value"] = _json_scalar(np.asarray(spec.fill_value, dtype=spec.dtype).item())
+    doc.pop("dimension_names", None)
+    if spec.dimension_names:
+        doc["dimension_names"] = list(spec.dimension_names)
+    return doc
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _compound_document(spec: ArraySpec) -> dict[str, Any]:
+    fields = []
+    fill = {}
+    for name in spec.dtype.names:
+        fdt = spec.dtype.fields[name][0]
+        if fdt.kind == "U":
+            fields.append({"name": name, "data_type": {"name": "fixed_length_utf32",
+                                                      "configuration": {"length_bytes": fdt.itemsize}}})
+            fill[name] = ""
+        else:
+            fields.append({"name": name, "data_type": "bool" if fdt.kind == "b" else fdt.name})
+            fill[name] = False if fdt.kind == "b" else 0
+    compressors = default_compressors("numeric") if spec.compressors == "auto" else spec.compressors
+    template = array_template(np.dtype("<i4"), _chunks_for(spec), compressors=compressors, filters=None)
+    chunks = list(_chunks_for(spec))
+    return {
+        "shape": list(spec.shape),
+        "data_type": {"name": "struct", "configuration": {"fields": fields}},
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunks}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": fill,
+        "codecs": template["codecs"],
+        "attributes": {},
+        "zarr_format": 3,
+        "node_type": "array",
+        "storage_transformers": [],
+    }
+
+
+# --- values ------------------------------------------------------------------------------------
+def encode_reference_attr(ref: ZarrReference) -> dict[str, Any]:
+    body = {"source": ref.source, "path": ref.path}
+    if ref.region is not None:
+        body["region"] = ref.region
+    return {REF_KEY: body}
+
+
+def decode_attr_value(value: Any) -> Any:
+    """Attribute JSON -> Python, with ``{"_REFERENCE": ...}`` (and legacy object values) as ZarrReference."""
+    if isinstance(value, dict):
+        if REF_KEY in value:
+            return ZarrReference.from_json(value[REF_KEY])
+        if value.get("zarr_dtype") == "object" and "value" in value:
+            return ZarrReference.from_json(value["value"])
+    return value
+
+
+def encode_reference_element(ref: ZarrReference) -> str:
+    """A dataset element: the target path, or JSON text when the target is external or a region."""
+    if ref.is_local and ref.region is None:
+        return ref.path
+    body = {"source": ref.source, "path": ref.path}
+    if ref.region is not None:
+        body["region"] = ref.region
+    return json.dumps(body)
+
+
+def decode_reference_element(value: Any) -> ZarrReference | None:
+    if isinstance(value, ZarrReference):
+        return value
+    if isinstance(value, dict):
+        return ZarrReference.from_json(value)
+    if not value:
+        return None
+    if isinstance(value, str) and value.startswith("{"):
+        return ZarrReference.from_json(json.loads(value))
+    return ZarrReference(".", str(value))
+
+
+def _iter_flat(values: Any):
+    if isinstance(values, np.ndarray):
+        yield from values.reshape(-1)
+    elif isinstance(values, (list, tuple)):
+        for v in values:
+            if isinstance(v, (list, tuple, np.ndarray)) and not isinstance(v, ZarrReference):
+                yield from _iter_flat(v)
+            else:
+                yield v
+    else:
+        yield values
+
+
+def _map_objects(values: np.ndarray, fn) -> np.ndarray:
+    out = np.empty(values.shape, dtype=object)
+    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = fn(flat_in[i])
+    return out
+
+
+def _as_text_array(values: Any) -> np.ndarray:
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if arr.dtype.kind == "S" or arr.dtype.kind == "O":
+        arr = _map_objects(np.asarray(arr, dtype=object), _to_text)
+    return arr.astype(object) if arr.dtype.kind != "O" else arr
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    iso = getattr(value, "isoformat", None)
+    return iso() if iso is not None else str(value)
+
+
+def _encode_compound(values: Any, spec: ArraySpec) -> np.ndarray:
+    rows = values if isinstance(values, np.ndarray) and values.dtype.names else None
+    out = np.zeros(spec.shape, dtype=spec.dtype)
+    names = spec.dtype.names
+    if rows is not None:
+        for name in names:
+            col = rows[name]
+            out[name] = _encode_field(col, name in spec.ref_fields)
+        return out
+    flat = out.reshape(-1)
+    for i, row in enumerate(_rows(values)):
+        for j, name in enumerate(names):
+            item = row[name] if isinstance(row, dict) else row[j]
+            flat[i][name] = _encode_field_item(item, name in spec.ref_fields)
+    return out
+
+
+def _rows(values: Any):
+    if isinstance(values, (list, tuple)) and values and not isinstance(values[0], (list, tuple, dict, np.void)):
+        yield values  # a single scalar compound given as one row
+    elif isinstance(values, np.void):
+        yield values
+    else:
+        yield from values
+
+
+def _encode_field(col: np.ndarray, is_ref: bool) -> np.ndarray:
+    if is_ref or col.dtype.kind in "OS":
+        return np.array([_encode_field_item(v, is_ref) for v in col.reshape(-1)], dtype=object).reshape(col.shape)
+    return col
+
+
+def _encode_field_item(item: Any, is_ref: bool) -> Any:
+    if is_ref:
+        return encode_reference_element(item) if item is not None else ""
+    if isinstance(item, bytes):
+        return item.decode("utf-8")
+    return item
+
+
+def _decode_compound(values: np.ndarray, ref_fields: tuple[str, ...]) -> np.ndarray:
+    if not ref_fields and all(values.dtype.fields[n][0].kind != "U" for n in values.dtype.names):
+        return values
+    dt = np.dtype([(n, object if values.dtype.fields[n][0].kind == "U" else values.dtype.fields[n][0])
+                   for n in values.dtype.names])
+    out = np.empty(values.shape, dtype=dt)
+    for name in values.dtype.names:
+        col = values[name]
+        if name in ref_fields:
+            out[name] = _map_objects(col.astype(object), decode_reference_element)
+        elif col.dtype.kind == "U":
+            out[name] = col.astype(object)
+        else:
+            out[name] = col
+    return out
+
+
+def fixed_text_width(values: Any) -> int:
+    """Characters of a text/reference compound field: max(longest value, 512), as the reference does."""
+    longest = 0
+    for v in values:
+        longest = max(longest, len(v) if isinstance(v, str) else len(str(v)))
+    return max(longest, MIN_FIXED_TEXT)
