@@ -1,6 +1,7 @@
 """nwbzarr.storage: zarr-python 3 stores (SQLite, LMDB, DBM, Redis, MongoDB, caches) and helpers."""
 
 from nwbzarr.storage.dbm import DBMStore
+from nwbzarr.storage.helpers import copy_store, getsize, listdir, rename, rmdir
 from nwbzarr.storage.lmdb import LMDBStore
 from nwbzarr.storage.lru import LRUStoreCache
 from nwbzarr.storage.mapping import MappingStore
@@ -8,6 +9,7 @@ from nwbzarr.storage.mongodb import MongoDBStore
 from nwbzarr.storage.redis import RedisStore
 from nwbzarr.storage.sqlite import SQLiteStore
 from nwbzarr.storage.temp import TempStore
+from nwbzarr.storage.url import open_store
 
 __all__ = [
     "DBMStore",
@@ -18,4 +20,10 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "TempStore",
+    "copy_store",
+    "getsize",
+    "listdir",
+    "open_store",
+    "rename",
+    "rmdir",
 ]

@@ -1,0 +1,141 @@
+"""open_store: pick and build a zarr 3 store from a URL, a path or an existing store."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore, MemoryStore, ZipStore
+
+__all__ = ["open_store"]
+
+MODES = ("r", "r+", "a", "w", "w-")
+H5C_MARKER = ".nwbzarr-h5container"
+_SQLITE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3")
+_LMDB_SUFFIXES = (".lmdb", ".mdb")
+
+
+def _file_path(spec: str, scheme: str) -> str:
+    """Path in 'scheme:///rel' or 'scheme:////abs' (SQLAlchemy's convention); also 'scheme://rel'."""
+    rest = spec[len(scheme) + 3 :]
+    path = rest[1:] if rest.startswith("/") else rest
+    if not path:
+        raise ValueError(f"{spec!r} names no file: use {scheme}:///relative/path or {scheme}:////absolute/path")
+    return path
+
+
+def _few_files(kind: str, path: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
+    """H5ContainerStore / ZipContainerStore, imported lazily (they live in another module)."""
+    module, cls = {"h5container": ("h5container", "H5ContainerStore"),
+                   "zipcontainer": ("zipcontainer", "ZipContainerStore")}[kind]
+    try:
+        mod = importlib.import_module(f"nwbzarr.storage.{module}")
+    except ImportError as err:
+        raise ValueError(f"{kind}:// needs nwbzarr.storage.{module}, which is not available") from err
+    return getattr(mod, cls)(path, read_only=read_only, **kwargs)
+
+
+def _redis(spec: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
+    from nwbzarr.storage.redis import RedisStore
+
+    parts = urlsplit(spec)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    opts: dict[str, Any] = {"host": parts.hostname or "localhost", "port": parts.port or 6379}
+    if parts.path.strip("/"):
+        opts["db"] = int(parts.path.strip("/"))
+    if parts.password:
+        opts["password"] = parts.password
+    if parts.username:
+        opts["username"] = parts.username
+    if parts.scheme == "rediss":
+        opts["ssl"] = True
+    return RedisStore(query.pop("prefix", "zarr"), read_only=read_only, **{**opts, **kwargs})
+
+
+def _mongodb(spec: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
+    from nwbzarr.storage.mongodb import MongoDBStore
+
+    parts = urlsplit(spec)
+    query = parse_qs(parts.query)
+    collection = query.pop("collection", ["zarr_collection"])[-1]
+    database = parts.path.strip("/") or "mongodb_zarr"
+    rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
+    host = f"{parts.scheme}://{parts.netloc}/" + (f"?{rest}" if rest else "")
+    return MongoDBStore(database, collection, read_only=read_only, host=host, **kwargs)
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
+    """Choose a store for a local path by suffix, marker files and content."""
+    p = Path(path)
+    lower = p.name.lower()
+    if lower.endswith(".zip"):
+        return ZipStore(p, mode="r" if read_only else ("w" if mode == "w" else "a"), read_only=read_only)
+    if lower.endswith(_SQLITE_SUFFIXES) or (p.is_file() and _is_sqlite_file(p)):
+        from nwbzarr.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(p, read_only=read_only, **kwargs)
+    if lower.endswith(_LMDB_SUFFIXES) or (p / "data.mdb").is_file():
+        from nwbzarr.storage.lmdb import LMDBStore
+
+        return LMDBStore(p, read_only=read_only, **kwargs)
+    if (p / H5C_MARKER).exists():
+        return _few_files("h5container", path, read_only, kwargs)
+    return LocalStore(p, read_only=read_only)
+
+
+def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: Any) -> Store:
+    """Build the store named by ``spec``; ``mode`` 'r' gives a read-only store, others writable.
+
+    Understands ``sqlite:///f.sqldb``, ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
+    (``?prefix=``), ``mongodb://host/db?collection=``, ``memory://``, ``file://``,
+    ``h5container://`` / ``zipcontainer://``, any other fsspec URL (``s3://``, ``gs://``, ``https://``;
+    ``kwargs`` become ``storage_options``), and local paths (``.zip``, ``.sqldb``, ``.lmdb``,
+    directories). A Store is returned as is. Extra ``kwargs`` go to the store's constructor.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    read_only = mode == "r"
+    if isinstance(spec, Store):
+        return spec
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"open_store needs a URL, a path or a Store, got {spec!r}")
+    scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
+    if scheme == "":
+        return _from_path(spec, mode, read_only, kwargs)
+    if scheme == "file":
+        return _from_path(urlsplit(spec).path, mode, read_only, kwargs)
+    if scheme == "sqlite":
+        from nwbzarr.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+    if scheme == "lmdb":
+        from nwbzarr.storage.lmdb import LMDBStore
+
+        return LMDBStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+    if scheme == "dbm":
+        from nwbzarr.storage.dbm import DBMStore
+
+        return DBMStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+    if scheme in ("redis", "rediss"):
+        return _redis(spec, read_only, kwargs)
+    if scheme in ("mongodb", "mongodb+srv"):
+        return _mongodb(spec, read_only, kwargs)
+    if scheme == "memory":
+        return MemoryStore(read_only=read_only)
+    if scheme in ("h5container", "zipcontainer"):
+        return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
+    return FsspecStore.from_url(spec, storage_options=kwargs or None, read_only=read_only)
