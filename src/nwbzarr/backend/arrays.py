@@ -12,7 +12,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from hdmf.query import BuilderResolver, ContainerResolver, HDMFDataset
+import zarr
+from hdmf.query import BuilderResolver, ContainerResolver
 from zarr.core.sync import sync
 
 from ..format.base import NodeInfo
@@ -24,16 +25,30 @@ SMALL_ARRAY_BYTES = 1 << 20  # read whole on first access
 BLOCK_CACHE_CHUNKS = 8
 
 
-class ZarrDataset(HDMFDataset):
-    """A read-only, lazily read Zarr array with numpy-style indexing and ``shape``/``dtype``/``chunks``."""
+class ZarrDataset(zarr.Array):
+    """A lazily read Zarr array with numpy-style indexing and ``shape``/``dtype``/``chunks``.
+
+    A ``zarr.Array`` subclass, so HDMF and pynwb treat it as the Zarr array it is (dtype conversion,
+    export to HDF5); reads go through a small cache and text/references come back decoded.
+    """
 
     def __init__(self, io: ZarrIO, node: NodeInfo, array: Any) -> None:
+        object.__setattr__(self, "_async_array", array)
         self._io = io
         self._node = node
         self._array = array
         self._full: np.ndarray | None = None
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        """All values converted to ``dtype`` (reads the data)."""
+        return np.asarray(self.read()).astype(dtype)
 
     # --- description ---------------------------------------------------------------------
     @property
@@ -83,8 +98,16 @@ class ZarrDataset(HDMFDataset):
         return dt
 
     @property
-    def attrs(self) -> dict[str, Any]:
+    def attrs(self) -> dict[str, Any]:  # type: ignore[override]
         return dict(self._node.attrs)
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes()
+
+    @property
+    def store_path(self) -> Any:
+        return getattr(self._array, "store_path", None)
 
     @property
     def maxshape(self) -> tuple[None, ...]:
@@ -179,8 +202,10 @@ class ZarrDataset(HDMFDataset):
         return values
 
     # --- writing (append mode) --------------------------------------------------------------
-    def append(self, arg: Any) -> None:
-        """Append one element along the first axis (used by HDMF's ``add_row`` in mode ``a``)."""
+    def append(self, arg: Any, axis: int = 0) -> None:  # type: ignore[override]
+        """Append one element along the first axis (HDMF's ``add_row`` on a file opened in mode ``a``)."""
+        if isinstance(arg, list) and len(arg) == 1:
+            arg = arg[0]
         self._io._append_to_dataset(self, arg)
 
     def _invalidate(self) -> None:

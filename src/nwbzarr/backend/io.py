@@ -157,8 +157,25 @@ class ZarrIO(HDMFIO):
 
         return self._run(any_key())
 
+    def _holds_zarr_documents(self) -> bool:
+        """True when the store holds Zarr metadata documents (e.g. a write that was interrupted)."""
+        names = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+
+        async def scan() -> bool:
+            seen = 0
+            async for key in self._store.list_prefix(""):
+                if key.rsplit("/", 1)[-1] in names:
+                    return True
+                seen += 1
+                if seen > 10000:
+                    break
+            return False
+
+        return self._run(scan())
+
     def _clear_for_overwrite(self, layout: Layout | None) -> None:
-        if layout is None and self._has_content() and not self._force_overwrite:
+        if layout is None and self._has_content() and not self._force_overwrite \
+                and not self._holds_zarr_documents():
             raise FileExistsError(
                 f"{self._describe()} exists and is not a Zarr store; refusing to overwrite it in mode 'w' "
                 "(pass force_overwrite=True to replace it)"

@@ -17,6 +17,7 @@ from zarr.storage import StorePath
 
 from . import attributes as attr_codec
 from .base import ArraySpec, FormatError, Layout, NodeInfo, read_json
+from .codec_map import needs_translation, to_zarr3_bytes_codecs
 from .codecs import array_template, default_compressors
 from .reference import ZarrReference
 
@@ -72,7 +73,7 @@ class CurrentLayout(Layout):
     def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
         if values.dtype.names is not None:
             return _decode_compound(values, node.ref_fields)
-        if values.dtype.kind == "T" or (values.dtype.kind == "O"):
+        if values.dtype.kind in "TOU":
             values = values.astype(object)
             if node.is_reference:
                 return _map_objects(values, decode_reference_element)
@@ -197,7 +198,13 @@ def installed_zarr_reads_struct() -> bool:
     """Whether the installed zarr-python parses the canonical ``struct`` data type (>= 3.4)."""
     from zarr.core.metadata.v3 import ArrayV3Metadata
 
-    doc = _compound_document(ArraySpec(shape=(1,), kind="compound", dtype=np.dtype([("a", "<i4")])))
+    doc = {
+        "shape": [1], "zarr_format": 3, "node_type": "array", "attributes": {}, "storage_transformers": [],
+        "data_type": {"name": "struct", "configuration": {"fields": [{"name": "a", "data_type": "int32"}]}},
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": {"a": 0}, "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+    }
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -264,14 +271,16 @@ def _chunks_for(spec: ArraySpec) -> tuple[int, ...]:
 
 def _plain_document(spec: ArraySpec) -> dict[str, Any]:
     zdtype: Any = "str" if spec.kind in ("string", "reference") else spec.dtype
-    compressors = spec.compressors
-    if compressors == "auto":
+    compressors, filters = spec.compressors, spec.filters
+    if needs_translation(filters, compressors):
+        compressors, filters = to_zarr3_bytes_codecs(filters, compressors) or None, "auto"
+    if _is_auto(compressors):
         compressors = default_compressors("string" if spec.kind in ("string", "reference") else "numeric")
     doc = array_template(
         zdtype,
         _chunks_for(spec),
         compressors=compressors,
-        filters=spec.filters,
+        filters=filters,
         serializer=spec.serializer,
         shards=spec.shards,
     )
@@ -282,6 +291,10 @@ def _plain_document(spec: ArraySpec) -> dict[str, Any]:
     if spec.dimension_names:
         doc["dimension_names"] = list(spec.dimension_names)
     return doc
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def _json_scalar(value: Any) -> Any:
@@ -305,7 +318,11 @@ def _compound_document(spec: ArraySpec) -> dict[str, Any]:
         else:
             fields.append({"name": name, "data_type": "bool" if fdt.kind == "b" else fdt.name})
             fill[name] = False if fdt.kind == "b" else 0
-    compressors = default_compressors("numeric") if spec.compressors == "auto" else spec.compressors
+    compressors = spec.compressors
+    if needs_translation(spec.filters, compressors):
+        compressors = to_zarr3_bytes_codecs(spec.filters, compressors) or None
+    if _is_auto(compressors):
+        compressors = default_compressors("numeric")
     template = array_template(np.dtype("<i4"), _chunks_for(spec), compressors=compressors, filters=None)
     chunks = list(_chunks_for(spec))
     return {

@@ -1,0 +1,76 @@
+"""numcodecs codecs (from HDF5 filters, or given by users) as zarr 3 codecs.
+
+Standard codecs map to zarr's own (gzip, zstd, blosc), so that any Zarr v3 reader decodes them;
+anything else is wrapped as a ``numcodecs.<id>`` codec, registered with zarr on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zarr
+
+_BLOSC_SHUFFLE = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle", -1: "shuffle"}
+
+
+def is_numcodecs_codec(value: Any) -> bool:
+    try:
+        from numcodecs.abc import Codec
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, Codec)
+
+
+def as_list(value: Any) -> list:
+    if value is None or value == "auto":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def needs_translation(filters: Any, compressors: Any) -> bool:
+    return any(is_numcodecs_codec(c) for c in as_list(filters) + as_list(compressors))
+
+
+def to_zarr3_bytes_codecs(filters: Any, compressors: Any) -> list:
+    """Filters then compressors (HDF5 pipeline order) as zarr 3 bytes-to-bytes codecs."""
+    return [to_zarr3_codec(c) for c in as_list(filters) + as_list(compressors)]
+
+
+def to_zarr3_codec(codec: Any) -> Any:
+    if not is_numcodecs_codec(codec):
+        return codec
+    config = codec.get_config()
+    codec_id = config.pop("id")
+    if codec_id == "gzip":
+        return zarr.codecs.GzipCodec(level=config.get("level", 5))
+    if codec_id == "zstd":
+        return zarr.codecs.ZstdCodec(level=config.get("level", 0), checksum=bool(config.get("checksum", False)))
+    if codec_id == "blosc":
+        return zarr.codecs.BloscCodec(
+            cname=config.get("cname", "lz4"),
+            clevel=config.get("clevel", 5),
+            shuffle=_BLOSC_SHUFFLE.get(config.get("shuffle", 1), "shuffle"),
+            blocksize=config.get("blocksize", 0),
+        )
+    return _wrapped(codec_id)(**config)
+
+
+_WRAPPERS: dict[str, type] = {}
+
+
+def _wrapped(codec_id: str) -> type:
+    """A zarr 3 bytes-to-bytes codec class named ``numcodecs.<codec_id>`` (registered once)."""
+    found = _WRAPPERS.get(codec_id)
+    if found is not None:
+        return found
+    from zarr.codecs.numcodecs import _codecs as zn
+    from zarr.registry import register_codec
+
+    existing = {c.codec_name: c for c in vars(zn).values()
+                if isinstance(c, type) and getattr(c, "codec_name", None)}
+    cls = existing.get(f"numcodecs.{codec_id}")
+    if cls is None:
+        cls = type(f"Wrapped_{codec_id}", (zn._NumcodecsBytesBytesCodec,), {}, codec_name=codec_id)
+        register_codec(f"numcodecs.{codec_id}", cls)
+    _WRAPPERS[codec_id] = cls
+    return cls
