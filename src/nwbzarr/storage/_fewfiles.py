@@ -589,6 +589,7 @@ class ContainerStore(Store):
             if not loose and not entries and not cpath.exists():
                 return 0, 0
             items = self._container_items(cpath, loose)
+            cpath.parent.mkdir(parents=True, exist_ok=True)
             sizes: list[int] = []
             tmp = tmp_path_for(cpath)
             try:

@@ -46,7 +46,12 @@ def _check_array(store: ContainerStore, layout: ArrayLayout, report: VerifyRepor
         report.problems.append(f"{layout.path or '/'}: array metadata does not open: {exc!r}")
         return
     outer = arr.shards or arr.chunks
-    for key in store._list_blocking(f"{layout.path}/" if layout.path else ""):
+    try:
+        keys = store._list_blocking(f"{layout.path}/" if layout.path else "")
+    except Exception as exc:  # noqa: BLE001
+        report.problems.append(f"{layout.path or '/'}: chunks cannot be listed: {exc!r}")
+        return
+    for key in keys:
         idx = layout.parse(key)
         if idx is None:
             continue
