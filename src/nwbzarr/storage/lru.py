@@ -229,5 +229,6 @@ class LRUStoreCache(WrapperStore[Store]):
 
     async def clear(self) -> None:
         self._forget(None)
+        await self._store._ensure_open()
         await self._store.clear()
         self._forget(None)
