@@ -27,3 +27,10 @@ __all__ = [
     "rename",
     "rmdir",
 ]
+
+# --- few-files stores ---
+from nwbzarr.storage.h5container import H5ContainerStore  # noqa: E402
+from nwbzarr.storage.zipcontainer import ZipContainerStore  # noqa: E402
+
+__all__ += ["H5ContainerStore", "ZipContainerStore"]
+# --- end few-files stores ---
