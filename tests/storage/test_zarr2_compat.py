@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from zarr.core.buffer import default_buffer_prototype
 from zarr.storage import ZipStore
 
 from nwbzarr.storage import DBMStore, LMDBStore, SQLiteStore, copy_store, open_store
@@ -31,7 +32,7 @@ def _open(kind: str, tmp_path: Path):
 def _content(store) -> dict[str, bytes]:
     async def go():
         await store._ensure_open()  # zarr's ZipStore cannot list before it is opened
-        return {k: (await store.get(k)).to_bytes() async for k in store.list()}
+        return {k: (await store.get(k, default_buffer_prototype())).to_bytes() async for k in store.list()}
 
     return zarr.core.sync.sync(go())
 
