@@ -68,6 +68,7 @@ class ZarrIO(HDMFIO):
         self._written: dict[int, Builder] = {}
         self._external: dict[str, ZarrIO] = {}
         self._consolidated_stale = False
+        self._export_manager: BuildManager | None = None
         self._owns_store = not isinstance(path, Store)
         source = path if isinstance(path, (str, Path)) and "://" not in str(path) else None
         super().__init__(manager=manager, source=source)
@@ -349,12 +350,15 @@ class ZarrIO(HDMFIO):
             raise UnsupportedOperation(f"cannot write to {self._describe()}: it was opened in mode {self._mode!r}")
 
     def _spec_cache_groups(self, existing: dict[str, NodeInfo]) -> dict[str, dict[str, str]]:
-        manager = self.manager
-        if manager is None:
-            return {}
+        catalogs = [m.namespace_catalog for m in (self.manager, self._export_manager) if m is not None]
         have = {tuple(p.split("/")[1:3]) for p in existing if p.startswith(SPEC_LOC + "/") and p.count("/") >= 2}
-        texts = spec_cache_texts(manager.namespace_catalog, skip=have)
-        return {f"{SPEC_LOC}/{group}": files for group, files in texts.items()}
+        out: dict[str, dict[str, str]] = {}
+        for catalog in catalogs:
+            texts = spec_cache_texts(catalog, skip=have)
+            for group, files in texts.items():
+                out.setdefault(f"{SPEC_LOC}/{group}", files)
+                have.add(tuple(group.split("/")))
+        return out
 
     def _add_specloc(self, plan: Any, has_specs: bool) -> None:
         if not has_specs:
@@ -408,7 +412,11 @@ class ZarrIO(HDMFIO):
         write_args.setdefault("cache_spec", cache_spec)
         if self.manager is None and src_io.manager is not None:
             self._HDMFIO__manager = src_io.manager
-        super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+        self._export_manager = src_io.manager  # its namespaces (extensions included) are cached too
+        try:
+            super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+        finally:
+            self._export_manager = None
 
     # --- namespaces ---------------------------------------------------------------------------------
     @classmethod
