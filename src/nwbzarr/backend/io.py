@@ -70,7 +70,7 @@ class ZarrIO(HDMFIO):
         self._consolidated_stale = False
         self._export_manager: BuildManager | None = None
         self._owns_store = not isinstance(path, Store)
-        source = path if isinstance(path, (str, Path)) and "://" not in str(path) else None
+        source = str(path) if isinstance(path, (str, Path)) and "://" not in str(path) else None
         super().__init__(manager=manager, source=source)
 
     # --- properties ----------------------------------------------------------------------------

@@ -265,7 +265,9 @@ class TreeWriter:
 
     def _compound_plan(self, builder: DatasetBuilder, data: Any, opts: dict, where: str) -> DatasetPlan:
         scalar = _is_scalar_compound(data)
-        rows = [data] if scalar else _rows_of(data)
+        if isinstance(data, np.ndarray) and data.ndim == 0:
+            data = data[()]
+        rows = [_row_tuple(r) for r in ([data] if scalar else _rows_of(data))]
         ref_names = reference_field_names(builder, rows)
         dtype_specs = builder.dtype if isinstance(builder.dtype, list) else [
             {"name": n, "dtype": data.dtype.fields[n][0]} for n in data.dtype.names
@@ -463,6 +465,15 @@ def _is_scalar_compound(data: Any) -> bool:
         return True
     return isinstance(data, tuple) or (isinstance(data, list) and data and not isinstance(
         data[0], (list, tuple, dict, np.void)))
+
+
+def _row_tuple(row: Any) -> Any:
+    """A compound row as a tuple (numpy records included), or a dict as given."""
+    if isinstance(row, np.void):
+        return tuple(row.tolist())
+    if isinstance(row, np.ndarray) and row.dtype.names is not None:
+        return tuple(row[()].tolist())
+    return row
 
 
 def _rows_of(data: Any) -> list:

@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole suite: the shared data folder and NWB round-trip helpers."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; tests that need it skip cleanly where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (only present beside the project checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _quiet_known_warnings():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Zarr V3 specification.*")
+        warnings.filterwarnings("ignore", message=".*Numcodecs codecs are not in the Zarr version 3.*")
+        yield
