@@ -1,0 +1,250 @@
+"""HDF5 source on h5py: references resolved by object address (never by asking HDF5 for names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join
+from .sources import Source, dtype_label, region_json, to_plain
+
+SPECLOC = ".specloc"
+
+
+class HDF5Source(Source):
+    """Walks an HDF5 file once; maps object addresses to paths so references resolve in O(1)."""
+
+    format = "hdf5"
+
+    def __init__(self, path_or_file: Any) -> None:
+        if isinstance(path_or_file, h5py.File):
+            self.file, self._owns = path_or_file, False
+        else:
+            try:
+                self.file, self._owns = h5py.File(path_or_file, "r"), True
+            except OSError as exc:
+                raise StructureError(f"{path_or_file}: cannot open as HDF5: {exc}") from exc
+        super().__init__(self.file.filename)
+        self._addr: dict[int, str] = {}
+        self._pending: list[tuple[str, str, Any]] = []
+
+    # --- walking ------------------------------------------------------------------------------
+    def _walk(self) -> Structure:
+        nodes: dict[str, Node] = {}
+        links: list[Link] = []
+        self._addr = {self._address(self.file.id): "/"}
+        self._pending = []
+        nodes["/"] = Node("/", GROUP, self._attrs("/", self.file))
+        self._visit_group(self.file, "/", nodes, links)
+        references = self._resolve_pending(nodes)
+        return Structure(nodes, links, references, self.location)
+
+    def _visit_group(self, group: h5py.Group, path: str, nodes: dict[str, Node], links: list[Link]) -> None:
+        for name in group:
+            child = join(path, name)
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                links.append(Link(path, name, _absolute(path, link.path)))
+                continue
+            if isinstance(link, h5py.ExternalLink):
+                links.append(Link(path, name, _absolute("/", link.path), link.filename))
+                continue
+            try:
+                obj = group[name]
+            except (KeyError, OSError) as exc:
+                raise StructureError(f"{self.location}: cannot open {child}: {exc}") from exc
+            addr = self._address(obj.id)
+            if addr in self._addr:  # a second hard link to an object already visited
+                links.append(Link(path, name, self._addr[addr]))
+                continue
+            self._addr[addr] = child
+            if isinstance(obj, h5py.Group):
+                nodes[child] = Node(child, GROUP, self._attrs(child, obj))
+                self._visit_group(obj, child, nodes, links)
+            else:
+                nodes[child] = self._dataset_node(child, obj)
+
+    def _dataset_node(self, path: str, ds: h5py.Dataset) -> Node:
+        dt = ds.dtype
+        ref_fields = _ref_fields(dt)
+        kind = _ref_kind(dt)
+        label = kind or dtype_label(dt, ref_fields)
+        node = Node(path, DATASET, self._attrs(path, ds), tuple(ds.shape), label)
+        if kind is not None and ds.size:
+            values = ds[()]
+            for idx in np.ndindex(values.shape):
+                self._pending.append((path, _index_via(idx), values[idx]))
+        for name in ref_fields:
+            if ds.size:
+                column = ds.fields(name)[()]
+                for idx in np.ndindex(column.shape):
+                    self._pending.append((path, f"{_index_via(idx)}.{name}", column[idx]))
+        return node
+
+    def _attrs(self, path: str, obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in obj.attrs:
+            if name == SPECLOC:
+                continue
+            try:
+                value = obj.attrs[name]
+            except (OSError, TypeError) as exc:
+                raise StructureError(f"{self.location}: cannot read attribute {name!r} of {path}: {exc}") from exc
+            out[name] = self._attr_value(path, name, value)
+        return out
+
+    def _attr_value(self, path: str, name: str, value: Any) -> Any:
+        if isinstance(value, h5py.Reference):
+            self._pending.append((path, f"@{name}", value))
+            return _Deferred(len(self._pending) - 1)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "O" and value.size and \
+                isinstance(value.reshape(-1)[0], h5py.Reference):
+            out = []
+            for i, item in enumerate(value.reshape(-1)):
+                self._pending.append((path, f"@{name}[{i}]", item))
+                out.append(_Deferred(len(self._pending) - 1))
+            return out
+        return to_plain(value)
+
+    def _resolve_pending(self, nodes: dict[str, Node]) -> list[Reference]:
+        """Resolve every reference met during the walk; fill attribute placeholders in place."""
+        refs: list[Reference] = []
+        resolved: list[Ref | None] = [self._resolve(raw) for _, _, raw in self._pending]
+        for (source, via, _), ref in zip(self._pending, resolved):
+            if ref is not None:
+                refs.append(Reference(source, ref.path, via, ref.region, ref.file))
+        for path in {source for source, via, _ in self._pending if via.startswith("@")}:
+            attrs = nodes[path].attrs
+            for key, value in attrs.items():
+                attrs[key] = _fill(value, resolved)
+        self._pending = []
+        return refs
+
+    def _resolve(self, raw: Any) -> Ref | None:
+        """Target of an HDF5 reference by object address; None for null references."""
+        if raw is None or not isinstance(raw, h5py.Reference) or not raw:
+            return None
+        try:
+            oid = h5py.h5r.dereference(raw, self.file.id)
+        except (ValueError, OSError, KeyError):
+            oid = None
+        if oid is None:
+            return Ref("<dangling>")
+        path = self._addr.get(self._address(oid))
+        if path is None:
+            return Ref("<unreachable>")
+        region = self._region(raw) if isinstance(raw, h5py.RegionReference) else None
+        return Ref(path, None, region)
+
+    def _region(self, raw: h5py.RegionReference) -> Any:
+        space = h5py.h5r.get_region(raw, self.file.id)
+        sel = space.get_select_type()
+        if sel == h5py.h5s.SEL_HYPERSLABS:
+            blocks = space.get_select_hyper_blocklist()
+            return region_json([(tuple(b[0]), tuple(b[1])) for b in blocks])
+        if sel == h5py.h5s.SEL_POINTS:
+            return region_json(None, space.get_select_elem_pointlist())
+        if sel == h5py.h5s.SEL_ALL:
+            return [[0, int(n), 1] for n in space.shape]
+        return {"indices": []}
+
+    @staticmethod
+    def _address(oid: Any) -> int:
+        return h5py.h5o.get_info(oid).addr
+
+    # --- reading --------------------------------------------------------------------------------
+    def read(self, path: str, selection: Any = ()) -> Any:
+        self.structure()
+        try:
+            ds = self.file[path]
+        except KeyError as exc:
+            raise StructureError(f"{self.location}: no dataset at {path}") from exc
+        if not isinstance(ds, h5py.Dataset):
+            raise StructureError(f"{self.location}: {path} is a group, not a dataset")
+        values = ds[selection]
+        return self.decode(ds.dtype, values)
+
+    def decode(self, dt: np.dtype, values: Any) -> Any:
+        """Stored values as Python: bytes as ``str``, references as ``Ref``."""
+        if isinstance(values, h5py.Reference):
+            return self._resolve(values)
+        if isinstance(values, bytes):
+            return values.decode("utf-8", "replace")
+        if not isinstance(values, np.ndarray):
+            return values
+        if values.dtype.names:
+            return self._decode_compound(values)
+        if values.dtype.kind in "OS":
+            out = np.empty(values.shape, dtype=object)
+            for idx in np.ndindex(values.shape):
+                out[idx] = self.decode(dt, values[idx])
+            return out
+        return values
+
+    def _decode_compound(self, values: np.ndarray) -> np.ndarray:
+        fields = [(n, object if values.dtype.fields[n][0].kind in "OS" else values.dtype.fields[n][0])
+                  for n in values.dtype.names]
+        out = np.empty(values.shape, dtype=fields)
+        for name, _ in fields:
+            col = values[name]
+            out[name] = self.decode(col.dtype, col) if col.dtype.kind in "OS" else col
+        return out
+
+    def spec_location(self) -> str | None:
+        raw = self.file.attrs.get(SPECLOC)
+        if isinstance(raw, h5py.Reference):
+            self.structure()
+            ref = self._resolve(raw)
+            return ref.path if ref is not None else None
+        if isinstance(raw, (str, bytes)):
+            return "/" + to_plain(raw).strip("/")
+        for name in ("specifications", "general/specifications"):
+            if name in self.file and len(self.file[name]):
+                return "/" + name
+        return None
+
+    def close(self) -> None:
+        if self._owns and self.file.id.valid:
+            self.file.close()
+
+
+class _Deferred:
+    """Placeholder for a reference in an attribute until all addresses are known."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _fill(value: Any, resolved: list[Ref | None]) -> Any:
+    if isinstance(value, _Deferred):
+        return resolved[value.index]
+    if isinstance(value, list):
+        return [_fill(v, resolved) for v in value]
+    return value
+
+
+def _absolute(parent: str, target: str) -> str:
+    return target if target.startswith("/") else join(parent, target)
+
+
+def _ref_kind(dt: np.dtype) -> str | None:
+    kind = h5py.check_dtype(ref=dt)
+    if kind is h5py.RegionReference:
+        return "region_reference"
+    if kind is h5py.Reference:
+        return "reference"
+    return None
+
+
+def _ref_fields(dt: np.dtype) -> tuple[str, ...]:
+    if not dt.names:
+        return ()
+    return tuple(n for n in dt.names if h5py.check_dtype(ref=dt.fields[n][0]) is not None)
+
+
+def _index_via(idx: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(i) for i in idx) + "]"
