@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import zarr
 from hypothesis.stateful import run_state_machine_as_test
-from test_h5container import (
+from tests.storage.test_h5container import (
     ARRAY_KINDS,
     STATEFUL,
     CountingLock,

@@ -229,7 +229,7 @@ class Router:
 # ---------------------------------------------------------------------------------------------------
 
 _GUARD = threading.Lock()
-_THREAD_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+_THREAD_LOCKS: dict[tuple[str, int], _SlotLock] = {}
 _LOCK_FDS: dict[tuple[str, bool], int] = {}
 
 
@@ -268,9 +268,53 @@ def _lock_fd(lock_path: Path, writable: bool) -> int | None:
         return fd
 
 
-def _thread_lock(lock_path: Path, slot: int) -> threading.Lock:
+class _SlotLock:
+    """In-process readers/writer lock for one slot; the first reader takes the external shared lock."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.readers = 0
+        self.writer = False
+        self.shared_hold: contextlib.ExitStack | None = None
+
+    @contextlib.contextmanager
+    def shared(self, external: Callable[[], contextlib.AbstractContextManager]) -> Iterator[None]:
+        with self.cond:
+            while self.writer:
+                self.cond.wait()
+            if self.readers == 0:
+                stack = contextlib.ExitStack()
+                stack.enter_context(external())
+                self.shared_hold = stack
+            self.readers += 1
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.readers -= 1
+                if self.readers == 0 and self.shared_hold is not None:
+                    self.shared_hold.close()
+                    self.shared_hold = None
+                    self.cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self, external: Callable[[], contextlib.AbstractContextManager]) -> Iterator[None]:
+        with self.cond:
+            while self.writer or self.readers:
+                self.cond.wait()
+            self.writer = True
+        try:
+            with external():
+                yield
+        finally:
+            with self.cond:
+                self.writer = False
+                self.cond.notify_all()
+
+
+def _thread_lock(lock_path: Path, slot: int) -> _SlotLock:
     with _GUARD:
-        return _THREAD_LOCKS.setdefault((str(lock_path), slot), threading.Lock())
+        return _THREAD_LOCKS.setdefault((str(lock_path), slot), _SlotLock())
 
 
 LockSpec = Any  # "file" | None | object with acquire()/release() | callable(name) -> such an object
@@ -308,9 +352,10 @@ class ContainerLocks:
     def hold(self, container: str, shared: bool = False) -> Iterator[None]:
         """Hold ``container`` (relative path): shared for reads, exclusive for writes."""
         slot = _slot(container)
-        with _thread_lock(self.lock_path, slot):
-            with self._external(container, slot, shared):
-                yield
+        local = _thread_lock(self.lock_path, slot)
+        mode = local.shared if shared else local.exclusive
+        with mode(lambda: self._external(container, slot, shared)):
+            yield
 
     @contextlib.contextmanager
     def _external(self, container: str, slot: int, shared: bool) -> Iterator[None]:

@@ -52,7 +52,22 @@ def _read_dataset(ds: h5py.Dataset, byte_range: ByteRequest | None) -> bytes:
     start, stop = slice_bounds(ds.shape[0], byte_range)
     if stop <= start:
         return b""
-    return ds[start:stop].tobytes()
+    offset = ds.id.get_offset() if ds.chunks is None else None
+    if offset is None:
+        return ds[start:stop].tobytes()
+    return _pread(ds.file.filename, offset + start, stop - start)
+
+
+def _pread(filename: str, offset: int, size: int) -> bytes:
+    """Read raw bytes of a contiguous dataset without HDF5's (globally locked) data path."""
+    fd = os.open(filename, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise OSError(f"{filename}: container truncated ({len(data)} of {size} bytes at offset {offset})")
+    return data
 
 
 def _dataset_size(ds: h5py.Dataset) -> int:
