@@ -24,13 +24,14 @@ class ZarrIODataChunkIteratorQueue(deque):
     """
 
     def __init__(self, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
-                 multiprocessing_context: Any = None) -> None:
+                 multiprocessing_context: Any = None, scheduler: Any = None) -> None:
         super().__init__()
         if number_of_jobs < 1 and number_of_jobs != -1:
             raise ValueError(f"number_of_jobs must be >= 1 (or -1 for all cores), not {number_of_jobs}")
         self.number_of_jobs = number_of_jobs
         self.max_threads_per_process = max_threads_per_process
         self.multiprocessing_context = multiprocessing_context
+        self.scheduler = scheduler  # a dask.distributed Client: iterators are written on its workers
 
     def append(self, dataset: Any, data: AbstractDataChunkIterator) -> None:  # type: ignore[override]
         super().append((dataset, data))
@@ -43,8 +44,12 @@ class ZarrIODataChunkIteratorQueue(deque):
             writers.append(_IteratorWriter(io, job, dci))
         if not writers:
             return
-        parallel = [w for w in writers if w.parallelisable(self.number_of_jobs)]
-        if parallel:
+        parallel = [w for w in writers if w.parallelisable(self.number_of_jobs, self.scheduler)]
+        if parallel and self.scheduler is not None:
+            from ..distributed import write_iterators_distributed
+
+            write_iterators_distributed(io, parallel, self)
+        elif parallel:
             from ..parallel import write_iterators_in_parallel
 
             write_iterators_in_parallel(io, parallel, self)
@@ -68,8 +73,8 @@ class _IteratorWriter:
         self.shape = list(job.spec.shape)
         self.array = None
 
-    def parallelisable(self, number_of_jobs: int) -> bool:
-        if number_of_jobs == 1:
+    def parallelisable(self, number_of_jobs: int, scheduler: Any = None) -> bool:
+        if number_of_jobs == 1 and scheduler is None:
             return False
         from hdmf.data_utils import GenericDataChunkIterator
 
