@@ -294,20 +294,21 @@ class ZarrIO(HDMFIO):
     # --- writing ------------------------------------------------------------------------------------
     def write(self, container: Container, cache_spec: bool = True, link_data: bool = True,
               exhaust_dci: bool = True, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
-              multiprocessing_context: Any = None, consolidate_metadata: bool = True, **kwargs: Any) -> None:
-        """Write a container (the root of its hierarchy)."""
+              multiprocessing_context: Any = None, consolidate_metadata: bool = True, scheduler: Any = None,
+              **kwargs: Any) -> None:
+        """Write a container (the root of its hierarchy); ``scheduler``: a dask.distributed Client."""
         self._check_writable()
         if self.manager is None:
             raise ValueError("ZarrIO.write needs a BuildManager (pass manager=..., or use NWBZarrIO)")
         super().write(container=container, cache_spec=cache_spec, link_data=link_data, exhaust_dci=exhaust_dci,
                       number_of_jobs=number_of_jobs, max_threads_per_process=max_threads_per_process,
                       multiprocessing_context=multiprocessing_context,
-                      consolidate_metadata=consolidate_metadata, **kwargs)
+                      consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
 
     def write_builder(self, builder: GroupBuilder, link_data: bool = True, exhaust_dci: bool = True,
                       cache_spec: bool = True, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
                       multiprocessing_context: Any = None, consolidate_metadata: bool = True,
-                      **kwargs: Any) -> None:
+                      scheduler: Any = None, **kwargs: Any) -> None:
         """Write a root GroupBuilder: documents once each, data concurrently, consolidated root last."""
         self._check_writable()
         existing = self.nodes
@@ -317,7 +318,8 @@ class ZarrIO(HDMFIO):
         self._add_specloc(plan, cache_spec or SPEC_LOC in existing)
         queue = ZarrIODataChunkIteratorQueue(number_of_jobs=number_of_jobs,
                                              max_threads_per_process=max_threads_per_process,
-                                             multiprocessing_context=multiprocessing_context)
+                                             multiprocessing_context=multiprocessing_context,
+                                             scheduler=scheduler)
         self._run(execute_plan(self, plan, queue))
         if exhaust_dci or len(queue):
             queue.exhaust_queue(self)
