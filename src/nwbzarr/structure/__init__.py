@@ -8,6 +8,7 @@ from .model import Link, Node, Ref, Reference, Structure, StructureError
 from .refindex import ReferenceIndex, find_references
 from .sources import Source, open_source
 from .specs import read_specs_as_dicts
+from .truncate import truncate_file
 
 __all__ = [
     "Link",
@@ -23,4 +24,5 @@ __all__ = [
     "find_references",
     "open_source",
     "read_specs_as_dicts",
+    "truncate_file",
 ]

@@ -1,0 +1,36 @@
+"""``truncate_file``: a small, consistent copy of an NWB file (HDF5 -> HDF5, Zarr -> Zarr)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .graph import opened
+from .sources import Source
+
+
+def truncate_file(source: Source | str | Path, target: str | Path | None = None, n: int = 10,
+                  overwrite: bool = False) -> str:
+    """Keep the first ``n`` entries of every dataset; tables stay consistent. Returns the target path."""
+    with opened(source) as src:
+        out = str(target) if target is not None else default_target(src.location)
+        if os.path.abspath(out) == os.path.abspath(src.location):
+            raise ValueError(f"{out}: the target must differ from the source")
+        if os.path.exists(out) and not overwrite:
+            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+        if src.format == "hdf5":
+            from .truncate_hdf5 import truncate_hdf5
+
+            return truncate_hdf5(src, out, n)
+        from .truncate_zarr import truncate_zarr
+
+        return truncate_zarr(src, out, n, overwrite=overwrite)
+
+
+def default_target(location: str) -> str:
+    """``name_truncated.nwb`` (or ``.nwb.zarr``) next to the source."""
+    loc = location.rstrip("/")
+    for suffix in (".nwb.zarr", ".zarr", ".nwb", ".h5", ".hdf5"):
+        if loc.endswith(suffix):
+            return loc[: -len(suffix)] + "_truncated" + suffix
+    return loc + "_truncated"
