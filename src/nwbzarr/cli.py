@@ -49,6 +49,83 @@ def demo(output: str = typer.Option("", help="Where to write the Zarr store (def
     typer.echo(format_tree(summarise(target)))
 
 
+@app.command()
+def graph(
+    path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
+    fmt: str = typer.Option("json", "--format", help="graphml, json or dot."),
+    output: str = typer.Option("", "--output", "-o", help="Write here instead of standard output."),
+    plot: str = typer.Option("", "--plot", help="Also draw the typed-object graph to this image (matplotlib)."),
+) -> None:
+    """Print the dependency graph: objects, and child/link/reference edges between them."""
+    from .structure.graph import dependency_graph, plot_graph, to_dot, to_graphml, to_json
+
+    g = dependency_graph(path)
+    if plot:
+        try:
+            plot_graph(g, plot)
+        except RuntimeError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"wrote {plot}", err=True)
+    if fmt == "graphml":
+        import sys
+
+        to_graphml(g, output or sys.stdout.buffer)
+        return
+    if fmt not in ("json", "dot"):
+        raise typer.BadParameter(f"unknown format {fmt!r}: use graphml, json or dot", param_hint="--format")
+    text = to_json(g) if fmt == "json" else to_dot(g)
+    if output:
+        Path(output).write_text(text)
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def refs(
+    path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
+    obj: str = typer.Argument(..., help="Absolute path of the object inside the file."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Also references into its descendants."),
+) -> None:
+    """List what refers to an object (references and links), and what it refers to."""
+    from .structure import ReferenceIndex
+
+    index = ReferenceIndex(path)
+    incoming, outgoing = index.referrers(obj, recursive=recursive), index.references(obj)
+    typer.echo(f"referrers of {obj}: {len(incoming)}")
+    for r in incoming:
+        typer.echo(f"  {r.source} {r.via} -> {r.target_id}" + (f" region={r.region}" if r.region else ""))
+    typer.echo(f"references held by {obj}: {len(outgoing)}")
+    for r in outgoing:
+        typer.echo(f"  {r.via} -> {r.target_id}" + (f" region={r.region}" if r.region else ""))
+
+
+@app.command()
+def truncate(
+    source: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
+    target: str = typer.Argument(..., help="The file or store to create (same format as the source)."),
+    n: int = typer.Option(10, "-n", help="Entries kept along the first axis of every dataset."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
+) -> None:
+    """Cut a file down to its first N entries per dataset, keeping tables consistent."""
+    from .structure import truncate_file
+
+    typer.echo(f"wrote {truncate_file(source, target, n=n, overwrite=overwrite)}")
+
+
+@app.command()
+def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store.")) -> None:
+    """List the specifications cached in a file: namespaces, versions and spec files."""
+    from .structure import read_specs_as_dicts
+
+    cached = read_specs_as_dicts(path)
+    if not cached:
+        typer.echo("no cached specifications")
+    for ns, versions in sorted(cached.items()):
+        for version, files in sorted(versions.items()):
+            typer.echo(f"{ns} {version}: {', '.join(sorted(files))}")
+
+
 def main() -> None:
     app()
 

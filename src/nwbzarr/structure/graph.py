@@ -122,12 +122,12 @@ def to_json(g: nx.DiGraph) -> str:
     return json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str)
 
 
-def to_graphml(g: nx.DiGraph, path: str | Path) -> None:
+def to_graphml(g: nx.DiGraph, path: Any) -> None:
     """GraphML (non-scalar values written as JSON text, as GraphML only holds scalars)."""
     flat = nx.DiGraph()
     flat.add_nodes_from((n, _scalars(d)) for n, d in g.nodes(data=True))
     flat.add_edges_from((u, v, _scalars(d)) for u, v, d in g.edges(data=True))
-    nx.write_graphml(flat, str(path))
+    nx.write_graphml(flat, str(path) if isinstance(path, (str, Path)) else path)
 
 
 def _scalars(data: dict[str, Any]) -> dict[str, Any]:
