@@ -505,3 +505,40 @@ def test_consolidate_killed_at_random_points_keeps_every_chunk(tmp_path: Path) -
         assert not [f for f in all_files(root) if f.startswith("v/c/") and not f.endswith(".h5")]
         np.testing.assert_array_equal(zarr.open_array(store, path="v")[...], newest)
         assert store.verify().ok
+
+
+# ------------------------------------------------------------------ a full NWB file
+def mock_nwbfile():
+    """A small NWB file from pynwb's mocks: a TimeSeries and an ElectricalSeries with its electrodes."""
+    from pynwb.testing.mock.base import mock_TimeSeries
+    from pynwb.testing.mock.ecephys import mock_ElectricalSeries
+    from pynwb.testing.mock.file import mock_NWBFile
+
+    nwb = mock_NWBFile()
+    nwb.add_acquisition(mock_TimeSeries(name="ts", data=np.arange(200, dtype="f4").reshape(100, 2), nwbfile=None))
+    mock_ElectricalSeries(name="es", nwbfile=nwb, data=np.arange(300, dtype="i2").reshape(100, 3) % 17)
+    return nwb
+
+
+def round_trip_nwb(store) -> None:
+    """Write the mock NWB file onto ``store``, read it back and compare every container."""
+    from _helpers import assert_containers_equal
+    from nwbzarr import NWBZarrIO
+
+    original = mock_nwbfile()
+    with NWBZarrIO(store, mode="w") as io:
+        io.write(original)
+    if not store.write_direct:
+        store.consolidate()
+    with NWBZarrIO(store.with_read_only(True), mode="r") as io:
+        back = io.read()
+        assert_containers_equal(original, back)
+        np.testing.assert_array_equal(back.acquisition["es"].data[:], original.acquisition["es"].data)
+    assert store.verify().ok
+
+
+@pytest.mark.parametrize("write_direct", [True, False])
+def test_nwbzarrio_writes_and_reads_a_full_nwb_file(tmp_path: Path, write_direct: bool) -> None:
+    store = H5ContainerStore(tmp_path / "f.nwb.zarr", write_direct=write_direct)
+    round_trip_nwb(store)
+    assert [f for f in all_files(store.root) if f.endswith(".h5")]

@@ -22,6 +22,7 @@ from tests.storage.test_h5container import (
     all_files,
     listed,
     reference_nchunks,
+    round_trip_nwb,
     write_kind,
 )
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest
@@ -217,3 +218,10 @@ def test_consolidate_killed_at_random_points_keeps_every_chunk(tmp_path: Path) -
         store.consolidate()
         assert not [f for f in all_files(root) if "__nwbzarr_tmp" in f or not f.endswith((".zip", ".json", ".lock"))]
         assert store.verify().ok
+
+
+@pytest.mark.parametrize("write_direct", [True, False])
+def test_nwbzarrio_writes_and_reads_a_full_nwb_file(tmp_path: Path, write_direct: bool) -> None:
+    store = ZipContainerStore(tmp_path / "f.nwb.zarr", write_direct=write_direct)
+    round_trip_nwb(store)
+    assert [f for f in all_files(store.root) if f.endswith(".zip")]
