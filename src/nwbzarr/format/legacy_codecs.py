@@ -1,0 +1,446 @@
+"""Object arrays of the legacy layout (Zarr v2 ``|O``), read and written chunk by chunk.
+
+zarr-python 3 cannot open v2 arrays whose object codec is ``pickle`` or ``json2``; nwbzarr decodes
+them itself, lazily (a chunk is fetched and decoded only when a selection touches it), and pickled
+chunks go through a restricted unpickler that rebuilds only what hdmf-zarr wrote: numpy arrays and
+dtypes, builtin containers and the ``ZarrReference`` class.  Text (``vlen-utf8``/``vlen-bytes``)
+takes the same path so that every legacy object array behaves alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import pickle
+from typing import Any
+
+import numcodecs
+import numpy as np
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+
+from .base import FormatError, to_buffer
+from .reference import ZarrReference
+
+OBJECT_CODECS = frozenset({"pickle", "json2", "json", "vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"})
+FETCH_CONCURRENCY = 32
+
+
+class UnsafePickleError(FormatError):
+    """A pickled chunk that asks for something the legacy layout never stores; nothing of it was run."""
+
+
+# --- restricted unpickling -------------------------------------------------------------------
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import _reconstruct, scalar
+
+    out: dict[tuple[str, str], Any] = {}
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        out[(mod, "_reconstruct")] = _reconstruct
+        out[(mod, "scalar")] = scalar
+    out[("numpy", "ndarray")] = np.ndarray
+    out[("numpy", "dtype")] = np.dtype
+    for mod in ("numpy.core.numeric", "numpy._core.numeric"):
+        out[(mod, "_frombuffer")] = _safe_frombuffer
+    return out
+
+
+def _safe_frombuffer(buf: bytes, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's own pickle helper for plain-data arrays (protocol 5), refusing object dtypes."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("an object array cannot be rebuilt from raw bytes")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    import builtins
+
+    allowed = _numpy_globals()
+    for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float",
+                 "bool", "complex"):
+        allowed[("builtins", name)] = getattr(builtins, name)
+        allowed[("__builtin__", name)] = getattr(builtins, name)
+    allowed[("_codecs", "encode")] = _latin1_encode  # protocol-2 pickles spell raw bytes this way
+    for mod in ("hdmf_zarr.utils", "hdmf_zarr.backend", "hdmf_zarr.zarr_utils", "nwbzarr.format.reference"):
+        allowed[(mod, "ZarrReference")] = ZarrReference
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Rebuilds numpy arrays, builtin containers and ZarrReference; refuses every other global."""
+
+    _ALLOWED: dict[tuple[str, str], Any] | None = None
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = RestrictedUnpickler._ALLOWED
+        if allowed is None:
+            allowed = RestrictedUnpickler._ALLOWED = _allowed_globals()
+        found = allowed.get((module, name))
+        if found is None:
+            raise UnsafePickleError(f"refusing to unpickle {module}.{name}: the legacy layout never stores it")
+        return found
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError("refusing a pickle with persistent ids")
+
+
+def restricted_loads(data: bytes) -> Any:
+    """``pickle.loads`` limited to what hdmf-zarr writes (see ``RestrictedUnpickler``)."""
+    return RestrictedUnpickler(io.BytesIO(data)).load()
+
+
+# --- object codecs -------------------------------------------------------------------------------
+def json2_encode(values: np.ndarray) -> bytes:
+    """numcodecs' ``json2`` chunk encoding: the elements (nested lists), then dtype and shape."""
+    return numcodecs.JSON().encode(values)
+
+
+def _decode_object_codec(codec_id: str, config: dict, data: bytes) -> Any:
+    if codec_id == "pickle":
+        return restricted_loads(data)
+    if codec_id in ("json2", "json"):
+        items = json.loads(bytes(data).decode(config.get("encoding", "utf-8")))
+        if codec_id == "json":  # numcodecs' old json codec: {"items", "dtype", "shape"} or similar
+            return items
+        return _json2_items(items)
+    if codec_id in ("vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"):
+        return numcodecs.get_codec(config).decode(data)
+    raise FormatError(f"unsupported object codec {codec_id!r}")
+
+
+def _json2_items(items: Any) -> np.ndarray:
+    if not isinstance(items, list) or len(items) < 2:
+        raise FormatError("json2 chunk is not a list ending with dtype and shape")
+    shape = tuple(items[-1]) if isinstance(items[-1], list) else ()
+    elements = items[:-2] if shape else items[:1]
+    out = np.empty(shape, dtype=object)
+    if not shape:
+        out[()] = elements[0]
+        return out
+    _fill_nested(out, elements)
+    return out
+
+
+def _fill_nested(out: np.ndarray, elements: list) -> None:
+    if out.ndim == 1:
+        if len(elements) != out.shape[0]:
+            raise FormatError(f"json2 chunk holds {len(elements)} elements where {out.shape[0]} were expected")
+        for i, value in enumerate(elements):
+            out[i] = value
+        return
+    for i, sub in enumerate(elements):
+        _fill_nested(out[i], sub)
+
+
+# --- the array -------------------------------------------------------------------------------------
+class ObjectArray:
+    """A Zarr v2 object array (``|O`` or a compound with object fields), decoded chunk by chunk.
+
+    ``getitem``/``setitem`` take numpy-style selections; only the chunks a selection touches are
+    fetched and decoded.  Element values stay Python objects (``str``, ``bytes``, dicts, rows).
+    """
+
+    def __init__(self, store: Store, path: str, zarray: dict, dtype: np.dtype, where: str) -> None:
+        self.store = store
+        self.path = path
+        self.where = where
+        self.shape = tuple(int(s) for s in zarray["shape"])
+        chunks = zarray.get("chunks") or list(self.shape)
+        self.chunks = tuple(max(1, int(c)) for c in chunks)
+        if len(self.chunks) != len(self.shape):
+            raise FormatError(f"{where}: .zarray chunks {chunks} do not match shape {list(self.shape)}")
+        self.dtype = dtype
+        self.order = zarray.get("order", "C")
+        self.separator = zarray.get("dimension_separator") or "."
+        self.filters = list(zarray.get("filters") or [])
+        self.compressor = zarray.get("compressor")
+        if not self.filters or self.filters[0].get("id") not in OBJECT_CODECS:
+            raise FormatError(f"{where}: object array without an object codec (filters {self.filters})")
+        self._compressor = numcodecs.get_codec(dict(self.compressor)) if self.compressor else None
+        self._plain_filters = [numcodecs.get_codec(dict(f)) for f in self.filters[1:]]
+
+    # --- geometry ---------------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def chunk_key(self, index: tuple[int, ...]) -> str:
+        name = self.separator.join(str(i) for i in index) if index else "0"
+        return f"{self.path}/{name}" if self.path else name
+
+    def _chunk_ranges(self, box: list[tuple[int, int]]) -> list[range]:
+        return [range(lo // c, (hi - 1) // c + 1) if hi > lo else range(0) for (lo, hi), c in zip(box, self.chunks)]
+
+    # --- reading ------------------------------------------------------------------------------
+    async def getitem(self, selection: Any) -> np.ndarray:
+        box, rel = normalise_selection(selection, self.shape, self.where)
+        block = await self._read_box(box)
+        return block[rel]
+
+    async def _read_box(self, box: list[tuple[int, int]]) -> np.ndarray:
+        out = np.empty(tuple(hi - lo for lo, hi in box), dtype=self.dtype)
+        indices = list(itertools.product(*self._chunk_ranges(box)))
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def one(index: tuple[int, ...]) -> None:
+            async with limit:
+                chunk = await self.read_chunk(index)
+            src, dst = _overlap(index, self.chunks, box)
+            out[dst] = chunk[src]
+
+        await asyncio.gather(*(one(i) for i in indices))
+        return out
+
+    async def read_chunk(self, index: tuple[int, ...]) -> np.ndarray:
+        """One chunk, decoded to its full chunk shape (fill values where it was never written)."""
+        key = self.chunk_key(index)
+        buf = await self.store.get(key, prototype=default_buffer_prototype())
+        if buf is None:
+            return self._fill_chunk()
+        try:
+            return self.decode_chunk(buf.to_bytes())
+        except UnsafePickleError as exc:
+            raise UnsafePickleError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
+        except FormatError as exc:
+            raise FormatError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
+        except Exception as exc:
+            raise FormatError(f"dataset {self.where}: chunk {key!r} cannot be decoded "
+                              f"({type(exc).__name__}: {exc})") from None
+
+    def decode_chunk(self, data: bytes) -> np.ndarray:
+        if self._compressor is not None:
+            data = self._compressor.decode(data)
+        for codec in reversed(self._plain_filters):
+            data = codec.decode(data)
+        first = self.filters[0]
+        values = _decode_object_codec(first["id"], first, data)
+        return self._as_chunk(values)
+
+    def _as_chunk(self, values: Any) -> np.ndarray:
+        if not isinstance(values, np.ndarray):
+            raise FormatError(f"decoded chunk is a {type(values).__name__}, not an array")
+        if values.size != int(np.prod(self.chunks)):
+            raise FormatError(f"decoded chunk holds {values.size} elements, expected {int(np.prod(self.chunks))}")
+        values = values.reshape(self.chunks, order=self.order)
+        if self.dtype.names is None:
+            return values.astype(object, copy=False) if values.dtype != object else values
+        return rows_to_struct(values, self.dtype)
+
+    def _fill_chunk(self) -> np.ndarray:
+        out = np.empty(self.chunks, dtype=self.dtype)
+        if self.dtype.names is None:
+            out.fill(None)
+        return out
+
+    # --- writing ------------------------------------------------------------------------------
+    async def setitem(self, selection: Any, values: Any) -> None:
+        box, rel = normalise_selection(selection, self.shape, self.where)
+        if not all(isinstance(r, slice) for r in rel):
+            raise FormatError(f"{self.where}: writing through an index list is not supported")
+        box_shape = tuple(hi - lo for lo, hi in box)
+        sel_shape = np.empty(box_shape, dtype=np.int8)[rel].shape
+        block = np.empty(box_shape, dtype=self.dtype)
+        block[rel] = broadcast_objects(values, sel_shape, self.dtype)
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def one(index: tuple[int, ...]) -> None:
+            src, dst = _overlap(index, self.chunks, box)
+            async with limit:
+                chunk = self._fill_chunk() if _covers(src, self.chunks) else await self.read_chunk(index)
+                chunk[src] = block[dst]
+                await self.store.set(self.chunk_key(index), to_buffer(self.encode_chunk(chunk)))
+
+        await asyncio.gather(*(one(i) for i in itertools.product(*self._chunk_ranges(box))))
+
+    def encode_chunk(self, chunk: np.ndarray) -> bytes:
+        first = self.filters[0]
+        if first["id"] in ("json2", "json"):
+            data: Any = json2_encode(struct_to_rows(chunk) if chunk.dtype.names else chunk)
+        elif first["id"] == "pickle":
+            data = pickle.dumps(chunk, protocol=first.get("protocol", 5))
+        else:
+            data = numcodecs.get_codec(dict(first)).encode(chunk)
+        for codec in self._plain_filters:
+            data = codec.encode(data)
+        if self._compressor is not None:
+            data = self._compressor.encode(data)
+        return bytes(data)
+
+
+class BrokenArray:
+    """Stands for a dataset whose metadata cannot be used: every read raises the reason, naming it."""
+
+    def __init__(self, where: str, reason: str, shape: tuple[int, ...] = (0,)) -> None:
+        self.where = where
+        self.reason = reason
+        self.shape = tuple(shape) or (0,)
+        self.chunks = tuple(max(1, s) for s in self.shape)
+        self.dtype = np.dtype(object)
+
+    async def getitem(self, selection: Any) -> np.ndarray:
+        raise FormatError(f"dataset {self.where} cannot be read: {self.reason}")
+
+    async def setitem(self, selection: Any, values: Any) -> None:
+        raise FormatError(f"dataset {self.where} cannot be written: {self.reason}")
+
+
+# --- selections ----------------------------------------------------------------------------------
+def normalise_selection(selection: Any, shape: tuple[int, ...], where: str) -> tuple[list[tuple[int, int]], tuple]:
+    """(bounding box per dimension, selection relative to that box) for a numpy-style selection."""
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    if any(s is None for s in sel):
+        raise IndexError(f"{where}: np.newaxis is not supported")
+    if sum(1 for s in sel if s is Ellipsis) > 1:
+        raise IndexError(f"{where}: more than one Ellipsis")
+    if Ellipsis in [s for s in sel if not isinstance(s, np.ndarray)]:
+        at = next(i for i, s in enumerate(sel) if not isinstance(s, np.ndarray) and s is Ellipsis)
+        fill = len(shape) - (len(sel) - 1)
+        sel = sel[:at] + (slice(None),) * fill + sel[at + 1:]
+    if len(sel) > len(shape):
+        raise IndexError(f"{where}: too many indices ({len(sel)}) for {len(shape)} dimensions")
+    sel = sel + (slice(None),) * (len(shape) - len(sel))
+    box, rel = [], []
+    for dim, (s, n) in enumerate(zip(sel, shape)):
+        lo, hi, r = _one_dimension(s, n, where, dim)
+        box.append((lo, hi))
+        rel.append(r)
+    return box, tuple(rel)
+
+
+def _one_dimension(s: Any, n: int, where: str, dim: int) -> tuple[int, int, Any]:
+    if isinstance(s, (int, np.integer)):
+        i = int(s) + n if int(s) < 0 else int(s)
+        if not 0 <= i < n:
+            raise IndexError(f"index {int(s)} is out of bounds for axis {dim} of {where} with size {n}")
+        return i, i + 1, 0
+    if isinstance(s, slice):
+        start, stop, step = s.indices(n)
+        if step > 0:
+            stop = max(start, stop)
+            return start, stop, slice(0, stop - start, step)
+        idx = np.arange(start, stop, step)
+        if idx.size == 0:
+            return 0, 0, slice(0, 0)
+        return int(idx.min()), int(idx.max()) + 1, idx - int(idx.min())
+    arr = np.asarray(s)
+    if arr.dtype == bool:
+        arr = np.nonzero(arr)[0]
+    if arr.dtype.kind not in "iu":
+        raise IndexError(f"{where}: unsupported index {s!r}")
+    arr = np.where(arr < 0, arr + n, arr)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise IndexError(f"index out of bounds for axis {dim} of {where} with size {n}")
+    if arr.size == 0:
+        return 0, 0, arr
+    lo = int(arr.min())
+    return lo, int(arr.max()) + 1, arr - lo
+
+
+def _overlap(index: tuple[int, ...], chunks: tuple[int, ...], box: list[tuple[int, int]]) -> tuple[tuple, tuple]:
+    """(slices in the chunk, slices in the box) of the part of chunk ``index`` inside ``box``."""
+    src, dst = [], []
+    for i, c, (lo, hi) in zip(index, chunks, box):
+        c0 = i * c
+        a, b = max(lo, c0), min(hi, c0 + c)
+        src.append(slice(a - c0, b - c0))
+        dst.append(slice(a - lo, b - lo))
+    return tuple(src), tuple(dst)
+
+
+def _covers(src: tuple, chunks: tuple[int, ...]) -> bool:
+    return all(s.start == 0 and s.stop == c for s, c in zip(src, chunks))
+
+
+# --- element conversions --------------------------------------------------------------------------
+def rows_to_struct(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Rows (tuples, lists, ``np.void``) of an object array as a structured array of ``dtype``."""
+    if values.dtype.names is not None:
+        if values.dtype == dtype:
+            return values
+        out = np.empty(values.shape, dtype=dtype)
+        for name in dtype.names:
+            out[name] = values[name]
+        return out
+    out = np.empty(values.shape, dtype=dtype)
+    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
+    width = len(dtype.names)
+    for i, row in enumerate(flat_in):
+        items = tuple(row.tolist()) if isinstance(row, np.void) else tuple(row) if row is not None else None
+        if items is None or len(items) != width:
+            raise FormatError(f"row {i} of a compound chunk is {row!r}, expected {width} fields")
+        flat_out[i] = items
+    return out
+
+
+def struct_to_rows(values: np.ndarray) -> np.ndarray:
+    """A structured array as an object array of lists (how ``json2`` stores compound rows)."""
+    out = np.empty(values.shape, dtype=object)
+    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
+    for i, row in enumerate(flat_in):
+        flat_out[i] = [_plain(v) for v in row.tolist()]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value
+
+
+def broadcast_objects(values: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``values`` as an array of ``shape`` without numpy reading dicts or rows as extra dimensions."""
+    if isinstance(values, np.ndarray) and (values.dtype == dtype or (values.dtype.names and dtype.names)):
+        arr = values if values.dtype == dtype else rows_to_struct(values, dtype)
+        return np.broadcast_to(arr, shape)
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O" and dtype.names is None:
+        return np.broadcast_to(values.astype(object), shape)
+    out = np.empty(shape, dtype=dtype)
+    if not shape:
+        out[()] = _row(values, dtype)
+        return out
+    if isinstance(values, np.ndarray) and values.shape == shape:
+        flat = values.reshape(-1)
+    elif isinstance(values, (list, tuple)) and _nested_len_matches(values, shape):
+        flat = list(_flatten(values, len(shape)))
+    else:
+        single = np.empty((), dtype=dtype)
+        single[()] = _row(values, dtype)
+        return np.broadcast_to(single, shape)
+    dest = out.reshape(-1)
+    for i, v in enumerate(flat):
+        dest[i] = _row(v, dtype)
+    return out
+
+
+def _row(value: Any, dtype: np.dtype) -> Any:
+    if dtype.names is None:
+        return value
+    if isinstance(value, np.void):
+        return tuple(value.tolist())
+    return tuple(value)
+
+
+def _nested_len_matches(values: Any, shape: tuple[int, ...]) -> bool:
+    return len(values) == shape[0]
+
+
+def _flatten(values: Any, depth: int):
+    if depth == 1:
+        yield from values
+        return
+    for v in values:
+        yield from _flatten(v, depth - 1)
