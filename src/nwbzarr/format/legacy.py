@@ -315,6 +315,16 @@ def _numeric_label(label: str, stored: np.dtype) -> str:
     return "bool" if stored.kind == "b" else stored.name
 
 
+def _field_numeric_dtype(label: str) -> np.dtype:
+    try:
+        named = np.dtype(label)
+    except (TypeError, ValueError):
+        raise FormatError(f"unknown zarr_dtype {label!r} for a compound field") from None
+    if named.kind not in "biuf":
+        raise FormatError(f"unsupported compound field zarr_dtype {label!r} ({named})")
+    return named
+
+
 def _compound_fields(fields: list, stored: np.dtype) -> tuple[tuple[str, ...], np.dtype]:
     refs, parts = [], []
     for f in fields:
@@ -327,7 +337,7 @@ def _compound_fields(fields: list, stored: np.dtype) -> tuple[tuple[str, ...], n
         elif isinstance(sub, str) and sub in TEXT_NAMES | BYTES_NAMES:
             parts.append((f["name"], object))
         elif isinstance(sub, str):
-            parts.append((f["name"], np.dtype(_numeric_label(sub, np.dtype("f8")))))
+            parts.append((f["name"], _field_numeric_dtype(sub)))
         else:
             raise FormatError(f"unknown zarr_dtype {sub!r} for compound field {f['name']!r}")
     if stored.names is not None:
