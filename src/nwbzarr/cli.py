@@ -126,6 +126,23 @@ def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."
             typer.echo(f"{ns} {version}: {', '.join(sorted(files))}")
 
 
+@app.command()
+def migrate(
+    source: str = typer.Argument(..., help="A Zarr store in either layout."),
+    target: str = typer.Argument(..., help="The store to create."),
+    to: str = typer.Option("", "--to", help="v3 (current) or v2 (legacy, hdmf-zarr <= 0.13); default: the other."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare nodes and per-dataset checksums."),
+) -> None:
+    """Convert a store between the legacy (Zarr v2) and current (Zarr v3) layouts, chunk by chunk."""
+    from .migrate import migrate as run
+
+    report = run(source, target, to or None, overwrite=overwrite, verify=verify, progress=True)
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
