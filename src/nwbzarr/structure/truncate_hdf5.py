@@ -30,8 +30,10 @@ def truncate_hdf5(src: HDF5Source, target: str, n: int) -> str:
             dst[link.parent][link.name] = (h5py.SoftLink(link.target) if link.file is None
                                            else h5py.ExternalLink(link.file, link.target))
         for path, node in structure.nodes.items():
-            if node.kind == DATASET and path in dst:
+            if node.kind == DATASET:
                 _write_references(src, dst, node, plan)
+            else:
+                _ref_attrs(dst, dst[path], node)
         _copy_root_specloc(src, dst)
     return target
 
