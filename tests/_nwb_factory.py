@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from hdmf.common import AlignedDynamicTable, DynamicTable, VectorData
@@ -23,7 +23,7 @@ def broad_nwbfile() -> NWBFile:
     rng = np.random.default_rng(42)
     nwb = NWBFile(
         session_description="broad file", identifier="broad-1",
-        session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
         experimenter=["Doe, Jane"], keywords=["a", "b"], related_publications=["doi:1"],
     )
     _ecephys(nwb, rng)

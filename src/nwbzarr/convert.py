@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-from hdmf.backends.hdf5 import H5DataIO, HDF5IO
+from hdmf.backends.hdf5 import HDF5IO, H5DataIO
 from hdmf.backends.io import HDMFIO
-from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder
+from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
 from .backend.arrays import ZarrDataset
 from .backend.io import ZarrIO
@@ -77,13 +77,43 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     type_map = get_type_map()
     ZarrIO.load_namespaces(type_map, source)
     manager = BuildManager(type_map)
+    siblings: list[HDF5IO] = []
     with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
         root = src.read_builder()
         _wrap_for_hdf5(root)
+        _relink_to_hdf5_siblings(root, root, manager, siblings)
         _progress_note(progress, f"converting {source} -> {target}")
         HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
                                                    "export_source": src.store_location})
         dst._HDF5IO__cache_spec()
+    for io in siblings:
+        io.close()
+
+
+def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: BuildManager,
+                             opened: list[HDF5IO]) -> None:
+    """External links into other Zarr stores -> links into their HDF5 conversions (``x.nwb.zarr`` -> ``x.nwb``)."""
+    from .backend.write import builder_root_and_path
+
+    for child in group.groups.values():
+        _relink_to_hdf5_siblings(child, root, manager, opened)
+    for name, link in list(group.links.items()):
+        target_root, path = builder_root_and_path(link.builder)
+        if target_root is root:
+            continue
+        store = str(target_root.source or "")
+        sibling = store[: -len(".zarr")] if store.endswith(".zarr") else None
+        if sibling is None or not is_hdf5_file(sibling):
+            raise ValueError(
+                f"link {name!r} in {group.name!r} points into the Zarr store {store!r}; convert that store to "
+                f"HDF5 first, beside it ({sibling or store + '.nwb'}), then convert this one"
+            )
+        io = HDF5IO(sibling, mode="r", manager=manager)
+        opened.append(io)
+        target = io.read_builder()
+        for part in path.strip("/").split("/"):
+            target = target[part]
+        dict.__getitem__(group, "links")[name] = LinkBuilder(target, name=name, parent=group)
 
 
 def _wrap_for_hdf5(builder: GroupBuilder) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from _helpers import assert_containers_equal
 from _nwb_factory import broad_nwbfile
-
 from nwbzarr import NWBZarrIO, ZarrDataset
 
 

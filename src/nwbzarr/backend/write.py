@@ -426,6 +426,11 @@ def builder_root_and_path(builder: Builder) -> tuple[Builder, str]:
     while node.parent is not None:
         names.append(node.name)
         node = node.parent
+    location = getattr(node, "location", None)
+    if location is not None and node.name != "root":
+        # a detached builder (e.g. the target of an HDF5 external link) knows its own place
+        names.append(node.name)
+        return node, "/" + "/".join(p for p in [location.strip("/")] + list(reversed(names)) if p)
     return node, "/" + "/".join(reversed(names))
 
 
