@@ -25,10 +25,11 @@ def _graph_dict(g: nx.DiGraph) -> tuple[dict, dict]:
     return dict(g.nodes(data=True)), {(u, v): d for u, v, d in g.edges(data=True)}
 
 
+@pytest.mark.parametrize("folder", ["hdmf_zarr_0.14", "hdmf_zarr_0.13"])
 @pytest.mark.parametrize("name", ["sample", "dci", "sharded"])
-def test_same_content_same_graph_hdf5_and_zarr(name):
+def test_same_content_same_graph_hdf5_and_zarr(name, folder):
     h5 = dependency_graph(shared_file("hdf5", f"{name}.nwb"))
-    zarr = dependency_graph(shared_file("hdmf_zarr_0.14", f"{name}.nwb.zarr"))
+    zarr = dependency_graph(shared_file(folder, f"{name}.nwb.zarr"))
     h_nodes, h_edges = _graph_dict(h5)
     z_nodes, z_edges = _graph_dict(zarr)
     assert set(h_nodes) == set(z_nodes)
@@ -65,6 +66,15 @@ def test_region_references_are_edges_with_their_region():
     assert g.nodes["/units/spike_times_index"]["dtype"] == "region_reference"
 
 
+@pytest.mark.parametrize("folder", ["hdmf_zarr_0.14", "hdmf_zarr_0.13"])
+def test_zarr_external_links(folder):
+    g = dependency_graph(shared_file(folder, "extlink.nwb.zarr"))
+    for name in ("data", "timestamps"):
+        node = f"../sample.nwb.zarr::/acquisition/ts/{name}"
+        assert g.nodes[node]["kind"] == "external"
+        assert g.edges["/acquisition/ext", node] == {"label": "link", "name": name}
+
+
 def test_external_link_is_a_node_naming_the_other_file():
     g = dependency_graph(shared_file("real", "link_test.nwb"))
     node = "ecephys_tutorial.nwb::/general/subject"
@@ -75,7 +85,8 @@ def test_external_link_is_a_node_naming_the_other_file():
 
 @pytest.mark.parametrize("name", ALL_HDF5)
 def test_every_shared_file_has_a_graph(name):
-    for path in (shared_file("hdf5", f"{name}.nwb"), shared_file("hdmf_zarr_0.14", f"{name}.nwb.zarr")):
+    for path in (shared_file("hdf5", f"{name}.nwb"), shared_file("hdmf_zarr_0.14", f"{name}.nwb.zarr"),
+                 shared_file("hdmf_zarr_0.13", f"{name}.nwb.zarr")):
         g = dependency_graph(path)
         assert g.nodes["/"]["neurodata_type"] == "NWBFile"
         assert not [n for n, d in g.nodes(data=True) if d["kind"] == "missing"]

@@ -15,7 +15,8 @@ def _naive_referrers(st, target):
     return out | {(lk.parent, f"link:{lk.name}") for lk in st.links if lk.target_id == target}
 
 
-@pytest.mark.parametrize("path", [("hdf5", "sample.nwb"), ("hdmf_zarr_0.14", "sample.nwb.zarr")])
+@pytest.mark.parametrize("path", [("hdf5", "sample.nwb"), ("hdmf_zarr_0.14", "sample.nwb.zarr"),
+                                  ("hdmf_zarr_0.13", "sample.nwb.zarr")])
 def test_referrers_of_a_time_series(path):
     found = find_references(shared_file(*path), "/acquisition/ts")
     assert [(r.source, r.via) for r in found] == [("/intervals/epochs/timeseries", "[0].timeseries"),
