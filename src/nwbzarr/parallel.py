@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 INCOMPLETE_ATTR = "nwbzarr_incomplete"
 TASKS_PER_WORKER = 4
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 __all__ = [
     "INCOMPLETE_ATTR",
@@ -100,6 +101,34 @@ def _nwbzarr_store_safe(store: Store) -> bool:
     if isinstance(store, (H5ContainerStore, ZipContainerStore)):
         return store.lock is not None
     return isinstance(store, (SQLiteStore, LMDBStore, RedisStore))
+
+
+def fork_safe(store: Store) -> bool:
+    """Whether a forked child may open its own copy of ``store`` (``supports_fork`` claims it). LMDB may
+    not: py-lmdb refuses a second environment on a file the parent holds open, and dropping the
+    inherited one closes the parent's reader slots."""
+    claim = getattr(store, "supports_fork", None)
+    if isinstance(claim, bool):
+        return claim
+    from zarr.storage import WrapperStore
+
+    if isinstance(store, WrapperStore):
+        return fork_safe(store._store)
+    from .storage import LMDBStore
+
+    return not isinstance(store, LMDBStore)
+
+
+def pool_context(requested: Any, store: Store) -> Any:
+    """The context to start workers with: ``spawn`` instead of the default ``fork`` for stores that
+    cannot be forked; an explicit ``fork`` for such a store is an error."""
+    context = resolve_context(requested)
+    if context.get_start_method() != "fork" or fork_safe(store):
+        return context
+    if requested is None:
+        return mp.get_context("spawn")
+    raise ValueError(f"{type(store).__name__} cannot be used by forked worker processes; pass "
+                     "multiprocessing_context='spawn' (or 'forkserver')")
 
 
 # --- blocks --------------------------------------------------------------------------------------
@@ -280,9 +309,11 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(targets: list[WriteTarget], max_threads: int | None) -> None:
     """Per-process set-up: thread limits, the targets (stores reopened from their pickles)."""
     if max_threads is not None:
+        for var in THREAD_ENV_VARS:  # libraries loaded later (numpy loads BLAS lazily)
+            os.environ[var] = str(max_threads)
         from threadpoolctl import threadpool_limits
 
-        _WORKER["limits"] = threadpool_limits(limits=max_threads)
+        _WORKER["limits"] = threadpool_limits(limits=max_threads)  # libraries already loaded
         import zarr
 
         zarr.config.set({"threading.max_workers": max_threads})
@@ -348,7 +379,7 @@ def write_serially(writers: list[_IteratorWriter]) -> None:
 def write_iterators_in_parallel(io: ZarrIO, writers: list[_IteratorWriter],
                                 queue: ZarrIODataChunkIteratorQueue) -> None:
     """Write iterators with ``queue.number_of_jobs`` processes; ``finish()`` is left to the queue."""
-    context = resolve_context(queue.multiprocessing_context)
+    context = pool_context(queue.multiprocessing_context, io.store)
     fork = context.get_start_method() == "fork"
     jobs = worker_count(queue.number_of_jobs)
     ready, serial = split_writers(io, writers, not fork, f"with {jobs} processes")
