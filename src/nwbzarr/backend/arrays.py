@@ -194,6 +194,10 @@ class ZarrDataset(zarr.Array):
         return values
 
     def _decode(self, values: Any) -> Any:
+        if isinstance(values, np.void):
+            values = np.array(values, dtype=values.dtype)
+        elif isinstance(values, (str, bytes)):
+            values = np.array(values, dtype=object)
         if isinstance(values, np.ndarray):
             decoded = self._io.layout.decode_array_values(self._node, values)
             if decoded.ndim == 0 and decoded.dtype.names is None:
