@@ -247,12 +247,13 @@ class ObjectArray:
     # --- writing ------------------------------------------------------------------------------
     async def setitem(self, selection: Any, values: Any) -> None:
         box, rel = normalise_selection(selection, self.shape, self.where)
-        if not all(isinstance(r, slice) for r in rel):
+        if not all(isinstance(r, (slice, int)) for r in rel):
             raise FormatError(f"{self.where}: writing through an index list is not supported")
         box_shape = tuple(hi - lo for lo, hi in box)
         sel_shape = np.empty(box_shape, dtype=np.int8)[rel].shape
         block = np.empty(box_shape, dtype=self.dtype)
-        block[rel] = broadcast_objects(values, sel_shape, self.dtype)
+        prepared = broadcast_objects(values, sel_shape, self.dtype)
+        block[rel] = prepared[()] if not sel_shape else prepared
         limit = asyncio.Semaphore(FETCH_CONCURRENCY)
 
         async def one(index: tuple[int, ...]) -> None:
