@@ -1,0 +1,76 @@
+"""Stores written by nwbzarr are read by hdmf-zarr 0.14 itself (Python >= 3.12, zarr >= 3.4, own venv)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _nwb_factory import broad_nwbfile
+
+from nwbzarr import NWBZarrIO
+
+VENV = Path(os.environ.get("NWBZARR_TEST_VENVS", Path.home() / ".cache" / "nwbzarr-test-venvs")) / "hdmf-zarr-0.14"
+
+READER = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from hdmf_zarr import NWBZarrIO
+out = {}
+with NWBZarrIO(sys.argv[1], "r") as io:
+    nwb = io.read()
+    out["es"] = np.asarray(nwb.acquisition["es"].data[:]).tolist()
+    out["trial_labels"] = [str(x) for x in nwb.trials["label"].data[:]]
+    out["spikes"] = [list(map(float, nwb.trials["spikes"][i])) for i in range(len(nwb.trials))]
+    out["electrode_groups"] = [g.name for g in nwb.electrodes["group"].data[:]]
+    out["epoch_ts"] = [row[2].name for row in nwb.epochs["timeseries"].target.data[:]]
+    out["position"] = list(map(float, nwb.electrode_groups["shank0"].position[()]))
+    out["speed_ts_linked"] = bool(np.array_equal(nwb.processing["behavior"]["speed"].timestamps[:],
+                                                 nwb.processing["behavior"]["Position"]["xy"].timestamps[:]))
+print(json.dumps(out))
+"""
+
+
+def _python312() -> str | None:
+    candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3"))]
+    candidates.append(shutil.which("python3.12") or "")
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def hdmf_zarr_014() -> Path:
+    py = _python312()
+    if py is None:
+        pytest.skip("hdmf-zarr 0.14 needs Python >= 3.12, and no python3.12 exists here")
+    python = VENV / "bin" / "python"
+    if not python.exists() or subprocess.run([python, "-c", "import hdmf_zarr"], capture_output=True).returncode:
+        subprocess.run([py, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "hdmf-zarr==0.14.0"], check=True)
+    return python
+
+
+def test_hdmf_zarr_014_reads_what_nwbzarr_wrote(tmp_path, hdmf_zarr_014):
+    path = tmp_path / "broad.nwb.zarr"
+    nwb = broad_nwbfile()
+    with NWBZarrIO(path, mode="w") as io:
+        io.write(nwb)
+    run = subprocess.run([hdmf_zarr_014, "-c", READER, str(path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["es"] == np.asarray(nwb.acquisition["es"].data).tolist()
+    assert got["trial_labels"] == ["a", "ü é 🎉"]
+    assert got["spikes"] == [[0.1, 0.2], []]
+    assert got["electrode_groups"] == ["shank0"] * 4
+    assert got["epoch_ts"] == ["es", "movie"]
+    assert got["position"] == [1.0, 2.0, 3.0]
+    assert got["speed_ts_linked"] is True
+    assert sys.version_info >= (3, 11)
