@@ -85,9 +85,30 @@ def build_nwbfile(task: dict[str, Any], backend: Backend) -> Any:
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds, result) of ``fn()``; profiled with pyinstrument when a profile path is set."""
+    if _PROFILE.get("path"):
+        return _profiled(fn, _PROFILE["path"])
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+_PROFILE: dict[str, str | None] = {"path": None}
+
+
+def _profiled(fn: Callable[[], Any], path: str) -> tuple[float, Any]:
+    """Run ``fn`` under pyinstrument; write its text and HTML reports next to ``path``."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    t0 = time.perf_counter()
+    profiler.start()
+    out = fn()
+    profiler.stop()
+    seconds = time.perf_counter() - t0
+    Path(path).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    Path(path).with_suffix(".html").write_text(profiler.output_html())
+    return seconds, out
 
 
 def measure_write(task: dict[str, Any], backend: Backend) -> dict[str, Any]:
