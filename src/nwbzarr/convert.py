@@ -31,15 +31,19 @@ def is_hdf5_file(path: str | Path) -> bool:
 
 
 def convert(source: str | Path, target: str | Path, *, link_data: bool = False, zarr_format: int | None = None,
-            overwrite: bool = False, progress: bool = False) -> str:
-    """Convert an HDF5 file to a Zarr store or a Zarr store to an HDF5 file (direction by content)."""
+            overwrite: bool = False, progress: bool = False, jobs: int = 1) -> str:
+    """Convert an HDF5 file to a Zarr store or a Zarr store to an HDF5 file (direction by content).
+
+    ``jobs`` > 1 (or -1: all cores) copies large HDF5 datasets into Zarr with that many processes."""
     source, target = str(source), str(target)
+    if jobs < 1 and jobs != -1:
+        raise ValueError(f"jobs must be >= 1 (or -1 for all cores), not {jobs}")
     if not os.path.exists(source) and "://" not in source:
         raise FileNotFoundError(f"{source!r} does not exist")
     if os.path.exists(target) and not overwrite:
         raise FileExistsError(f"{target!r} exists; pass overwrite=True (--overwrite) to replace it")
     if is_hdf5_file(source):
-        hdf5_to_zarr(source, target, link_data=link_data, zarr_format=zarr_format, progress=progress)
+        hdf5_to_zarr(source, target, link_data=link_data, zarr_format=zarr_format, progress=progress, jobs=jobs)
     elif ZarrIO.can_read(source):
         zarr_to_hdf5(source, target, progress=progress)
     else:
@@ -59,14 +63,21 @@ def _manager_for_hdf5(path: str) -> BuildManager:
 
 
 def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_format: int | None = None,
-                 progress: bool = False) -> None:
-    """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs."""
+                 progress: bool = False, jobs: int = 1) -> None:
+    """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
+    with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
     manager = _manager_for_hdf5(source)
+    io_class, write_args = ZarrIO, {"link_data": link_data}
+    if jobs != 1:
+        from .parallel_copy import ParallelCopyZarrIO
+
+        io_class = ParallelCopyZarrIO
+        write_args.update(number_of_jobs=jobs, multiprocessing_context="spawn")
     with HDF5IO(source, mode="r", manager=manager) as src, \
-            ZarrIO(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
+            io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
         _progress_note(progress, f"converting {source} -> {target}")
-        dst.export(src_io=src, write_args={"link_data": link_data})
+        dst.export(src_io=src, write_args=write_args)
         del builder
 
 
