@@ -19,11 +19,13 @@ def convert(
     zarr_format: int = typer.Option(3, "--zarr-format", help="3: current layout; 2: legacy (hdmf-zarr <= 0.13)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     link_data: bool = typer.Option(False, "--link-data", help="Link instead of copying where possible."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes copying large HDF5 datasets (-1: all cores)."),
 ) -> None:
     """Convert HDF5 -> Zarr or Zarr -> HDF5, keeping chunks, compression, links and references."""
     from .convert import convert as run
 
-    run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True)
+    run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True,
+        jobs=jobs)
     typer.echo(f"wrote {target}")
 
 
