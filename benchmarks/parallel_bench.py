@@ -39,9 +39,15 @@ class SyntheticRecording(GenericDataChunkIterator):
         super().__init__(**kwargs)
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
-        rows = np.arange(selection[0].start, selection[0].stop)
-        block = (rows // self.chunk_rows).astype(np.int16)[:, None]
-        return self.template[rows % self.chunk_rows, selection[1]] + block
+        start, stop = selection[0].start, selection[0].stop
+        out = np.empty((stop - start, self.shape[1]), dtype=np.int16)[:, selection[1]]
+        row = start
+        while row < stop:  # one slice per template-sized block: copies, no fancy indexing
+            block, offset = divmod(row, self.chunk_rows)
+            n = min(stop - row, self.chunk_rows - offset)
+            np.add(self.template[offset:offset + n, selection[1]], np.int16(block), out=out[row - start:row - start + n])
+            row += n
+        return out
 
     def _get_maxshape(self) -> tuple[int, ...]:
         return self.shape
