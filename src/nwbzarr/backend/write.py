@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 from hdmf.data_utils import AbstractDataChunkIterator
+from zarr.core.array import AsyncArray
 
 from ..format.base import ArraySpec, encode_json, to_buffer
+from ..format.chunks import single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, normalise_region
+from ..storage.batch import set_many
 from .arrays import ZarrDataset
 from .planning import (
     DatasetPlan,
@@ -341,28 +344,36 @@ class TreeWriter:
 
 # --- execution ---------------------------------------------------------------------------------
 async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None:
-    """Write data and documents concurrently; the root (and consolidated metadata) is left to the caller."""
+    """Write data and documents; the root (and consolidated metadata) is left to the caller.
+
+    Small arrays are encoded here as single chunks and stored with the documents in one batch;
+    the rest go through zarr's ``setitem``; stored arrays are copied block by block; iterators are queued.
+    """
     store = io.store
+    deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
+    items = [(k, to_buffer(encode_json(d))) for k, d in plan.documents.items() if k not in deferred]
+    slow = []
+    for job in plan.arrays:
+        if job.plan.values is None or not _has_data(job.spec):
+            continue
+        arr = io.layout.open_array_for_write(store, job.path, job.documents)
+        encoded = single_chunk_bytes(arr, np.asarray(job.plan.values)) if isinstance(arr, AsyncArray) else None
+        if encoded is None:
+            slow.append((job, arr))
+        else:
+            chunk_key, chunk = encoded
+            items.append((f"{job.path}/{chunk_key}" if job.path else chunk_key, chunk))
+    await set_many(store, items)
     limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
-    async def put(key: str, doc: dict) -> None:
+    async def write_values(job: ArrayJob, arr: Any) -> None:
         async with limit:
-            await store.set(key, to_buffer(encode_json(doc)))
-
-    async def write_values(job: ArrayJob) -> None:
-        async with limit:
-            arr = io.layout.open_array_for_write(store, job.path, job.documents)
             try:
                 await arr.setitem(..., job.plan.values)
             except Exception as exc:
                 raise WriteError(f"writing dataset /{job.path} failed: {exc}") from exc
 
-    deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
-    tasks = [put(k, d) for k, d in plan.documents.items() if k not in deferred]
-    for job in plan.arrays:
-        if job.plan.values is not None and _has_data(job.spec):
-            tasks.append(write_values(job))
-    await _gather(tasks)
+    await _gather([write_values(job, arr) for job, arr in slow])
     for job in plan.arrays:
         if job.plan.source is not None and _has_data(job.spec):
             await copy_array(io, job)
