@@ -7,6 +7,7 @@ import json
 
 import h5py
 import networkx as nx
+import numpy as np
 import pytest
 
 from nwbzarr.structure import dependency_graph, filter_dependency_graph, open_source
@@ -109,18 +110,20 @@ def test_aibs_file_references_and_soft_links():
     assert g.edges["/acquisition", "/acquisition/probe_769322820_lfp/probe_769322820_lfp_data"]["label"] == "link"
 
 
-def test_graph_reads_only_reference_datasets(monkeypatch):
-    path = shared_file("hdf5", "sample.nwb")
-    read = []
-    original = h5py.Dataset.__getitem__
-
-    def spy(self, sel, **kwargs):
-        read.append(self.name)
-        return original(self, sel, **kwargs)
-
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
-    dependency_graph(path)
-    assert set(read) == {"/general/extracellular_ephys/electrodes/group", "/intervals/epochs/timeseries"}
+def test_graph_reads_no_bulk_data(tmp_path):
+    """A dataset whose raw data file is gone cannot be read; the graph must not need it."""
+    path = tmp_path / "ext.h5"
+    raw = tmp_path / "raw.bin"
+    raw.write_bytes(np.arange(50, dtype="<f8").tobytes())
+    with h5py.File(path, "w") as f:
+        f.create_dataset("bulk", shape=(50,), dtype="<f8", external=[(str(raw), 0, 400)])
+        f["bulk"].attrs["neurodata_type"] = "VectorData"
+        f.create_dataset("refs", data=[f["bulk"].ref], dtype=h5py.ref_dtype)
+    raw.unlink()
+    with h5py.File(path) as f, pytest.raises(OSError):
+        f["bulk"][:]
+    g = dependency_graph(path)
+    assert g.nodes["/bulk"]["shape"] == [50] and g.edges["/refs", "/bulk"]["refs"] == [{"via": "[0]"}]
 
 
 def test_zarr_graph_reads_only_reference_arrays(monkeypatch):

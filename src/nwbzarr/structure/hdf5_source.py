@@ -37,50 +37,59 @@ class HDF5Source(Source):
         self._addr = {self._address(self.file.id): "/"}
         self._pending = []
         nodes["/"] = Node("/", GROUP, self._attrs("/", self.file))
-        self._visit_group(self.file, "/", nodes, links)
+        self._visit_group(self.file.id, "/", nodes, links)
         references = self._resolve_pending(nodes)
         return Structure(nodes, links, references, self.location)
 
-    def _visit_group(self, group: h5py.Group, path: str, nodes: dict[str, Node], links: list[Link]) -> None:
-        for name in group:
+    def _visit_group(self, gid: Any, path: str, nodes: dict[str, Node], links: list[Link]) -> None:
+        """Depth-first walk on h5py's low-level API (several times faster than the high-level one)."""
+        entries: list[tuple[bytes, int]] = []  # h5py reuses one LinkInfo object: keep only its type
+        gid.links.iterate(lambda name, info: entries.append((name, info.type)) or None, info=True)
+        for raw_name, link_type in entries:
+            name = raw_name.decode("utf-8", "surrogateescape")
             child = join(path, name)
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.SoftLink):
-                links.append(Link(path, name, _absolute(path, link.path)))
+            if link_type == h5py.h5l.TYPE_SOFT:
+                links.append(Link(path, name, _absolute(path, _text(gid.links.get_val(raw_name)))))
                 continue
-            if isinstance(link, h5py.ExternalLink):
-                links.append(Link(path, name, _absolute("/", link.path), link.filename))
+            if link_type == h5py.h5l.TYPE_EXTERNAL:
+                file, target = gid.links.get_val(raw_name)
+                links.append(Link(path, name, _absolute("/", _text(target)), _text(file)))
                 continue
             try:
-                obj = group[name]
-            except (KeyError, OSError) as exc:
+                oid = h5py.h5o.open(gid, raw_name)
+            except (KeyError, OSError, ValueError) as exc:
                 raise StructureError(f"{self.location}: cannot open {child}: {exc}") from exc
-            addr = self._address(obj.id)
-            if addr in self._addr:  # a second hard link to an object already visited
-                links.append(Link(path, name, self._addr[addr]))
+            oinfo = h5py.h5o.get_info(oid)
+            if oinfo.addr in self._addr:  # a second hard link to an object already visited
+                links.append(Link(path, name, self._addr[oinfo.addr]))
                 continue
-            self._addr[addr] = child
-            if isinstance(obj, h5py.Group):
-                nodes[child] = Node(child, GROUP, self._attrs(child, obj))
-                self._visit_group(obj, child, nodes, links)
-            else:
-                nodes[child] = self._dataset_node(child, obj)
+            self._addr[oinfo.addr] = child
+            if isinstance(oid, h5py.h5g.GroupID):
+                attrs = self._attrs(child, h5py.Group(oid)) if oinfo.num_attrs else {}
+                nodes[child] = Node(child, GROUP, attrs)
+                self._visit_group(oid, child, nodes, links)
+            elif isinstance(oid, h5py.h5d.DatasetID):
+                nodes[child] = self._dataset_node(child, h5py.Dataset(oid), oinfo.num_attrs)
+            else:  # a committed datatype: not an NWB object
+                continue
 
-    def _dataset_node(self, path: str, ds: h5py.Dataset) -> Node:
-        dt = ds.dtype
+    def _dataset_node(self, path: str, ds: h5py.Dataset, num_attrs: int = 1) -> Node:
+        dsid = ds.id
+        dt, shape = dsid.dtype, dsid.shape  # low-level properties: much cheaper than Dataset.dtype/shape
         ref_fields = _ref_fields(dt)
         kind = _ref_kind(dt)
-        label = kind or dtype_label(dt, ref_fields)
-        node = Node(path, DATASET, self._attrs(path, ds), tuple(ds.shape), label)
-        if kind is not None and ds.size:
-            values = ds[()]
+        attrs = self._attrs(path, ds) if num_attrs else {}
+        node = Node(path, DATASET, attrs, shape, kind or dtype_label(dt, ref_fields))
+        size = int(np.prod(shape)) if shape else (0 if shape is None else 1)
+        if kind is not None and size:
+            values = np.empty(shape, dtype=h5py.ref_dtype if kind == "reference" else h5py.regionref_dtype)
+            dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, values)
             for idx in np.ndindex(values.shape):
                 self._pending.append((path, _index_via(idx), values[idx]))
-        for name in ref_fields:
-            if ds.size:
-                column = ds.fields(name)[()]
-                for idx in np.ndindex(column.shape):
-                    self._pending.append((path, f"{_index_via(idx)}.{name}", column[idx]))
+        for name in ref_fields if size else ():
+            column = ds.fields(name)[()]
+            for idx in np.ndindex(column.shape):
+                self._pending.append((path, f"{_index_via(idx)}.{name}", column[idx]))
         return node
 
     def _attrs(self, path: str, obj: Any) -> dict[str, Any]:
@@ -225,6 +234,10 @@ def _fill(value: Any, resolved: list[Ref | None]) -> Any:
     if isinstance(value, list):
         return [_fill(v, resolved) for v in value]
     return value
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _absolute(parent: str, target: str) -> str:
