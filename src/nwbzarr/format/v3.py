@@ -270,20 +270,19 @@ def _chunks_for(spec: ArraySpec) -> tuple[int, ...]:
 
 
 def _plain_document(spec: ArraySpec) -> dict[str, Any]:
-    zdtype: Any = "str" if spec.kind in ("string", "reference") else spec.dtype
+    text = spec.kind in ("string", "reference")
+    zdtype: Any = "str" if text else spec.dtype
     compressors, filters = spec.compressors, spec.filters
-    if needs_translation(filters, compressors):
-        compressors, filters = to_zarr3_bytes_codecs(filters, compressors) or None, "auto"
-    if _is_auto(compressors):
-        compressors = default_compressors("string" if spec.kind in ("string", "reference") else "numeric")
-    doc = array_template(
-        zdtype,
-        _chunks_for(spec),
-        compressors=compressors,
-        filters=filters,
-        serializer=spec.serializer,
-        shards=spec.shards,
-    )
+    if _is_default_pipeline(spec):
+        doc = json.loads(_default_template(str(zdtype), len(spec.shape)))
+        doc["chunk_grid"]["configuration"]["chunk_shape"] = list(_chunks_for(spec))
+    else:
+        if needs_translation(filters, compressors):
+            compressors, filters = to_zarr3_bytes_codecs(filters, compressors) or None, "auto"
+        if _is_auto(compressors):
+            compressors = default_compressors("string" if text else "numeric")
+        doc = array_template(zdtype, _chunks_for(spec), compressors=compressors, filters=filters,
+                             serializer=spec.serializer, shards=spec.shards)
     doc["shape"] = list(spec.shape)
     if spec.fill_value is not None and spec.kind == "numeric":
         doc["fill_value"] = _json_scalar(np.asarray(spec.fill_value, dtype=spec.dtype).item())
@@ -291,6 +290,20 @@ def _plain_document(spec: ArraySpec) -> dict[str, Any]:
     if spec.dimension_names:
         doc["dimension_names"] = list(spec.dimension_names)
     return doc
+
+
+def _is_default_pipeline(spec: ArraySpec) -> bool:
+    return (_is_auto(spec.compressors) and _is_auto(spec.filters) and _is_auto(spec.serializer)
+            and spec.shards is None)
+
+
+@functools.lru_cache(maxsize=256)
+def _default_template(zdtype: str, ndim: int) -> str:
+    """The JSON zarr writes for this dtype with nwbzarr's default codecs (computed once per dtype)."""
+    kind = "string" if zdtype == "str" else "numeric"
+    dtype: Any = "str" if kind == "string" else np.dtype(zdtype)
+    doc = array_template(dtype, (1,) * ndim, compressors=default_compressors(kind))
+    return json.dumps(doc)
 
 
 def _is_auto(value: Any) -> bool:
