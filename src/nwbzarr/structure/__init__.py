@@ -9,8 +9,11 @@ from .refindex import ReferenceIndex, find_references
 from .sources import Source, open_source
 from .specs import read_specs_as_dicts
 from .truncate import truncate_file
+from .typed_read import LazyArray, ModelValidationError, read_models, to_json, validation_errors
 
 __all__ = [
+    "LazyArray",
+    "ModelValidationError",
     "Link",
     "Node",
     "Ref",
@@ -24,5 +27,8 @@ __all__ = [
     "find_references",
     "open_source",
     "read_specs_as_dicts",
+    "read_models",
+    "to_json",
     "truncate_file",
+    "validation_errors",
 ]
