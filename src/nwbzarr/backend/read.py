@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -126,17 +125,7 @@ class _PendingReference:
 
 
 async def _gather_scalars(io: ZarrIO, nodes: list[NodeInfo]) -> list[Any]:
-    limit = asyncio.Semaphore(SCALAR_CONCURRENCY)
-
-    async def one(node: NodeInfo) -> Any:
-        async with limit:
-            arr = io.layout.open_array(io.store, node)
-            try:
-                return await arr.getitem(...)
-            except Exception as exc:
-                raise OSError(f"cannot read scalar dataset /{node.path}: {exc}") from exc
-
-    return await asyncio.gather(*(one(n) for n in nodes))
+    return await io.layout.read_small_arrays(io.store, nodes)
 
 
 def _under(path: str, prefixes: set[str]) -> bool:

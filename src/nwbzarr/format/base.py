@@ -81,6 +81,18 @@ class Layout(ABC):
     def open_array(self, store: Store, node: NodeInfo) -> Any:
         """An object with ``shape``, ``dtype``, ``chunks`` and ``async getitem(selection)``."""
 
+    async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
+        """Whole values of several small arrays (scalars); layouts may do this in one batch."""
+        import asyncio
+
+        async def one(node: NodeInfo) -> np.ndarray:
+            try:
+                return await self.open_array(store, node).getitem(...)
+            except Exception as exc:
+                raise OSError(f"cannot read dataset /{node.path}: {exc}") from exc
+
+        return list(await asyncio.gather(*(one(n) for n in nodes)))
+
     @abstractmethod
     def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
         """Turn stored element values into what HDMF expects (text as ``str``, references decoded)."""

@@ -59,3 +59,27 @@ def _as_storage_dtype(values: np.ndarray, spec: Any) -> np.ndarray:
     if isinstance(native, np.dtype) and values.dtype != native:
         return values.astype(native)
     return values
+
+
+def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | None:
+    """Decode the only chunk of an array with zarr's sync codecs; None when a codec has no sync path."""
+    codecs = getattr(metadata, "codecs", None)
+    if not codecs or not all(hasattr(c, "_decode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
+        return None
+    shape = tuple(metadata.shape)
+    chunk_shape = _chunk_shape(metadata)
+    if chunk_shape is None or tuple(chunk_shape) != shape:
+        return None
+    prototype = default_buffer_prototype()
+    try:
+        spec = metadata.get_chunk_spec((0,) * len(shape), config, prototype)
+        specs = []
+        for codec in codecs:
+            specs.append(spec)
+            spec = codec.resolve_metadata(spec)
+        chunk: Any = raw
+        for codec, codec_spec in zip(reversed(codecs), reversed(specs)):
+            chunk = codec._decode_sync(chunk, codec_spec)
+        return chunk.as_numpy_array()
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return None

@@ -17,6 +17,7 @@ from zarr.storage import StorePath
 
 from . import attributes as attr_codec
 from .base import ArraySpec, FormatError, Layout, NodeInfo, read_json
+from .chunks import decode_single_chunk
 from .codec_map import needs_translation, to_zarr3_bytes_codecs
 from .codecs import array_template, default_compressors
 from .reference import ZarrReference
@@ -68,7 +69,33 @@ class CurrentLayout(Layout):
         return info
 
     def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:
-        return AsyncArray(metadata=installed_zarr_metadata(node.document), store_path=StorePath(store, node.path))
+        return AsyncArray(metadata=parsed_metadata(node.document), store_path=StorePath(store, node.path))
+
+    async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
+        """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
+        from zarr.core.array_spec import ArrayConfig
+        from zarr.core.buffer import default_buffer_prototype
+
+        metas = [parsed_metadata(n.document) for n in nodes]
+        keys = [f"{n.path}/{m.encode_chunk_key((0,) * len(m.shape))}" for n, m in zip(nodes, metas)]
+        prototype = default_buffer_prototype()
+        raws = await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys))
+        config = ArrayConfig.from_dict({})
+        out: list[Any] = []
+        slow = []
+        for i, (node, meta, raw) in enumerate(zip(nodes, metas, raws)):
+            if raw is None:
+                out.append(np.full(meta.shape, _fill_value(meta), dtype=_native(meta)))
+                continue
+            value = decode_single_chunk(meta, raw, config)
+            out.append(value)
+            if value is None:
+                slow.append(i)
+        if slow:
+            rest = await super().read_small_arrays(store, [nodes[i] for i in slow])
+            for i, value in zip(slow, rest):
+                out[i] = value
+        return out
 
     def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
         if values.dtype.names is not None:
@@ -104,7 +131,7 @@ class CurrentLayout(Layout):
 
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
         doc = documents[meta_key(path)]
-        return AsyncArray(metadata=installed_zarr_metadata(doc), store_path=StorePath(store, path))
+        return AsyncArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
 
     def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
         if spec.kind == "reference":
@@ -193,6 +220,30 @@ async def _child_doc(store: Store, path: str, limit: asyncio.Semaphore) -> dict 
 
 
 # --- zarr-python compatibility --------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _parsed_from_json(text: str) -> Any:
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ArrayV3Metadata.from_dict(json.loads(text))
+
+
+def parsed_metadata(doc: dict[str, Any]) -> Any:
+    """zarr's parsed metadata for an array document (attributes left out; cached by content)."""
+    return _parsed_from_json(json.dumps(installed_zarr_metadata(doc), sort_keys=True))
+
+
+def _native(meta: Any) -> Any:
+    dt = meta.dtype
+    return dt.to_native_dtype() if hasattr(dt, "to_native_dtype") else dt
+
+
+def _fill_value(meta: Any) -> Any:
+    return meta.fill_value
+
+
+
 @functools.lru_cache(maxsize=1)
 def installed_zarr_reads_struct() -> bool:
     """Whether the installed zarr-python parses the canonical ``struct`` data type (>= 3.4)."""
