@@ -32,14 +32,29 @@ class ZarrDataset(zarr.Array):
     export to HDF5); reads go through a small cache and text/references come back decoded.
     """
 
-    def __init__(self, io: ZarrIO, node: NodeInfo, array: Any) -> None:
-        object.__setattr__(self, "_async_array", array)
+    def __init__(self, io: ZarrIO, node: NodeInfo, array: Any = None) -> None:
         self._io = io
         self._node = node
-        self._array = array
+        if array is not None:
+            object.__setattr__(self, "_async_array", array)
         self._full: np.ndarray | None = None
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_async_array":  # the zarr array is opened on first use, not when the file is read
+            array = self._io.layout.open_array(self._io.store, self._node)
+            object.__setattr__(self, "_async_array", array)
+            return array
+        raise AttributeError(name)
+
+    @property
+    def _array(self) -> Any:
+        return self._async_array
+
+    @_array.setter
+    def _array(self, value: Any) -> None:
+        object.__setattr__(self, "_async_array", value)
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -74,7 +89,8 @@ class ZarrDataset(zarr.Array):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        shape = tuple(self._array.shape)
+        stored = self._node.document.get("shape")
+        shape = tuple(stored) if stored is not None else tuple(self._array.shape)
         return shape[1:] if self._node.scalar_as_1d else shape
 
     @property

@@ -63,12 +63,12 @@ class TreeReader:
             data, dtype = self._scalar_value(node, scalars[node.path])
             kwargs["dtype"] = dtype
         else:
-            array = self.io.layout.open_array(self.io.store, node)
-            if node.is_reference or node.ref_fields or _is_compound(array):
+            if node.is_reference or node.ref_fields or node.is_compound:
+                array = self.io.layout.open_array(self.io.store, node)
                 data = BuilderReferenceDataset(self.io, node, array)
                 kwargs["dtype"] = _compound_dtype(array, node) if _is_compound(array) else "object"
             else:
-                data = ZarrDataset(self.io, node, array)
+                data = ZarrDataset(self.io, node)
             kwargs["maxshape"] = data.maxshape
             kwargs["chunks"] = True
         builder = DatasetBuilder(node.name, data=data, **kwargs)

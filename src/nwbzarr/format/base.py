@@ -40,6 +40,14 @@ class NodeInfo:
         return tuple(self.document.get("shape", ()))
 
     @property
+    def is_compound(self) -> bool:
+        """A compound (structured) array, in either layout's spelling."""
+        dt = self.document.get("data_type", self.document.get("dtype"))
+        if isinstance(dt, dict):
+            return dt.get("name") in ("struct", "structured")
+        return isinstance(dt, list)
+
+    @property
     def is_reference(self) -> bool:
         return self.hdmf_dtype in ("object_reference", "object", "region_reference")
 
