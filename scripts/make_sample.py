@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
@@ -13,8 +13,8 @@ from pynwb.ecephys import ElectricalSeries
 def build() -> NWBFile:
     rng = np.random.default_rng(0)
     nwb = NWBFile(session_description="nwbzarr bundled sample", identifier="nwbzarr-sample",
-                  session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-                  file_create_date=datetime(2024, 1, 2, 4, 0, 0, tzinfo=timezone.utc),
+                  session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+                  file_create_date=datetime(2024, 1, 2, 4, 0, 0, tzinfo=UTC),
                   experimenter=["Doe, Jane"], keywords=["zarr", "sample"])
     device = nwb.create_device("probe", description="a 4-channel probe")
     group = nwb.create_electrode_group("shank0", description="shank 0", location="CA1", device=device)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _nwb_factory import broad_nwbfile
 
+from _nwb_factory import broad_nwbfile
 from nwbzarr import NWBZarrIO
 
 VENV = Path(os.environ.get("NWBZARR_TEST_VENVS", Path.home() / ".cache" / "nwbzarr-test-venvs")) / "hdmf-zarr-0.14"

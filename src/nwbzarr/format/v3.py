@@ -83,7 +83,7 @@ class CurrentLayout(Layout):
         config = ArrayConfig.from_dict({})
         out: list[Any] = []
         slow = []
-        for i, (node, meta, raw) in enumerate(zip(nodes, metas, raws)):
+        for i, (meta, raw) in enumerate(zip(metas, raws)):
             if raw is None:
                 out.append(np.full(meta.shape, _fill_value(meta), dtype=_native(meta)))
                 continue
