@@ -174,7 +174,7 @@ def test_hdf5_region_references_keep_their_regions(shared_data, tmp_path):
 def test_zarr_dataio_settings_are_applied(tmp_path, compressors):
     import numcodecs
 
-    codec = numcodecs.GZip(level=3) if compressors == "gzip" else None
+    codec = numcodecs.GZip(level=3) if compressors == "gzip" else False
     nwb = mock_NWBFile()
     data = np.arange(1000, dtype="int32").reshape(100, 10)
     nwb.add_acquisition(TimeSeries(name="ts", unit="m", rate=1.0,
@@ -189,6 +189,8 @@ def test_zarr_dataio_settings_are_applied(tmp_path, compressors):
     names = [c["name"] for c in ts["codecs"]]
     assert names == (["bytes", "gzip"] if compressors else ["bytes"])
     assert meta["acquisition/sharded/data"]["codecs"][0]["name"] == "sharding_indexed"
+    inner = meta["acquisition/sharded/data"]["codecs"][0]["configuration"]["codecs"]
+    assert [c["name"] for c in inner] == ["bytes", "blosc"]  # chunks only given: the default codec applies
     with NWBZarrIO(tmp_path / "io.nwb.zarr", mode="r") as io:
         back = io.read()
         assert np.array_equal(back.acquisition["ts"].data[:], data)

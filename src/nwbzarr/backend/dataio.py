@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 from hdmf.data_utils import DataIO
 
 __all__ = ["ZarrDataIO", "hdf5_to_zarr_filters"]
@@ -15,7 +14,8 @@ class ZarrDataIO(DataIO):
     """Wrap data to choose how it is stored in Zarr.
 
     ``compressors``/``filters``/``serializer`` take zarr 3 codecs or numcodecs codecs (the older single
-    ``compressor=`` is accepted too); ``shards`` turns on zarr's sharding codec; ``link_data`` links to
+    ``compressor=`` is accepted too); left at None they get nwbzarr's default (blosc-lz4 + shuffle),
+    ``compressors=False`` (or ``[]``) stores the data uncompressed; ``shards`` turns on zarr's sharding codec; ``link_data`` links to
     an existing zarr array instead of copying it.
     """
 
@@ -165,8 +165,3 @@ def _imagecodecs_codec(code: int, values: tuple, itemsize: int) -> Any:
         return icn.Bitshuffle(itemsize=itemsize, blocksize=int(values[3]) if len(values) > 3 else 0,
                               compression="lz4" if lz4 else None)
     return None
-
-
-def codecs_to_v3(compressors: Any, filters: Any, dtype: np.dtype | None) -> tuple[Any, Any]:
-    """numcodecs codecs as zarr 3 accepts them (it wraps numcodecs itself); None/[] means no codec."""
-    return (compressors if compressors is not None else "auto"), (filters if filters is not None else "auto")

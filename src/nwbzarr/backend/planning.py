@@ -43,15 +43,17 @@ class DatasetPlan:
 def unwrap_dataio(data: Any) -> tuple[Any, dict[str, Any]]:
     """(raw data, io options) from ZarrDataIO / H5DataIO / plain data."""
     if isinstance(data, ZarrDataIO):
-        return data.data, {
+        opts = {
             "chunks": data.chunks,
             "fill_value": data.fillvalue,
-            "compressors": data.compressors,
             "filters": data.filters,
             "serializer": data.serializer,
             "shards": data.shards,
             "link_data": data.link_data,
         }
+        if data.compressors is not None:  # None: nwbzarr's default codec; False or []: no compression
+            opts["compressors"] = data.compressors if data.compressors is not False else []
+        return data.data, opts
     if isinstance(data, DataIO):
         opts: dict[str, Any] = {}
         params = getattr(data, "io_settings", None) or {}
@@ -235,7 +237,7 @@ def h5_source_options(source: Any) -> dict[str, Any]:
             opts["chunks"] = source.chunks
         compressors, filters = hdf5_to_zarr_filters(source)
         if compressors or filters:
-            opts["compressors"] = compressors or None
+            opts["compressors"] = compressors
             opts["filters"] = filters or None
         if source.dtype.kind in "biuf" and source.fillvalue not in (None, 0):
             opts["fill_value"] = source.fillvalue

@@ -453,11 +453,12 @@ def _is_hdf5_file(source: str) -> bool:
 
 
 def _codec_arg(opts: dict, key: str) -> Any:
-    if key not in opts:
-        return "auto"
-    value = opts[key]
+    """Codecs for zarr: absent/None means the default ("auto"); an empty list means none at all."""
+    value = opts.get(key)
     if value is None:
-        return "auto" if key == "compressors" and "compressors" not in opts else None
+        return "auto"
+    if isinstance(value, (list, tuple)) and not value:
+        return None
     return value
 
 
