@@ -130,10 +130,13 @@ class MongoDBStore(SyncBackendStore):
         return {"key": key, "value": None, "size": len(data), "version": version}
 
     def _b_set(self, key: str, data: BytesLike) -> None:
-        doc = self._document(key, data)
-        self._docs.replace_one({"key": key}, doc, upsert=True)
-        stale = {"key": key} if doc.get("version") is None else {"key": key, "version": {"$ne": doc["version"]}}
-        self._parts.delete_many(stale)
+        old = self._docs.find_one_and_replace({"key": key}, self._document(key, data), upsert=True)
+        self._drop_parts(old)
+
+    def _drop_parts(self, old: dict[str, Any] | None) -> None:
+        """Delete the parts of a replaced or deleted split value."""
+        if old is not None and old.get("version") is not None:
+            self._parts.delete_many({"key": old["key"], "version": old["version"]})
 
     def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
         if len(data) <= INLINE_LIMIT:
@@ -143,8 +146,7 @@ class MongoDBStore(SyncBackendStore):
             self._b_set(key, data)
 
     def _b_delete(self, key: str) -> None:
-        self._docs.delete_one({"key": key})
-        self._parts.delete_many({"key": key})
+        self._drop_parts(self._docs.find_one_and_delete({"key": key}))
 
     def _b_delete_prefix(self, prefix: str) -> None:
         self._docs.delete_many(_key_range(prefix))

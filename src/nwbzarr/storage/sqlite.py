@@ -49,6 +49,7 @@ class SQLiteStore(SyncBackendStore):
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._pid = os.getpid()
+        self._write_lock = threading.Lock()  # in-process writers queue here, not in SQLite's busy-sleep
 
     def _config(self) -> dict[str, Any]:
         return {"path": self.path, "wal": self.wal, "timeout": self.timeout}
@@ -128,14 +129,24 @@ class SQLiteStore(SyncBackendStore):
     def _b_exists(self, key: str) -> bool:
         return self._con().execute("SELECT 1 FROM zarr WHERE k = ?", (key,)).fetchone() is not None
 
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        con = self._con()
+        with self._write_lock:
+            con.execute(sql, args)
+
     def _b_set(self, key: str, data: BytesLike) -> None:
-        self._con().execute("REPLACE INTO zarr VALUES (?, ?)", (key, data))
+        self._write("REPLACE INTO zarr VALUES (?, ?)", (key, data))
 
     def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
-        self._con().execute("INSERT OR IGNORE INTO zarr VALUES (?, ?)", (key, data))
+        self._write("INSERT OR IGNORE INTO zarr VALUES (?, ?)", (key, data))
 
     def _b_set_many(self, items: list[tuple[str, BytesLike]]) -> None:
         con = self._con()
+        with self._write_lock:
+            self._transaction(con, items)
+
+    @staticmethod
+    def _transaction(con: sqlite3.Connection, items: list[tuple[str, BytesLike]]) -> None:
         con.execute("BEGIN IMMEDIATE")
         try:
             con.executemany("REPLACE INTO zarr VALUES (?, ?)", items)
@@ -145,11 +156,11 @@ class SQLiteStore(SyncBackendStore):
         con.execute("COMMIT")
 
     def _b_delete(self, key: str) -> None:
-        self._con().execute("DELETE FROM zarr WHERE k = ?", (key,))
+        self._write("DELETE FROM zarr WHERE k = ?", (key,))
 
     def _b_delete_prefix(self, prefix: str) -> None:
         clause, args = _range_clause(prefix)
-        self._con().execute(f"DELETE FROM zarr WHERE {clause}", args)
+        self._write(f"DELETE FROM zarr WHERE {clause}", args)
 
     def _b_list_prefix(self, prefix: str) -> list[str]:
         clause, args = _range_clause(prefix)
