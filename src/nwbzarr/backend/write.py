@@ -14,7 +14,7 @@ from hdmf.data_utils import AbstractDataChunkIterator
 from zarr.core.array import AsyncArray
 
 from ..format.base import ArraySpec, encode_json, to_buffer
-from ..format.chunks import single_chunk_bytes
+from ..format.chunks import chunk_encoder, chunk_regions, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, normalise_region
@@ -352,18 +352,23 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
     store = io.store
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
     items = [(k, to_buffer(encode_json(d))) for k, d in plan.documents.items() if k not in deferred]
-    slow = []
+    slow, large = [], []
     for job in plan.arrays:
         if job.plan.values is None or not _has_data(job.spec):
             continue
         arr = io.layout.open_array_for_write(store, job.path, job.documents)
-        encoded = single_chunk_bytes(arr, np.asarray(job.plan.values)) if isinstance(arr, AsyncArray) else None
-        if encoded is None:
-            slow.append((job, arr))
-        else:
+        values = np.asarray(job.plan.values)
+        encoded = single_chunk_bytes(arr, values) if isinstance(arr, AsyncArray) else None
+        if encoded is not None:
             chunk_key, chunk = encoded
-            items.append((f"{job.path}/{chunk_key}" if job.path else chunk_key, chunk))
+            items.append((f"{job.path}/{chunk_key}", chunk))
+        elif isinstance(arr, AsyncArray) and chunk_encoder(arr) is not None:
+            large.append((job, arr, values))
+        else:
+            slow.append((job, arr))
     await set_many(store, items)
+    for job, arr, values in large:
+        await write_chunks_in_threads(store, job.path, arr, values)
     limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
     async def write_values(job: ArrayJob, arr: Any) -> None:
@@ -379,6 +384,32 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
             await copy_array(io, job)
         elif job.plan.iterator is not None:
             iterator_queue.append(job, job.plan.iterator)
+
+
+async def write_chunks_in_threads(store: Any, path: str, arr: AsyncArray, values: np.ndarray) -> None:
+    """Encode an in-memory array chunk by chunk on all cores (codecs release the GIL), store in batches."""
+    encode = chunk_encoder(arr)
+    chunk_shape = tuple(arr.metadata.chunk_grid.chunk_shape)
+    loop = asyncio.get_running_loop()
+    executor = _encoder_pool()
+    regions = list(chunk_regions(tuple(values.shape), chunk_shape))
+    batch = max(2, 4 * (os.cpu_count() or 1))
+    for start in range(0, len(regions), batch):
+        part = regions[start:start + batch]
+        encoded = await asyncio.gather(*(loop.run_in_executor(executor, encode, c, values[r]) for c, r in part))
+        await set_many(store, [(f"{path}/{key}", chunk) for key, chunk in encoded])
+
+
+_POOL: Any = None
+
+
+def _encoder_pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="nwbzarr-encode")
+    return _POOL
 
 
 def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) -> tuple[int, ...]:

@@ -43,6 +43,52 @@ def single_chunk_bytes(array: AsyncArray, values: np.ndarray) -> tuple[str, Any]
     return metadata.encode_chunk_key(coords), chunk
 
 
+def chunk_encoder(array: AsyncArray) -> Any:
+    """A thread-safe ``encode(coords, values) -> (chunk key, Buffer)`` for this array, or None.
+
+    Values are the chunk's region of the array; edge chunks are padded with the fill value, as zarr
+    stores them.  None when a codec has no sync path (sharding, wrapped numcodecs): use zarr's setitem.
+    """
+    metadata = array.metadata
+    chunk_shape = _chunk_shape(metadata)
+    codecs = getattr(metadata, "codecs", None)
+    if chunk_shape is None or not codecs:
+        return None
+    if not all(hasattr(c, "_encode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
+        return None
+    prototype = default_buffer_prototype()
+    try:
+        first_spec = metadata.get_chunk_spec((0,) * len(chunk_shape), _array_config(array), prototype)
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return None
+    native = first_spec.dtype.to_native_dtype() if hasattr(first_spec.dtype, "to_native_dtype") else None
+    fill = metadata.fill_value
+
+    def encode(coords: tuple[int, ...], values: np.ndarray) -> tuple[str, Any]:
+        block = values if native is None or values.dtype == native else values.astype(native)
+        if block.shape != tuple(chunk_shape):
+            padded = np.full(chunk_shape, fill, dtype=block.dtype)
+            padded[tuple(slice(0, n) for n in block.shape)] = block
+            block = padded
+        spec = first_spec
+        chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
+        for codec in codecs:
+            chunk = codec._encode_sync(chunk, spec)
+            spec = codec.resolve_metadata(spec)
+        return metadata.encode_chunk_key(coords), chunk
+
+    return encode
+
+
+def chunk_regions(shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
+    """(coords, region slices) of every chunk of an array, in C order."""
+    import itertools
+
+    grid = [range(-(-s // c)) for s, c in zip(shape, chunk_shape)]
+    for coords in itertools.product(*grid):
+        yield coords, tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunk_shape, shape))
+
+
 def _chunk_shape(metadata: Any) -> tuple[int, ...] | None:
     grid = getattr(metadata, "chunk_grid", None)
     return getattr(grid, "chunk_shape", None)
