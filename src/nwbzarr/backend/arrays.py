@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zarr
 from hdmf.query import BuilderResolver, ContainerResolver
+from zarr.core.array import AsyncArray
 from zarr.core.sync import sync
 
 from ..format.base import NodeInfo
@@ -38,6 +39,7 @@ class ZarrDataset(zarr.Array):
         if array is not None:
             object.__setattr__(self, "_async_array", array)
         self._full: np.ndarray | None = None
+        self._decoder: Any = None
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -174,9 +176,39 @@ class ZarrDataset(zarr.Array):
         return self._read_raw(key)
 
     def _read_raw(self, key: Any) -> np.ndarray:
-        if key == ():
+        if isinstance(key, tuple) and key == ():
             key = ...
+        fast = self._read_chunks_directly(key)
+        if fast is not None:
+            return fast
         return self._io._run(self._array.getitem(key))
+
+    def _read_chunks_directly(self, key: Any) -> np.ndarray | None:
+        """Basic slices of numeric arrays: fetch the chunks in one batch, decode them on all cores."""
+        from ..format.chunks import basic_selection, chunk_decoder
+
+        if self._node.scalar_as_1d or not self.shape:
+            return None
+        array = self._array
+        if not isinstance(array, AsyncArray):
+            return None
+        native = _native_dtype(array)
+        if native is None or native.kind not in "biuf":
+            return None
+        selection = basic_selection(key, self.shape)
+        decoder = self._decoder if self._decoder is not False else None
+        if self._decoder is None:
+            decoder = chunk_decoder(array)
+            self._decoder = decoder if decoder is not None else False
+        if selection is None or decoder is None:
+            return None
+        slices, dropped = selection
+        out = np.empty(tuple(s.stop - s.start for s in slices), dtype=native)
+        if out.size:
+            self._io._run(_fill_from_chunks(array, decoder, slices, out))
+        if dropped:
+            out = out[tuple(0 if d in dropped else slice(None) for d in range(out.ndim))]
+        return out
 
     def _read_1d_cached(self, key: int | slice) -> np.ndarray:
         n = self.shape[0]
@@ -231,6 +263,51 @@ class ZarrDataset(zarr.Array):
     def _invalidate(self) -> None:
         self._full = None
         self._blocks.clear()
+
+
+def _native_dtype(array: Any) -> np.dtype | None:
+    dt = array.dtype
+    dt = dt.to_native_dtype() if hasattr(dt, "to_native_dtype") else dt
+    return dt if isinstance(dt, np.dtype) else None
+
+
+async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> None:
+    """Copy the selected region of every chunk that intersects ``slices`` into ``out``."""
+    import asyncio
+    import itertools
+
+    from zarr.core.buffer import default_buffer_prototype
+
+    from .pool import codec_pool
+
+    metadata = array.metadata
+    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
+    ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(slices, chunk_shape)]
+    coords = list(itertools.product(*ranges))
+    store_path = array.store_path
+    prototype = default_buffer_prototype()
+    raws = await asyncio.gather(*(
+        store_path.store.get(_chunk_key(store_path.path, metadata.encode_chunk_key(c)), prototype=prototype)
+        for c in coords
+    ))
+    loop = asyncio.get_running_loop()
+
+    def place(c: tuple[int, ...], raw: Any) -> None:
+        src, dst = [], []
+        for i, s, n in zip(c, slices, chunk_shape):
+            lo, hi = max(s.start, i * n), min(s.stop, (i + 1) * n)
+            src.append(slice(lo - i * n, hi - i * n))
+            dst.append(slice(lo - s.start, hi - s.start))
+        if raw is None:
+            out[tuple(dst)] = metadata.fill_value
+        else:
+            out[tuple(dst)] = decode(raw).reshape(chunk_shape)[tuple(src)]
+
+    await asyncio.gather(*(loop.run_in_executor(codec_pool(), place, c, r) for c, r in zip(coords, raws)))
+
+
+def _chunk_key(path: str, key: str) -> str:
+    return f"{path}/{key}" if path else key
 
 
 def _is_simple_1d(key: Any) -> bool:

@@ -33,6 +33,7 @@ from .planning import (
     text_values,
     unwrap_dataio,
 )
+from .pool import codec_pool
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -391,25 +392,13 @@ async def write_chunks_in_threads(store: Any, path: str, arr: AsyncArray, values
     encode = chunk_encoder(arr)
     chunk_shape = tuple(arr.metadata.chunk_grid.chunk_shape)
     loop = asyncio.get_running_loop()
-    executor = _encoder_pool()
+    executor = codec_pool()
     regions = list(chunk_regions(tuple(values.shape), chunk_shape))
     batch = max(2, 4 * (os.cpu_count() or 1))
     for start in range(0, len(regions), batch):
         part = regions[start:start + batch]
         encoded = await asyncio.gather(*(loop.run_in_executor(executor, encode, c, values[r]) for c, r in part))
         await set_many(store, [(f"{path}/{key}", chunk) for key, chunk in encoded])
-
-
-_POOL: Any = None
-
-
-def _encoder_pool() -> Any:
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="nwbzarr-encode")
-    return _POOL
 
 
 def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) -> tuple[int, ...]:

@@ -129,3 +129,60 @@ def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | No
         return chunk.as_numpy_array()
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
+
+
+def chunk_decoder(array: AsyncArray) -> Any:
+    """A thread-safe ``decode(raw Buffer) -> numpy chunk`` for this array, or None (use zarr's getitem)."""
+    metadata = array.metadata
+    chunk_shape = _chunk_shape(metadata)
+    codecs = getattr(metadata, "codecs", None)
+    if chunk_shape is None or not codecs:
+        return None
+    if not all(hasattr(c, "_decode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
+        return None
+    prototype = default_buffer_prototype()
+    try:
+        spec = metadata.get_chunk_spec((0,) * len(chunk_shape), _array_config(array), prototype)
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return None
+    specs = []
+    for codec in codecs:
+        specs.append(spec)
+        spec = codec.resolve_metadata(spec)
+    pairs = list(zip(reversed(codecs), reversed(specs)))
+
+    def decode(raw: Any) -> np.ndarray:
+        chunk = raw
+        for codec, codec_spec in pairs:
+            chunk = codec._decode_sync(chunk, codec_spec)
+        return chunk.as_numpy_array()
+
+    return decode
+
+
+def basic_selection(key: Any, shape: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[int, ...]] | None:
+    """(step-1 slices per dimension, dimensions indexed by an integer) for basic keys, else None."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1:]
+    if len(key) > len(shape):
+        return None
+    key = key + (slice(None),) * (len(shape) - len(key))
+    slices, dropped = [], []
+    for dim, (k, n) in enumerate(zip(key, shape)):
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            i = int(k) + n if k < 0 else int(k)
+            if not 0 <= i < n:
+                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {n}")
+            slices.append(slice(i, i + 1))
+            dropped.append(dim)
+        elif isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if step != 1:
+                return None
+            slices.append(slice(start, max(start, stop)))
+        else:
+            return None
+    return tuple(slices), tuple(dropped)
