@@ -29,16 +29,16 @@ class NWBZarrIO(ZarrIO):
         extensions: Any = None,
         zarr_format: int | None = None,
     ) -> None:
-        from pynwb import get_manager, get_type_map
+        from pynwb import get_type_map
 
         if manager is not None and extensions is not None:
             raise ValueError("give either manager= or extensions=, not both: extensions build a new manager")
         reads_existing = mode in ("r", "r-", "r+", "a")
         if manager is None:
-            type_map = get_type_map(extensions) if extensions is not None else get_type_map()
+            type_map = _with_extensions(get_type_map(), extensions)
             if load_namespaces and reads_existing and ZarrIO.can_read(path):
-                type_map = _with_cached_namespaces(type_map, path, storage_options)
-            manager = BuildManager(type_map) if (extensions is not None or load_namespaces) else get_manager()
+                ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
+            manager = BuildManager(type_map)
         elif load_namespaces and reads_existing and ZarrIO.can_read(path):
             ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
         super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
@@ -58,9 +58,17 @@ class NWBZarrIO(ZarrIO):
         return read_nwb(path, **kwargs)
 
 
-def _with_cached_namespaces(type_map: TypeMap, path: Any, storage_options: dict | None) -> TypeMap:
-    type_map = type_map.copy() if hasattr(type_map, "copy") else type_map
-    ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
+def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:
+    """Load extension namespaces (YAML paths, or TypeMaps to merge) into a copy of pynwb's type map."""
+    if extensions is None:
+        return type_map
+    for ext in extensions if isinstance(extensions, (list, tuple)) else [extensions]:
+        if isinstance(ext, TypeMap):
+            type_map.merge(ext, ns_catalog=True)
+        elif isinstance(ext, (str, Path)):
+            type_map.load_namespaces(str(ext))
+        else:
+            raise TypeError(f"extensions must be namespace YAML paths or TypeMaps, not {type(ext).__name__}")
     return type_map
 
 
