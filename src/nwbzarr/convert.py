@@ -77,6 +77,7 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
         _progress_note(progress, f"converting {source} -> {target}")
+        dst.show_progress = progress
         dst.export(src_io=src, write_args=write_args)
         del builder
 

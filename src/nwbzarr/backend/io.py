@@ -69,6 +69,7 @@ class ZarrIO(HDMFIO):
         self._external: dict[str, ZarrIO] = {}
         self._consolidated_stale = False
         self._export_manager: BuildManager | None = None
+        self.show_progress = False  # a tqdm bar in bytes while stored datasets are copied
         self._owns_store = not isinstance(path, Store)
         source = str(path) if isinstance(path, (str, Path)) and "://" not in str(path) else None
         super().__init__(manager=manager, source=source)

@@ -380,11 +380,28 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
                 raise WriteError(f"writing dataset /{job.path} failed: {exc}") from exc
 
     await _gather([write_values(job, arr) for job, arr in slow])
+    copies = [job for job in plan.arrays if job.plan.source is not None and _has_data(job.spec)]
+    bar = _copy_progress(io, copies)
+    try:
+        for job in copies:
+            await copy_array(io, job, bar)
+    finally:
+        if bar is not None:
+            bar.close()
     for job in plan.arrays:
-        if job.plan.source is not None and _has_data(job.spec):
-            await copy_array(io, job)
-        elif job.plan.iterator is not None:
+        if job.plan.iterator is not None:
             iterator_queue.append(job, job.plan.iterator)
+
+
+def _copy_progress(io: ZarrIO, copies: list[ArrayJob]) -> Any:
+    """A tqdm bar in bytes over the stored arrays being copied, when the IO asks for progress."""
+    if not getattr(io, "show_progress", False) or not copies:
+        return None
+    from tqdm import tqdm
+
+    total = sum(int(np.prod(j.spec.shape)) * (j.spec.dtype.itemsize if j.spec.dtype is not None else 16)
+                for j in copies)
+    return tqdm(total=total, unit="B", unit_scale=True, desc="copying datasets")
 
 
 async def write_chunks_in_threads(store: Any, path: str, arr: AsyncArray, values: np.ndarray) -> None:
@@ -421,7 +438,7 @@ async def _gather(tasks: list) -> None:
         raise errors[0]
 
 
-async def copy_array(io: ZarrIO, job: ArrayJob) -> None:
+async def copy_array(io: ZarrIO, job: ArrayJob, bar: Any = None) -> None:
     """Copy a stored array (h5py, zarr, lazy dataset) block by block along the first axis, chunk-aligned."""
     source = job.plan.source
     arr = io.layout.open_array_for_write(io.store, job.path, job.documents)
@@ -441,6 +458,8 @@ async def copy_array(io: ZarrIO, job: ArrayJob) -> None:
             await arr.setitem(slice(start, stop), block)
         except Exception as exc:
             raise WriteError(f"copying into dataset /{job.path} failed: {exc}") from exc
+        if bar is not None:
+            bar.update(block.size * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16))
 
 
 def _read_block(source: Any, start: int, stop: int) -> np.ndarray:
