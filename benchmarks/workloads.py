@@ -124,10 +124,10 @@ def wrap_w1(data: np.ndarray, p: W1Params, wrap: str) -> Any:
     from nwbzarr import ZarrDataIO
 
     if wrap == "zarr-default":
-        # compressors="auto" is nwbzarr's default codec; ZarrDataIO's own default (None) means none.
-        return ZarrDataIO(data, chunks=p.chunks, compressors="auto")
+        # ZarrDataIO's default (compressors=None) is nwbzarr's default codec, blosc-lz4 + shuffle.
+        return ZarrDataIO(data, chunks=p.chunks)
     if wrap == "zarr-none":
-        return ZarrDataIO(data, chunks=p.chunks, compressors=None)
+        return ZarrDataIO(data, chunks=p.chunks, compressors=False)
     raise ValueError(f"unknown W1 wrapping {wrap!r}")
 
 
