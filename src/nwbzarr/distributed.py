@@ -10,7 +10,6 @@ a local directory needs a filesystem every worker shares. ``as_dask(dataset)`` r
 
 from __future__ import annotations
 
-import pickle
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,13 +19,10 @@ from .parallel import (
     BlockWriteFailure,
     ParallelWriteError,
     WriteTarget,
-    block_selections,
     complete,
-    prepare,
-    progress_bar,
+    plan_blocks,
     split_writers,
     write_serially,
-    write_unit,
 )
 
 if TYPE_CHECKING:
@@ -67,18 +63,7 @@ def write_iterators_distributed(io: ZarrIO, writers: list[_IteratorWriter],
     if not ready:
         return
     threads = max(1, sum(client.nthreads().values()))
-    store_pickle = pickle.dumps(io.store)
-    targets, shapes, tasks = [], [], []
-    for index, (writer, dci) in enumerate(ready):
-        shape = prepare(io, writer)
-        shapes.append(shape)
-        targets.append(WriteTarget(store_pickle, io.layout, writer.job.path, writer.job.documents,
-                                   writer.job.spec, dci))
-        buffer_shape = tuple(getattr(writer.dci, "buffer_shape", shape))
-        for selection in block_selections(shape, write_unit(writer.job.spec), buffer_shape,
-                                          TASKS_PER_THREAD * threads):
-            tasks.append((index, selection))
-    bars = [progress_bar(w, s) for (w, _), s in zip(ready, shapes)]
+    targets, tasks, bars, shapes = plan_blocks(io, ready, TASKS_PER_THREAD * threads)
     try:
         _run_tasks(client, targets, tasks, bars)
     finally:

@@ -376,6 +376,22 @@ def write_serially(writers: list[_IteratorWriter]) -> None:
         active = [w for w in active if w.write_next()]
 
 
+def plan_blocks(io: ZarrIO, ready: list, blocks_wanted: int) -> tuple[list[WriteTarget], list, list, list]:
+    """(write targets, (target index, selection) tasks, progress bars, shapes) for writers ready to go out."""
+    store_pickle = pickle.dumps(io.store)
+    targets, tasks, shapes = [], [], []
+    for index, (writer, dci) in enumerate(ready):
+        shape = prepare(io, writer)
+        shapes.append(shape)
+        targets.append(WriteTarget(store_pickle, io.layout, writer.job.path, writer.job.documents,
+                                   writer.job.spec, dci))
+        buffer_shape = tuple(getattr(writer.dci, "buffer_shape", shape))
+        for selection in block_selections(shape, write_unit(writer.job.spec), buffer_shape, blocks_wanted):
+            tasks.append((index, selection))
+    bars = [progress_bar(w, s) for (w, _), s in zip(ready, shapes)]
+    return targets, tasks, bars, shapes
+
+
 def write_iterators_in_parallel(io: ZarrIO, writers: list[_IteratorWriter],
                                 queue: ZarrIODataChunkIteratorQueue) -> None:
     """Write iterators with ``queue.number_of_jobs`` processes; ``finish()`` is left to the queue."""
@@ -386,18 +402,7 @@ def write_iterators_in_parallel(io: ZarrIO, writers: list[_IteratorWriter],
     write_serially(serial)
     if not ready:
         return
-    store_pickle = pickle.dumps(io.store)
-    targets, tasks, shapes = [], [], []
-    for index, (writer, dci) in enumerate(ready):
-        shape = prepare(io, writer)
-        shapes.append(shape)
-        targets.append(WriteTarget(store_pickle, io.layout, writer.job.path, writer.job.documents,
-                                   writer.job.spec, dci))
-        buffer_shape = tuple(getattr(writer.dci, "buffer_shape", shape))
-        for selection in block_selections(shape, write_unit(writer.job.spec), buffer_shape,
-                                          TASKS_PER_WORKER * jobs):
-            tasks.append((index, selection))
-    bars = [progress_bar(w, s) for (w, _), s in zip(ready, shapes)]
+    targets, tasks, bars, shapes = plan_blocks(io, ready, TASKS_PER_WORKER * jobs)
     try:
         _run_pool(context, jobs, targets, tasks, bars, queue.max_threads_per_process)
     finally:
