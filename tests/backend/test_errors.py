@@ -44,7 +44,7 @@ def test_directory_that_is_not_zarr(tmp_path):
 
 
 def test_hdf5_file_is_named_as_such(shared_data, tmp_path):
-    with pytest.raises(FormatError, match="looks like HDF5"):
+    with pytest.raises(FormatError, match="is an HDF5 file"):
         ZarrIO(shared_data / "hdf5" / "sample.nwb", mode="r")
 
 

@@ -146,10 +146,9 @@ class ZarrIO(HDMFIO):
             local = os.path.abspath(os.path.expanduser(str(self._path)))
             if self._mode in ("r", "r-", "r+") and not os.path.exists(local):
                 raise FileNotFoundError(f"{local!r} does not exist (mode {self._mode!r} reads an existing store)")
-            if os.path.isfile(local):
-                raise FormatError(f"{local!r} is a file, not a Zarr directory store"
-                                  + (" (it looks like HDF5: use NWBHDF5IO or `nwbzarr convert`)"
-                                     if _is_hdf5(local) else ""))
+            if os.path.isfile(local) and _is_hdf5(local):
+                raise FormatError(f"{local!r} is an HDF5 file, not a Zarr store: use NWBHDF5IO, or "
+                                  "`nwbzarr convert` to make a Zarr copy")
 
     def _has_content(self) -> bool:
         async def any_key() -> bool:

@@ -28,7 +28,27 @@ def open_location(path: Any, read_only: bool, storage_options: dict | None = Non
         return _open_url(path, read_only, storage_options), path
     local = path[len("file://"):] if path.startswith("file://") else path
     local = os.path.abspath(os.path.expanduser(local))
+    if local.lower().endswith(SINGLE_FILE_SUFFIXES) or os.path.isfile(local) or _is_lmdb_dir(local):
+        from ..storage import open_store  # SQLite/LMDB/zip files are stores too
+
+        return _opened(open_store(local, mode="r" if read_only else "a")), local
     return LocalStore(local, read_only=read_only), local
+
+
+SINGLE_FILE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3", ".lmdb", ".zip")
+
+
+def _opened(store: Store) -> Store:
+    """Stores such as zarr's ZipStore must be opened before their first call."""
+    if not getattr(store, "_is_open", True):
+        from zarr.core.sync import sync
+
+        sync(store._open())
+    return store
+
+
+def _is_lmdb_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "data.mdb"))
 
 
 def _open_url(url: str, read_only: bool, storage_options: dict | None) -> Store:
@@ -37,7 +57,7 @@ def _open_url(url: str, read_only: bool, storage_options: dict | None) -> Store:
     except ImportError:
         open_store = None
     if open_store is not None:
-        return open_store(url, mode="r" if read_only else "a", storage_options=storage_options)
+        return open_store(url, mode="r" if read_only else "a", **(storage_options or {}))
     return FsspecStore.from_url(url, storage_options=storage_options, read_only=read_only)
 
 
