@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +29,21 @@ def _quiet_known_warnings():
         warnings.filterwarnings("ignore", message=".*Zarr V3 specification.*")
         warnings.filterwarnings("ignore", message=".*Numcodecs codecs are not in the Zarr version 3.*")
         yield
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def file_lock() -> Callable[[Path], contextlib.AbstractContextManager[None]]:
+    """``with file_lock(path):`` holds an exclusive lock across processes (pytest-xdist workers, two CI runs):
+    for fixtures that build something shared once, such as a cached virtual environment."""
+    return _exclusive_lock

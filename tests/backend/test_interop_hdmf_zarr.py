@@ -47,14 +47,15 @@ def _python312() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def hdmf_zarr_014() -> Path:
+def hdmf_zarr_014(file_lock) -> Path:
     py = _python312()
     if py is None:
         pytest.skip("hdmf-zarr 0.14 needs Python >= 3.12, and no python3.12 exists here")
     python = VENV / "bin" / "python"
-    if not python.exists() or subprocess.run([python, "-c", "import hdmf_zarr"], capture_output=True).returncode:
-        subprocess.run([py, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "hdmf-zarr==0.14.0"], check=True)
+    with file_lock(VENV.parent / f".{VENV.name}.lock"):  # one builder at a time (xdist workers, CI runs)
+        if not python.exists() or subprocess.run([python, "-c", "import hdmf_zarr"], capture_output=True).returncode:
+            subprocess.run([py, "-m", "venv", "--clear", str(VENV)], check=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", "hdmf-zarr==0.14.0"], check=True)
     return python
 
 

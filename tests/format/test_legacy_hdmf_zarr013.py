@@ -57,9 +57,16 @@ def _python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def hdmf_zarr_013() -> Path:
-    """The cached virtual environment with hdmf-zarr 0.13 (built on first use)."""
+def hdmf_zarr_013(file_lock) -> Path:
+    """The cached virtual environment with hdmf-zarr 0.13 (built on first use, by one xdist worker at a time)."""
     if READY.exists() and _python().exists():
+        return _python()
+    with file_lock(VENV.parent / f".{VENV.name}.lock"):
+        return _build_hdmf_zarr_013()
+
+
+def _build_hdmf_zarr_013() -> Path:
+    if READY.exists() and _python().exists():  # another worker built it while this one waited
         return _python()
     if not _python().exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
