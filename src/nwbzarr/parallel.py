@@ -206,7 +206,9 @@ class WriteTarget:
             values = self._values(data, selection)
             from zarr.core.sync import sync
 
-            sync(self.array().setitem(selection, values))
+            from .backend.blocks import write_block
+
+            sync(write_block(self.array(), selection, values))
             return int(values.size * (values.dtype.itemsize if values.dtype.kind != "O" else 8))
         except Exception:
             raise BlockWriteFailure(self.path, _describe(selection), os.getpid(), traceback.format_exc()) from None

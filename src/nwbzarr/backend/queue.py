@@ -10,6 +10,7 @@ import numpy as np
 from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..format.base import encode_json, to_buffer
+from .blocks import write_block
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -102,7 +103,7 @@ class _IteratorWriter:
         values = self.io.layout.encode_array_values(self.job.spec, chunk.data) \
             if self.job.spec.kind != "numeric" else np.asarray(chunk.data, dtype=self.job.spec.dtype)
         try:
-            self.io._run(self.array.setitem(tuple(selection), values))
+            self.io._run(write_block(self.array, tuple(selection), values))
         except Exception as exc:
             from .write import WriteError
 
