@@ -40,6 +40,15 @@ def to_json(value: Any, encode_ref: Callable[[ZarrReference], Any], name: str = 
     raise UnsupportedDtypeError(f"attribute {name!r}: value of type {type(value).__name__} cannot be stored")
 
 
+def encode_node_attributes(attrs: dict[str, Any], links: list[tuple[str, ZarrReference]],
+                           encode_ref: Callable[[ZarrReference], Any], links_attr: str) -> dict[str, Any]:
+    """A node's attributes as JSON plus its links under the layout's links attribute."""
+    out = {k: to_json(v, encode_ref, k) for k, v in attrs.items()}
+    if links:
+        out[links_attr] = [{"name": name, "source": ref.source, "path": ref.path} for name, ref in links]
+    return out
+
+
 def _numpy_scalar(value: np.generic, name: str) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)

@@ -110,12 +110,9 @@ class LegacyLayout(Layout):
 
     # --- writing ---------------------------------------------------------------------------
     def encode_attributes(self, attrs: dict[str, Any], links: list[tuple[str, ZarrReference]]) -> dict:
-        from . import attributes as attr_codec
+        from .attributes import encode_node_attributes
 
-        out = {k: attr_codec.to_json(v, encode_reference_attr, k) for k, v in attrs.items()}
-        if links:
-            out[LINK_ATTR] = [{"name": name, "source": ref.source, "path": ref.path} for name, ref in links]
-        return out
+        return encode_node_attributes(attrs, links, encode_reference_attr, LINK_ATTR)
 
     def group_documents(self, path: str, attrs: dict[str, Any]) -> dict[str, dict]:
         docs = {meta_key(path, GROUP_DOC): {"zarr_format": 2}}

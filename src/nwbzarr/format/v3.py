@@ -109,10 +109,7 @@ class CurrentLayout(Layout):
 
     # --- writing ---------------------------------------------------------------------------
     def encode_attributes(self, attrs: dict[str, Any], links: list[tuple[str, ZarrReference]]) -> dict:
-        out = {k: attr_codec.to_json(v, encode_reference_attr, k) for k, v in attrs.items()}
-        if links:
-            out[LINKS_ATTR] = [{"name": name, "source": ref.source, "path": ref.path} for name, ref in links]
-        return out
+        return attr_codec.encode_node_attributes(attrs, links, encode_reference_attr, LINKS_ATTR)
 
     def group_documents(self, path: str, attrs: dict[str, Any]) -> dict[str, dict]:
         return {meta_key(path): {"attributes": attrs, "zarr_format": 3, "node_type": "group"}}
