@@ -143,6 +143,15 @@ class Layout(ABC):
         """The keys of a node's metadata documents (used to delete or replace a node)."""
 
 
+def map_objects(values: np.ndarray, fn: Any) -> np.ndarray:
+    """An object array of ``fn`` applied to every element (text and reference decoding)."""
+    out = np.empty(values.shape, dtype=object)
+    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = fn(flat_in[i])
+    return out
+
+
 def encode_json(doc: dict[str, Any]) -> bytes:
     """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does)."""
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")

@@ -21,7 +21,7 @@ from zarr.core.array import AsyncArray
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
-from .base import ArraySpec, FormatError, Layout, NodeInfo, read_json
+from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
 
@@ -105,7 +105,7 @@ class LegacyLayout(Layout):
             return _decode_compound(values, node.ref_fields)
         if values.dtype.kind in "OTSU":
             values = values.astype(object) if values.dtype.kind != "O" else values
-            return _map_objects(values, decode_reference_element if node.is_reference else _text)
+            return map_objects(values, decode_reference_element if node.is_reference else _text)
         return values
 
     # --- writing ---------------------------------------------------------------------------
@@ -452,18 +452,10 @@ def _to_text(value: Any) -> Any:
     return iso() if iso is not None else str(value)
 
 
-def _map_objects(values: np.ndarray, fn) -> np.ndarray:
-    out = np.empty(values.shape, dtype=object)
-    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
-    for i in range(flat_in.size):
-        flat_out[i] = fn(flat_in[i])
-    return out
-
-
 def _object_array(values: Any, fn) -> np.ndarray:
     """Elements mapped by ``fn`` into an object array shaped like ``values`` (dicts stay elements)."""
     if isinstance(values, np.ndarray):
-        return _map_objects(values.astype(object) if values.dtype.kind != "O" else values, fn)
+        return map_objects(values.astype(object) if values.dtype.kind != "O" else values, fn)
     if isinstance(values, (list, tuple)) and not isinstance(values, ZarrReference):
         items = [_object_array(v, fn) if isinstance(v, (list, np.ndarray)) else v for v in values]
         if items and all(isinstance(i, np.ndarray) for i in items):
@@ -489,9 +481,9 @@ def _decode_compound(values: np.ndarray, ref_fields: tuple[str, ...]) -> np.ndar
     for name in values.dtype.names:
         col = values[name]
         if name in ref_fields:
-            out[name] = _map_objects(col.astype(object), decode_reference_element)
+            out[name] = map_objects(col.astype(object), decode_reference_element)
         elif col.dtype.hasobject:
-            out[name] = _map_objects(col, _text)
+            out[name] = map_objects(col, _text)
         else:
             out[name] = col
     return out

@@ -16,7 +16,7 @@ from zarr.core.array import AsyncArray
 from zarr.storage import StorePath
 
 from . import attributes as attr_codec
-from .base import ArraySpec, FormatError, Layout, NodeInfo, read_json
+from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
 from .chunks import decode_single_chunk
 from .codec_map import needs_translation, to_zarr3_bytes_codecs
 from .codecs import array_template, default_compressors
@@ -103,7 +103,7 @@ class CurrentLayout(Layout):
         if values.dtype.kind in "TOU":
             values = values.astype(object)
             if node.is_reference:
-                return _map_objects(values, decode_reference_element)
+                return map_objects(values, decode_reference_element)
             return values
         return values
 
@@ -453,18 +453,10 @@ def _iter_flat(values: Any):
         yield values
 
 
-def _map_objects(values: np.ndarray, fn) -> np.ndarray:
-    out = np.empty(values.shape, dtype=object)
-    flat_in, flat_out = values.reshape(-1), out.reshape(-1)
-    for i in range(flat_in.size):
-        flat_out[i] = fn(flat_in[i])
-    return out
-
-
 def _as_text_array(values: Any) -> np.ndarray:
     arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
     if arr.dtype.kind == "S" or arr.dtype.kind == "O":
-        arr = _map_objects(np.asarray(arr, dtype=object), _to_text)
+        arr = map_objects(np.asarray(arr, dtype=object), _to_text)
     return arr.astype(object) if arr.dtype.kind != "O" else arr
 
 
@@ -526,7 +518,7 @@ def _decode_compound(values: np.ndarray, ref_fields: tuple[str, ...]) -> np.ndar
     for name in values.dtype.names:
         col = values[name]
         if name in ref_fields:
-            out[name] = _map_objects(col.astype(object), decode_reference_element)
+            out[name] = map_objects(col.astype(object), decode_reference_element)
         elif col.dtype.kind == "U":
             out[name] = col.astype(object)
         else:
