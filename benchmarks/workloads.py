@@ -124,7 +124,7 @@ def wrap_w1(data: np.ndarray, p: W1Params, wrap: str) -> Any:
     from nwbzarr import ZarrDataIO
 
     if wrap == "zarr-default":
-        # ZarrDataIO's default (compressors=None) is nwbzarr's default codec, blosc-lz4 + shuffle.
+        # ZarrDataIO's default (compressors=None) is nwbzarr's default codec, blosc-lz4 + bit shuffle.
         return ZarrDataIO(data, chunks=p.chunks)
     if wrap == "zarr-none":
         return ZarrDataIO(data, chunks=p.chunks, compressors=False)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import numpy as np
 from zarr.core.array import AsyncArray
 
-from ..format.chunks import chunk_encoder, chunk_regions
-from ..storage.batch import set_many
+from ..format.chunks import chunk_encoder, chunk_regions, chunk_scratch
+from ..storage.batch import sync_writer
 from .pool import codec_pool
 
 
@@ -23,7 +24,7 @@ def covers_whole_chunks(selection: tuple[slice, ...], shape: tuple[int, ...], ch
 
 async def write_block(array: Any, selection: tuple[slice, ...], values: np.ndarray) -> None:
     """Store ``values`` at ``selection``: chunk-aligned numeric blocks are encoded on all cores and stored
-    in one batch (no read-modify-write); other blocks use zarr's ``setitem``."""
+    chunk by chunk (no read-modify-write); other blocks use zarr's ``setitem``."""
     encode = chunk_encoder(array) if isinstance(array, AsyncArray) and values.dtype.kind in "biuf" else None
     if encode is None:
         await array.setitem(selection, values)
@@ -34,11 +35,46 @@ async def write_block(array: Any, selection: tuple[slice, ...], values: np.ndarr
         await array.setitem(selection, values)
         return
     origin = tuple(sl.start // c for sl, c in zip(selection, chunks))
-    regions = list(chunk_regions(values.shape, chunks))
+    await encode_and_store(array, encode, values, origin)
+
+
+async def encode_and_store(array: AsyncArray, encode: Any, values: np.ndarray,
+                           origin: tuple[int, ...] | None = None) -> None:
+    """Encode every chunk of ``values`` (chunk-aligned, its first chunk at chunk index ``origin``) on the
+    codec pool and store each as soon as it is encoded, so encoding and storing overlap.
+
+    Each worker thread copies into its own reused scratch buffer (fresh pages cost more than the copy);
+    on a local directory the worker also writes the file, before the scratch is reused.  At most two
+    chunks per core are in flight, so memory stays bounded for any array size.
+    """
+    store, path = array.store_path.store, array.store_path.path
+    chunks = tuple(array.metadata.chunk_grid.chunk_shape)
+    origin = origin or (0,) * len(chunks)
+    write_now = sync_writer(store)
     loop = asyncio.get_running_loop()
-    encoded = await asyncio.gather(*(
-        loop.run_in_executor(codec_pool(), encode, tuple(o + i for o, i in zip(origin, coords)), values[region])
-        for coords, region in regions
-    ))
-    path = array.store_path.path
-    await set_many(array.store_path.store, [(f"{path}/{key}" if path else key, chunk) for key, chunk in encoded])
+    executor = codec_pool()
+    in_flight = asyncio.Semaphore(2 * (os.cpu_count() or 1))
+
+    def encode_chunk(coords: tuple[int, ...], region: tuple[slice, ...]) -> tuple[str, Any] | None:
+        absolute = tuple(o + i for o, i in zip(origin, coords))
+        scratch = chunk_scratch(chunks, values.dtype)
+        key, chunk = encode(absolute, values[region], scratch)
+        full_key = f"{path}/{key}" if path else key
+        if write_now is not None:
+            write_now(full_key, chunk)
+            return None
+        if np.may_share_memory(chunk.as_numpy_array(), scratch):
+            chunk = type(chunk).from_bytes(chunk.to_bytes())
+        return full_key, chunk
+
+    async def one(coords: tuple[int, ...], region: tuple[slice, ...]) -> None:
+        async with in_flight:
+            encoded = await loop.run_in_executor(executor, encode_chunk, coords, region)
+            if encoded is not None:
+                await store.set(*encoded)
+
+    results = await asyncio.gather(*(one(c, r) for c, r in chunk_regions(values.shape, chunks)),
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]

@@ -14,7 +14,7 @@ class ZarrDataIO(DataIO):
     """Wrap data to choose how it is stored in Zarr.
 
     ``compressors``/``filters``/``serializer`` take zarr 3 codecs or numcodecs codecs (the older single
-    ``compressor=`` is accepted too); left at None they get nwbzarr's default (blosc-lz4 + shuffle),
+    ``compressor=`` is accepted too); left at None they get nwbzarr's default (blosc-lz4 + bit shuffle),
     ``compressors=False`` (or ``[]``) stores the data uncompressed; ``shards`` turns on zarr's sharding codec; ``link_data`` links to
     an existing zarr array instead of copying it.
     """

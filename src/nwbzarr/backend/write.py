@@ -14,12 +14,13 @@ from hdmf.data_utils import AbstractDataChunkIterator
 from zarr.core.array import AsyncArray
 
 from ..format.base import ArraySpec, encode_json, to_buffer
-from ..format.chunks import chunk_encoder, chunk_regions, single_chunk_bytes
+from ..format.chunks import chunk_encoder, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, normalise_region
 from ..storage.batch import set_many
 from .arrays import ZarrDataset
+from .blocks import encode_and_store
 from .planning import (
     DatasetPlan,
     compound_numpy_dtype,
@@ -33,7 +34,6 @@ from .planning import (
     text_values,
     unwrap_dataio,
 )
-from .pool import codec_pool
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -364,12 +364,12 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
             chunk_key, chunk = encoded
             items.append((f"{job.path}/{chunk_key}", chunk))
         elif isinstance(arr, AsyncArray) and chunk_encoder(arr) is not None:
-            large.append((job, arr, values))
+            large.append((arr, values))
         else:
             slow.append((job, arr))
     await set_many(store, items)
-    for job, arr, values in large:
-        await write_chunks_in_threads(store, job.path, arr, values)
+    for arr, values in large:
+        await encode_and_store(arr, chunk_encoder(arr), values)
     limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
     async def write_values(job: ArrayJob, arr: Any) -> None:
@@ -402,20 +402,6 @@ def _copy_progress(io: ZarrIO, copies: list[ArrayJob]) -> Any:
     total = sum(int(np.prod(j.spec.shape)) * (j.spec.dtype.itemsize if j.spec.dtype is not None else 16)
                 for j in copies)
     return tqdm(total=total, unit="B", unit_scale=True, desc="copying datasets")
-
-
-async def write_chunks_in_threads(store: Any, path: str, arr: AsyncArray, values: np.ndarray) -> None:
-    """Encode an in-memory array chunk by chunk on all cores (codecs release the GIL), store in batches."""
-    encode = chunk_encoder(arr)
-    chunk_shape = tuple(arr.metadata.chunk_grid.chunk_shape)
-    loop = asyncio.get_running_loop()
-    executor = codec_pool()
-    regions = list(chunk_regions(tuple(values.shape), chunk_shape))
-    batch = max(2, 4 * (os.cpu_count() or 1))
-    for start in range(0, len(regions), batch):
-        part = regions[start:start + batch]
-        encoded = await asyncio.gather(*(loop.run_in_executor(executor, encode, c, values[r]) for c, r in part))
-        await set_many(store, [(f"{path}/{key}", chunk) for key, chunk in encoded])
 
 
 def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ through zarr's ``setitem``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -44,10 +45,13 @@ def single_chunk_bytes(array: AsyncArray, values: np.ndarray) -> tuple[str, Any]
 
 
 def chunk_encoder(array: AsyncArray) -> Any:
-    """A thread-safe ``encode(coords, values) -> (chunk key, Buffer)`` for this array, or None.
+    """A thread-safe ``encode(coords, values, scratch=None) -> (chunk key, Buffer)`` for this array, or None.
 
     Values are the chunk's region of the array; edge chunks are padded with the fill value, as zarr
-    stores them.  None when a codec has no sync path (sharding, wrapped numcodecs): use zarr's setitem.
+    stores them.  ``scratch`` (from ``chunk_scratch``) receives the contiguous copy instead of a new
+    allocation: fresh pages cost more than the copy itself.  The returned Buffer may alias ``scratch``
+    (no compressor), so the caller must consume it before reusing the scratch.
+    None when a codec has no sync path (sharding, wrapped numcodecs): use zarr's setitem.
     """
     metadata = array.metadata
     chunk_shape = _chunk_shape(metadata)
@@ -63,13 +67,19 @@ def chunk_encoder(array: AsyncArray) -> Any:
         return None
     native = first_spec.dtype.to_native_dtype() if hasattr(first_spec.dtype, "to_native_dtype") else None
     fill = metadata.fill_value
+    full_shape = tuple(chunk_shape)
 
-    def encode(coords: tuple[int, ...], values: np.ndarray) -> tuple[str, Any]:
+    def encode(coords: tuple[int, ...], values: np.ndarray, scratch: np.ndarray | None = None) -> tuple[str, Any]:
         block = values if native is None or values.dtype == native else values.astype(native)
-        if block.shape != tuple(chunk_shape):
-            padded = np.full(chunk_shape, fill, dtype=block.dtype)
+        usable = scratch is not None and scratch.shape == full_shape and scratch.dtype == block.dtype
+        if block.shape != full_shape:
+            padded = scratch if usable else np.empty(full_shape, dtype=block.dtype)
+            padded[...] = fill
             padded[tuple(slice(0, n) for n in block.shape)] = block
             block = padded
+        elif usable:
+            np.copyto(scratch, block)
+            block = scratch
         spec = first_spec
         chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
         for codec in codecs:
@@ -78,6 +88,18 @@ def chunk_encoder(array: AsyncArray) -> Any:
         return metadata.encode_chunk_key(coords), chunk
 
     return encode
+
+
+_SCRATCH = threading.local()
+
+
+def chunk_scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """This thread's reusable buffer for one chunk of ``shape`` and ``dtype`` (kept while it matches)."""
+    current = getattr(_SCRATCH, "buffer", None)
+    if current is None or current.shape != tuple(shape) or current.dtype != dtype:
+        current = np.empty(shape, dtype=dtype)
+        _SCRATCH.buffer = current
+    return current
 
 
 def chunk_regions(shape: tuple[int, ...], chunk_shape: tuple[int, ...]):

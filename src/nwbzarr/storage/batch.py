@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from zarr.abc.store import Store
@@ -30,6 +30,15 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
             await store.set(key, value)
 
     await asyncio.gather(*(one(k, v) for k, v in items))
+
+
+def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
+    """A blocking ``write(key, value)`` for stores where that is cheap and safe from any thread (a writable
+    LocalStore: new files without temp+rename), else None: use ``await store.set``."""
+    if type(store) is LocalStore and not store.read_only:
+        root = str(store.root)
+        return lambda key, value: _write_local(root, [(key, value)])
+    return None
 
 
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
