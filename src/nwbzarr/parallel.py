@@ -300,6 +300,12 @@ def progress_bar(writer: _IteratorWriter, shape: tuple[int, ...]) -> Any:
                 **options)
 
 
+def codec_threads_per_worker(workers: int, max_threads: int | None) -> int:
+    """Encoding threads of each worker: ``max_threads_per_process`` when given, else the worker's share of
+    the cores (more threads than cores only add switching)."""
+    return max_threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def worker_count(number_of_jobs: int) -> int:
     return (os.cpu_count() or 1) if number_of_jobs == -1 else number_of_jobs
 
@@ -308,8 +314,12 @@ def worker_count(number_of_jobs: int) -> int:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(targets: list[WriteTarget], max_threads: int | None) -> None:
-    """Per-process set-up: thread limits, the targets (stores reopened from their pickles)."""
+def _init_worker(targets: list[WriteTarget], max_threads: int | None, codec_threads: int) -> None:
+    """Per-process set-up: thread limits, the codec pool's share of the cores, the targets (stores
+    reopened from their pickles)."""
+    from .backend.pool import set_codec_threads
+
+    set_codec_threads(codec_threads)
     if max_threads is not None:
         for var in THREAD_ENV_VARS:  # libraries loaded later (numpy loads BLAS lazily)
             os.environ[var] = str(max_threads)
@@ -419,7 +429,7 @@ def _run_pool(context: Any, jobs: int, targets: list[WriteTarget], tasks: list[t
               bars: list[Any], max_threads: int | None) -> None:
     workers = max(1, min(jobs, len(tasks)))
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(targets, max_threads))
+                                   initargs=(targets, max_threads, codec_threads_per_worker(workers, max_threads)))
     futures: dict[Future, tuple[int, tuple]] = {}
     try:
         futures = {executor.submit(_run_block, i, sel): (i, sel) for i, sel in tasks}

@@ -7,6 +7,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_PID: int | None = None
+_THREADS: int | None = None
+
+
+def set_codec_threads(threads: int | None) -> None:
+    """Size this process's pool (None: one thread per core); worker processes of a pool take their share."""
+    global _POOL, _THREADS
+    if threads is not None and threads < 1:
+        raise ValueError(f"codec threads must be >= 1, not {threads}")
+    _THREADS = threads
+    if _POOL is not None and _POOL_PID == os.getpid():
+        _POOL.shutdown(wait=False)
+    _POOL = None
 
 
 def codec_pool() -> ThreadPoolExecutor:
@@ -16,6 +28,6 @@ def codec_pool() -> ThreadPoolExecutor:
     """
     global _POOL, _POOL_PID
     if _POOL is None or _POOL_PID != os.getpid():
-        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="nwbzarr-codec")
+        _POOL = ThreadPoolExecutor(max_workers=_THREADS or os.cpu_count() or 2, thread_name_prefix="nwbzarr-codec")
         _POOL_PID = os.getpid()
     return _POOL

@@ -11,6 +11,7 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..format.base import encode_json, to_buffer
 from .blocks import write_block
+from .blockwise import blockwise_writable, write_blockwise
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -21,7 +22,9 @@ class ZarrIODataChunkIteratorQueue(deque):
     """A deque of ``(dataset, iterator)`` pairs, exhausted round-robin after the rest of a write.
 
     ``number_of_jobs``, ``max_threads_per_process`` and ``multiprocessing_context`` configure parallel
-    writes of picklable iterators (see ``nwbzarr.parallel``); with one job every iterator is written here.
+    writes of picklable iterators (see ``nwbzarr.parallel``). With one job every iterator is written in
+    this process: ``GenericDataChunkIterator``s block by block, reading ahead (``backend.blockwise``),
+    the rest round-robin, chunk by chunk as they arrive.
     """
 
     def __init__(self, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
@@ -55,7 +58,9 @@ class ZarrIODataChunkIteratorQueue(deque):
 
             write_iterators_in_parallel(io, parallel, self)
         serial = [w for w in writers if w not in parallel]
-        active = list(serial)
+        for writer in [w for w in serial if blockwise_writable(w)]:
+            write_blockwise(io, writer)
+        active = [w for w in serial if not blockwise_writable(w)]
         while active:
             active = [w for w in active if w.write_next()]
         for w in writers:
