@@ -104,9 +104,8 @@ def _nwbzarr_store_safe(store: Store) -> bool:
 
 
 def fork_safe(store: Store) -> bool:
-    """Whether a forked child may open its own copy of ``store`` (``supports_fork`` claims it). LMDB may
-    not: py-lmdb refuses a second environment on a file the parent holds open, and dropping the
-    inherited one closes the parent's reader slots."""
+    """Whether a forked child may open its own copy of ``store``: a store says no with
+    ``supports_fork = False``; wrappers answer for the store they wrap."""
     claim = getattr(store, "supports_fork", None)
     if isinstance(claim, bool):
         return claim
@@ -114,9 +113,7 @@ def fork_safe(store: Store) -> bool:
 
     if isinstance(store, WrapperStore):
         return fork_safe(store._store)
-    from .storage import LMDBStore
-
-    return not isinstance(store, LMDBStore)
+    return True
 
 
 def pool_context(requested: Any, store: Store) -> Any:

@@ -44,7 +44,7 @@ def test_pool_is_byte_identical_to_serial(store_kind, tmp_path, request) -> None
     # (redis: both stores share one key prefix; mode "w" clears the serial copy before the parallel write)
     parallel_store = make_store(store_kind, tmp_path / "p", request)
     assert multiprocess_safe(parallel_store)
-    context = "fork" if fork_safe(parallel_store) else None  # None: the default, spawn for LMDB
+    context = "fork" if fork_safe(parallel_store) else None
     write_all_kinds(parallel_store, data, number_of_jobs=2, multiprocessing_context=context)
     assert dump_kinds(parallel_store) == serial
     np.testing.assert_array_equal(read_back(parallel_store, "sharded"), data)
@@ -176,10 +176,24 @@ def test_bad_context_is_rejected_before_writing(tmp_path) -> None:
               multiprocessing_context="thread")
 
 
-def test_explicit_fork_with_lmdb_is_refused_before_writing(tmp_path) -> None:
+class _NoForkStore(LocalStore):
+    supports_fork = False
+
+
+def test_explicit_fork_with_a_store_that_cannot_fork_is_refused_before_writing(tmp_path) -> None:
+    store = _NoForkStore(str(tmp_path / "x.zarr"))
+    with pytest.raises(ValueError, match="_NoForkStore cannot be used by forked worker processes"):
+        write(store, iterator(sample_data()), "compressed", number_of_jobs=2, multiprocessing_context="fork")
+    assert dump(store) == {}  # nothing of the dataset was written
+
+
+def test_lmdb_pool_forks_and_the_parent_keeps_its_environment(tmp_path) -> None:
+    """LMDB is written by forked workers (the default start method) and stays usable in the parent."""
     from nwbzarr.storage import LMDBStore
 
     store = LMDBStore(tmp_path / "x.lmdb")
-    with pytest.raises(ValueError, match="LMDBStore cannot be used by forked worker processes"):
-        write(store, iterator(sample_data()), "compressed", number_of_jobs=2, multiprocessing_context="fork")
-    assert dump(store) == {}  # nothing of the dataset was written
+    assert fork_safe(store)
+    data = sample_data()
+    write(store, iterator(data), "compressed", number_of_jobs=2, multiprocessing_context="fork")
+    np.testing.assert_array_equal(read_back(store), data)
+    np.testing.assert_array_equal(read_back(store), data)  # again, after the workers are gone

@@ -74,3 +74,65 @@ async def test_flush_and_reopen(tmp_path) -> None:
     store.close()
     again = await LMDBStore.open(tmp_path / "db", map_size=2**24, read_only=True)
     assert (await again.get("a/b")).to_bytes() == b"123"
+
+
+# ---------------------------------------------------------------------- fork
+
+
+def _child_writes(store: LMDBStore, child: int, out) -> None:
+    """In a forked child: use the inherited store object as is (it reopens its own environment)."""
+    try:
+        for i in range(40):
+            store.set_sync(f"child{child}/{i}", cpu.Buffer.from_bytes(b"c%d-%d" % (child, i)))
+            assert store.get_sync("base/7").to_bytes() == b"b7"
+        out.put((child, "ok"))
+    except BaseException as exc:  # report, don't hang the parent
+        out.put((child, repr(exc)))
+
+
+def test_forked_children_use_the_store_while_the_parent_keeps_reading(tmp_path) -> None:
+    """Children forked while parent threads read and write: no MDB_BAD_RSLOT or lost snapshot in the
+    parent, every child's writes land, and nothing the parent wrote is lost."""
+    import multiprocessing as mp
+    import threading
+
+    store = LMDBStore(tmp_path / "f.lmdb")
+    for i in range(20):
+        store.set_sync(f"base/{i}", cpu.Buffer.from_bytes(b"b%d" % i))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def parent_traffic(n: int) -> None:
+        i = 0
+        try:
+            while not stop.is_set():
+                assert store.get_sync(f"base/{i % 20}").to_bytes() == b"b%d" % (i % 20)
+                store.set_sync(f"parent{n}/{i % 30}", cpu.Buffer.from_bytes(b"p%d" % i))
+                i += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=parent_traffic, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    try:
+        procs = [ctx.Process(target=_child_writes, args=(store, c, out)) for c in range(4)]
+        for p in procs:
+            p.start()
+        results = dict(out.get(timeout=30) for _ in procs)
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert results == {c: "ok" for c in range(4)}
+    assert not errors, errors
+    for c in range(4):
+        for i in range(40):
+            assert store.get_sync(f"child{c}/{i}").to_bytes() == b"c%d-%d" % (c, i)
+    assert [store.get_sync(f"base/{i}").to_bytes() for i in range(20)] == [b"b%d" % i for i in range(20)]
+    store.close()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from zarr.abc.store import ByteRequest
@@ -14,6 +18,75 @@ __all__ = ["LMDBStore"]
 
 _ENVS = SharedHandles()
 _DEFAULT_MAP_SIZE = 2**40 if sys.maxsize >= 2**32 else 2**28
+_FORK_WAIT_SECONDS = 30.0
+
+
+class _ForkGate:
+    """Lets no transaction span a ``fork``: transactions run inside the gate, and a fork waits for the
+    running ones to end and keeps new ones out until it is done.
+
+    Why: a transaction object inherited by a child holds a slot of the parent's reader table; when
+    the child drops or aborts it, LMDB frees the parent's slot (MDB_BAD_RSLOT in the parent, or pages
+    of a live snapshot reused under it). With no transaction alive at the fork and no cached spare
+    transactions, the child can close the inherited environment (LMDB then clears only the child's own
+    slots) and open its own.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    @contextmanager
+    def inside(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closed)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if not self._active:
+                    self._cond.notify_all()
+
+    def before_fork(self) -> None:
+        """Close the gate, wait for running transactions, and hold the lock through the fork."""
+        self._cond.acquire()
+        self._closed = True
+        if not self._cond.wait_for(lambda: self._active == 0, timeout=_FORK_WAIT_SECONDS):
+            warnings.warn("forking while an LMDB transaction is still running in another thread; the "
+                          "child must not use LMDBStore", RuntimeWarning, stacklevel=2)
+
+    def after_fork_in_parent(self) -> None:
+        self._closed = False
+        self._cond.notify_all()
+        self._cond.release()
+
+    def after_fork_in_child(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+        _close_inherited_environments()
+
+
+def _close_inherited_environments() -> None:
+    """In a forked child: close the parent's environments (no transaction of theirs is alive, see
+    ``_ForkGate``) so that this process may open its own."""
+    inherited = [entry[0] for entry in _ENVS._handles.values()]
+    _ENVS._handles.clear()
+    _ENVS._pid = os.getpid()
+    for env in inherited:
+        try:
+            env.close()
+        except Exception:  # pragma: no cover - a half-open handle; the child opens its own anyway
+            pass
+
+
+_GATE = _ForkGate()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_GATE.before_fork, after_in_parent=_GATE.after_fork_in_parent,
+                        after_in_child=_GATE.after_fork_in_child)
 
 
 def _lmdb() -> Any:
@@ -29,8 +102,9 @@ class LMDBStore(SyncBackendStore):
 
     Concurrency: any number of threads and processes; LMDB serialises writers with its own lock
     and readers never block. Values are copied inside their read transaction. A writer killed
-    mid-write loses only its uncommitted transaction. After ``fork`` the child reopens the
-    environment. Keys are limited to 511 UTF-8 bytes. ``sync=False`` (zarr 2's default) trades
+    mid-write loses only its uncommitted transaction. Safe across ``fork``: a fork waits for running
+    transactions and no read transaction is cached, so the child closes the inherited environment
+    without touching the parent's reader slots and opens its own. Keys are limited to 511 UTF-8 bytes. ``sync=False`` (zarr 2's default) trades
     durability on power loss for speed; call :meth:`flush` to force data to disk.
     """
 
@@ -64,7 +138,7 @@ class LMDBStore(SyncBackendStore):
             "sync": self.sync,
             "metasync": self.sync,
             "writemap": sys.platform.startswith("linux"),
-            "max_spare_txns": os.cpu_count() or 4,
+            "max_spare_txns": 0,  # a cached read transaction holds a reader slot across fork
             "max_readers": 512,
             **self.open_kwargs,
         }
@@ -78,10 +152,16 @@ class LMDBStore(SyncBackendStore):
         return lmdb.open(self.path, **kwargs)
 
     def _env(self) -> Any:
-        if self._pid != os.getpid():  # forked: the parent's handle must not be used here
+        if self._pid != os.getpid():  # forked: the parent's handle was closed; open this process's own
             self._pid = os.getpid()
             _ENVS.acquire(self.path, self._open_env)
         return _ENVS.get(self.path)
+
+    @contextmanager
+    def _txn(self, write: bool = False, buffers: bool = False) -> Iterator[Any]:
+        """A transaction that never spans a fork (see ``_ForkGate``)."""
+        with _GATE.inside(), self._env().begin(write=write, buffers=buffers) as txn:
+            yield txn
 
     def _b_open(self) -> None:
         self._pid = os.getpid()
@@ -107,22 +187,22 @@ class LMDBStore(SyncBackendStore):
         return bytes(value[start:stop])  # copy while the transaction is alive
 
     def _b_get(self, key: str, byte_range: ByteRequest | None) -> BytesLike | None:
-        with self._env().begin(buffers=True) as txn:
+        with self._txn(buffers=True) as txn:
             return self._read(txn, key, byte_range)
 
     def _b_get_many(self, requests: list[tuple[str, ByteRequest | None]]) -> list[BytesLike | None]:
-        with self._env().begin(buffers=True) as txn:
+        with self._txn(buffers=True) as txn:
             return [self._read(txn, k, r) for k, r in requests]
 
     def _b_size(self, key: str) -> int | None:
-        with self._env().begin(buffers=True) as txn:
+        with self._txn(buffers=True) as txn:
             value = txn.get(key.encode("utf-8"))
             return None if value is None else len(value)
 
     def _write(self, items: list[tuple[str, BytesLike]], overwrite: bool = True) -> None:
         lmdb = _lmdb()
         try:
-            with self._env().begin(write=True) as txn:
+            with self._txn(write=True) as txn:
                 for key, data in items:
                     txn.put(key.encode("utf-8"), data, overwrite=overwrite)
         except lmdb.MapFullError as err:
@@ -138,12 +218,12 @@ class LMDBStore(SyncBackendStore):
         self._write([(key, data)], overwrite=False)
 
     def _b_delete(self, key: str) -> None:
-        with self._env().begin(write=True) as txn:
+        with self._txn(write=True) as txn:
             txn.delete(key.encode("utf-8"))
 
     def _b_delete_prefix(self, prefix: str) -> None:
         raw = prefix.encode("utf-8")
-        with self._env().begin(write=True) as txn:
+        with self._txn(write=True) as txn:
             cursor = txn.cursor()
             if not cursor.set_range(raw):
                 return
@@ -154,7 +234,7 @@ class LMDBStore(SyncBackendStore):
     def _b_list_prefix(self, prefix: str) -> list[str]:
         raw = prefix.encode("utf-8")
         out = []
-        with self._env().begin() as txn:
+        with self._txn() as txn:
             cursor = txn.cursor()
             if cursor.set_range(raw):
                 for key in cursor.iternext(keys=True, values=False):
@@ -165,6 +245,6 @@ class LMDBStore(SyncBackendStore):
 
     def _b_any_with_prefix(self, prefix: str) -> bool:
         raw = prefix.encode("utf-8")
-        with self._env().begin() as txn:
+        with self._txn() as txn:
             cursor = txn.cursor()
             return bool(cursor.set_range(raw)) and bytes(cursor.key()).startswith(raw)
