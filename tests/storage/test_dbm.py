@@ -1,4 +1,5 @@
-"""DBMStore against zarr's StoreTests plus DBM-specific behaviour (dbm.dumb: the one dbm module here)."""
+"""DBMStore against zarr's StoreTests plus DBM-specific behaviour, on dbm.dumb and on semidbm (this Python
+has no gdbm or ndbm)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,33 @@ async def test_reopen_after_close_and_flush(tmp_path) -> None:
     again = await DBMStore.open(tmp_path / "d", flag="r", open=dbm.dumb.open)
     assert again.read_only
     assert [k async for k in again.list()] == ["g/zarr.json"]
+
+
+class TestDBMStoreOnSemidbm(TestDBMStore):
+    """The same contract on a second dbm module (semidbm, from PyPI: this Python has no gdbm/ndbm)."""
+
+    @pytest.fixture
+    def store_kwargs(self, tmp_path) -> dict:
+        import semidbm
+
+        path = str(tmp_path / "data.semidbm")
+        semidbm.open(path, "c").close()
+        return {"path": path, "open": semidbm.open}
+
+    def test_store_repr(self, store: DBMStore) -> None:
+        assert repr(store).startswith(f"DBMStore(path={store.path!r}, flag='c', mode=438, open=<function open")
+
+
+def test_nwb_file_on_semidbm(tmp_path) -> None:
+    """A full NWB file written and read back through DBMStore(open=semidbm.open)."""
+    import semidbm
+
+    from _nwb_factory import broad_nwbfile
+    from nwbzarr import NWBZarrIO
+
+    store = DBMStore(tmp_path / "f.semidbm", open=semidbm.open)
+    with NWBZarrIO(store, mode="w") as io:
+        io.write(broad_nwbfile())
+    with NWBZarrIO(DBMStore(tmp_path / "f.semidbm", open=semidbm.open, read_only=True), mode="r") as io:
+        nwb = io.read()
+        assert len(nwb.units) > 0 and nwb.electrodes is not None
