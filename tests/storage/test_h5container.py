@@ -542,3 +542,77 @@ def test_nwbzarrio_writes_and_reads_a_full_nwb_file(tmp_path: Path, write_direct
     store = H5ContainerStore(tmp_path / "f.nwb.zarr", write_direct=write_direct)
     round_trip_nwb(store)
     assert [f for f in all_files(store.root) if f.endswith(".h5")]
+
+
+# ------------------------------------------------------------------ write sessions: never damage older data
+def _container_files(root: Path) -> list[str]:
+    return [f for f in all_files(root) if f.endswith(".h5")]
+
+
+def test_later_session_writes_loose_chunks_and_never_touches_older_containers(tmp_path: Path) -> None:
+    """A container written by an earlier store stays byte-identical while a new store updates and
+    deletes its chunks (loose files, atomic rebuilds); consolidate() then folds the loose chunks in."""
+    root = tmp_path / "s"
+    first = H5ContainerStore(root)
+    arr = zarr.create_array(first, name="a", shape=(40, 8), chunks=(5, 8), dtype="i4", fill_value=0)
+    arr[...] = 1
+    (container,) = _container_files(root)
+    before = (root / container).read_bytes()
+
+    later = H5ContainerStore(root)
+    again = zarr.open_array(later, path="a", mode="r+")
+    again[0:10] = 2
+    assert (root / container).read_bytes() == before  # old container untouched
+    assert {f for f in all_files(root) if f.startswith("a/c")} == {container, "a/c/0/0", "a/c/1/0"}
+    expected = np.ones((40, 8), dtype="i4")
+    expected[0:10] = 2
+    np.testing.assert_array_equal(zarr.open_array(later, path="a")[...], expected)
+    assert again.nchunks_initialized == 8
+    assert listed(later).count("a/c/0/0") == 1
+
+    later.delete_sync("a/c/7/0")  # a delete rebuilds the older container atomically
+    expected[35:40] = 0
+    np.testing.assert_array_equal(zarr.open_array(later, path="a")[...], expected)
+
+    later.consolidate()
+    assert {f for f in all_files(root) if f.startswith("a/c")} == {container}
+    np.testing.assert_array_equal(zarr.open_array(H5ContainerStore(root), path="a")[...], expected)
+
+
+def test_a_session_and_its_pickled_copies_write_in_place(tmp_path: Path) -> None:
+    store = H5ContainerStore(tmp_path / "s")
+    arr = zarr.create_array(store, name="a", shape=(20,), chunks=(5,), dtype="i4")
+    arr[0:5] = 1
+    copy = pickle.loads(pickle.dumps(store))
+    zarr.open_array(copy, path="a", mode="r+")[5:20] = 2
+    assert [f for f in all_files(tmp_path / "s") if f.startswith("a/c")] == ["a/c.h5"]
+
+
+def _write_forever_into(root: str) -> None:
+    store = H5ContainerStore(root)
+    arr = zarr.open_array(store, path="a", mode="r+")
+    i = 0
+    while True:
+        arr[(i % 8) * 5:(i % 8) * 5 + 5] = i
+        i += 1
+
+
+def test_writer_killed_in_a_later_session_leaves_older_chunks_intact(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    arr = zarr.create_array(H5ContainerStore(root), name="a", shape=(40, 8), chunks=(5, 8), dtype="i4")
+    data = np.arange(320, dtype="i4").reshape(40, 8)
+    arr[...] = data
+    proc = mp.get_context("fork").Process(target=_write_forever_into, args=(str(root),))
+    proc.start()
+    import time
+
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    store = H5ContainerStore(root)
+    assert store.verify().ok
+    got = zarr.open_array(store, path="a")[...]
+    for block in range(8):
+        rows = slice(block * 5, block * 5 + 5)
+        # each chunk holds its original values or one whole later write, never garbage
+        assert (got[rows] == data[rows]).all() or len(np.unique(got[rows])) == 1

@@ -165,6 +165,9 @@ class ContainerStore(Store):
         self.lock = lock
         self._router = Router(self.root, depth, self.suffix)
         self._locks = ContainerLocks(self.root, lock, writable=not read_only)
+        # write session: containers created by this store (and its pickled copies in worker processes)
+        # may be changed in place; any other container only by an atomic rebuild
+        self._session = uuid.uuid4().hex
 
     # ---------------------------------------------------------------- identity
     def _config(self) -> dict[str, Any]:
@@ -191,12 +194,15 @@ class ContainerStore(Store):
         return f"{type(self).__name__}('{self}', depth={self.depth}, write_direct={self.write_direct})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self._config(), "read_only": self.read_only, "is_open": self._is_open}
+        return {**self._config(), "read_only": self.read_only, "is_open": self._is_open, "session": self._session}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         is_open = state.pop("is_open")
+        session = state.pop("session", None)
         self.__init__(**state)  # type: ignore[misc]
         self._is_open = is_open
+        if session:
+            self._session = session
 
     async def _open(self) -> None:
         self._ensure_root()
@@ -238,6 +244,11 @@ class ContainerStore(Store):
         data = self._c_read(path, member, None)
         return None if data is None else len(data)
 
+    def _c_in_place_ok(self, path: Path) -> bool:
+        """Whether ``_c_update`` may change this existing container in place without risking what it
+        already holds if the writer is killed (default: yes, for formats whose updates are atomic)."""
+        return True
+
     # ---------------------------------------------------------------- blocking core
     def _route(self, key: str) -> Route | None:
         check_key(key)
@@ -271,10 +282,11 @@ class ContainerStore(Store):
         with self._locks.hold(route.container):
             if exclusive and self._exists_locked(route):
                 return
-            if self.write_direct:
-                self._c_update(self.root / route.container, {route.member: value}, ())
+            cpath = self.root / route.container
+            if self.write_direct and (not cpath.exists() or self._c_in_place_ok(cpath)):
+                self._c_update(cpath, {route.member: value}, ())
                 self._unlink_loose(key)
-            else:
+            else:  # a loose file (atomic), folded in by consolidate(); reads prefer it meanwhile
                 write_file(self.root / key, value)
 
     def _set_plain(self, key: str, value: Any, exclusive: bool) -> None:
@@ -333,8 +345,11 @@ class ContainerStore(Store):
         if len(present) == len(doomed):
             cpath.unlink()
             prune_empty_dirs(self.root, cpath.parent)
-        elif doomed:
+        elif doomed and self._c_in_place_ok(cpath):
             self._c_update(cpath, {}, doomed)
+        elif doomed:
+            kept = [(m, _member_source(self, cpath, m)) for m in sorted(present - set(doomed))]
+            self._replace_container(cpath, kept)
 
     def _size_blocking(self, key: str) -> int:
         route = self._route(key)
@@ -588,19 +603,24 @@ class ContainerStore(Store):
             loose = {member: key for key, member in entries if (self.root / key).is_file()}
             if not loose and not entries and not cpath.exists():
                 return 0, 0
-            items = self._container_items(cpath, loose)
-            cpath.parent.mkdir(parents=True, exist_ok=True)
-            sizes: list[int] = []
-            tmp = tmp_path_for(cpath)
-            try:
-                self._c_build(tmp, _counting(items, sizes))
-                os.replace(tmp, cpath)
-            finally:
-                tmp.unlink(missing_ok=True)
-            fsync_dir(cpath.parent)
+            sizes = self._replace_container(cpath, self._container_items(cpath, loose))
             for key in loose.values():
                 self._unlink_loose(key)
         return len(loose), sum(sizes)
+
+    def _replace_container(self, cpath: Path, items: list[tuple[str, ItemSource]]) -> list[int]:
+        """Build a container from ``items`` in a temporary file, flush it and rename it over ``cpath``
+        (caller holds its lock): a kill at any moment leaves the old or the new container."""
+        cpath.parent.mkdir(parents=True, exist_ok=True)
+        sizes: list[int] = []
+        tmp = tmp_path_for(cpath)
+        try:
+            self._c_build(tmp, _counting(items, sizes))
+            os.replace(tmp, cpath)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(cpath.parent)
+        return sizes
 
     def _container_items(self, cpath: Path, loose: dict[str, str]) -> list[tuple[str, ItemSource]]:
         existing = [m for m in self._c_members(cpath) if m not in loose] if cpath.exists() else []

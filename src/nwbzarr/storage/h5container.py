@@ -23,6 +23,8 @@ from nwbzarr.storage._routing import LockSpec
 
 __all__ = ["H5ContainerStore"]
 
+SESSION_ATTR = "nwbzarr_session"
+
 
 def _open(path: Path, mode: str) -> h5py.File | None:
     """Open a container with HDF5 file locking off (we lock ourselves); None if it does not exist."""
@@ -103,7 +105,11 @@ class H5ContainerStore(ContainerStore):
 
     ``depth``: trailing chunk indices per container path + member name (3: one file per leading index
     tuple, members named by the last two indices). ``write_direct``: chunks go straight into containers
-    (False: loose files, exactly a directory store, until ``consolidate()``). ``lock``: ``"file"``
+    (False: loose files, exactly a directory store, until ``consolidate()``); HDF5 files are not
+    crash-safe, so only containers created by this write session (this store and its pickled copies in
+    worker processes) are changed in place: a chunk for an older container is written as a loose file
+    (atomically) until ``consolidate()`` folds it in, and deletes rebuild it, so a writer killed at any
+    moment never damages data written before its session. ``lock``: ``"file"``
     (sidecar fcntl lock, works across processes on one host/NFS with lockd), ``None`` (threads only), a
     lock object with ``acquire``/``release`` (one lock for all containers, e.g. ``distributed.Lock("x")``)
     or a factory called with a per-container name (e.g. ``distributed.Lock``).
@@ -121,6 +127,7 @@ class H5ContainerStore(ContainerStore):
         read_only: bool = False,
     ) -> None:
         super().__init__(root, depth=depth, write_direct=write_direct, lock=lock, read_only=read_only)
+        self._own: dict[str, int] = {}  # containers of this session: path -> inode
 
     def _c_read(self, path: Path, member: str, byte_range: ByteRequest | None) -> bytes | None:
         f = _open(path, "r")
@@ -145,9 +152,29 @@ class H5ContainerStore(ContainerStore):
         with f:
             return [name for name, obj in f.items() if isinstance(obj, h5py.Dataset)]
 
+    def _c_in_place_ok(self, path: Path) -> bool:
+        """HDF5 is not crash-safe: only containers this write session created are changed in place (a
+        kill then damages nothing written before the session); others get loose chunks, or are rebuilt."""
+        try:
+            inode = path.stat().st_ino
+        except FileNotFoundError:
+            return True
+        if self._own.get(str(path)) == inode:
+            return True
+        f = _open(path, "r")
+        if f is None:
+            return True
+        with f:
+            ours = f.attrs.get(SESSION_ATTR) == self._session
+        if ours:
+            self._own[str(path)] = inode
+        return ours
+
     def _c_update(self, path: Path, puts: dict[str, Any], deletes: Iterable[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(path, "a", locking=False) as f:
+            if not f.attrs.keys() and not f.keys():  # created just now: this session's own
+                f.attrs[SESSION_ATTR] = self._session
             for member in deletes:
                 if member in f:
                     del f[member]
