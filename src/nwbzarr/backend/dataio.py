@@ -128,7 +128,7 @@ def hdf5_to_zarr_filters(h5dataset: Any) -> tuple[list, list]:
                     "the data are stored uncompressed",
                     stacklevel=2,
                 )
-            elif code == _BITSHUFFLE and len(values) > 4 and values[4] == 0:
+            elif code == _BITSHUFFLE and not (len(values) > 4 and values[4] in (2, 3)):
                 filters.append(codec)
             else:
                 compressors.append(codec)
@@ -152,16 +152,25 @@ def _blosc_from_values(values: tuple, itemsize: int) -> Any:
 
 
 def _imagecodecs_codec(code: int, values: tuple, itemsize: int) -> Any:
+    """The codec for an HDF5 lzf, lz4 or bitshuffle filter. Bitshuffle compressed with lz4 or zstd (its
+    cd_values[4] is 2 or 3) becomes blosc with bit shuffle and that compressor, which every Zarr reader
+    decodes; the rest need imagecodecs (registered with numcodecs here and, on read, by nwbzarr)."""
+    compressor = int(values[4]) if code == _BITSHUFFLE and len(values) > 4 else 0
+    if compressor in (2, 3):
+        import numcodecs
+
+        clevel = int(values[5]) if compressor == 3 and len(values) > 5 else 5
+        return numcodecs.Blosc(cname="lz4" if compressor == 2 else "zstd", clevel=clevel,
+                               shuffle=numcodecs.Blosc.BITSHUFFLE, typesize=itemsize)
     try:
         from imagecodecs import numcodecs as icn
     except ImportError:
         return None
+    icn.register_codecs(verbose=False)
     if code == _LZF:
         return icn.Lzf(header=False)
     if code == _LZ4:
         return icn.Lz4h5()
     if code == _BITSHUFFLE:
-        lz4 = len(values) > 4 and values[4] == 2
-        return icn.Bitshuffle(itemsize=itemsize, blocksize=int(values[3]) if len(values) > 3 else 0,
-                              compression="lz4" if lz4 else None)
+        return icn.Bitshuffle(itemsize=itemsize, blocksize=int(values[3]) if len(values) > 3 else 0)
     return None

@@ -74,3 +74,36 @@ def _wrapped(codec_id: str) -> type:
         register_codec(f"numcodecs.{codec_id}", cls)
     _WRAPPERS[codec_id] = cls
     return cls
+
+
+def ensure_codecs_known(codecs: Any) -> None:
+    """Register what a stored codec list needs before zarr parses it: ``numcodecs.<id>`` wrappers for
+    numcodecs codecs zarr does not ship (imagecodecs' HDF5-filter codecs, written by conversions), and
+    imagecodecs' codecs with numcodecs. Works on v3 codec lists (nested sharding codecs too) and on v2
+    compressor/filter configurations."""
+    for item in as_list(codecs):
+        if not isinstance(item, dict):
+            continue
+        name = item.get("name") or item.get("id") or ""
+        if name.startswith("numcodecs."):
+            _ensure_numcodecs_id(name[len("numcodecs."):])
+            _wrapped(name[len("numcodecs."):])
+        elif "id" in item:
+            _ensure_numcodecs_id(name)
+        inner = (item.get("configuration") or {}).get("codecs")
+        if inner:
+            ensure_codecs_known(inner)
+            ensure_codecs_known((item.get("configuration") or {}).get("index_codecs"))
+
+
+def _ensure_numcodecs_id(codec_id: str) -> None:
+    import numcodecs
+
+    if codec_id in numcodecs.registry.codec_registry or not codec_id.startswith("imagecodecs_"):
+        return
+    try:
+        from imagecodecs.numcodecs import register_codecs
+    except ImportError as err:
+        raise ImportError(f"this array is compressed with {codec_id!r}, which needs imagecodecs: "
+                          "pip install nwbzarr[codecs]") from err
+    register_codecs(verbose=False)

@@ -22,6 +22,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .codec_map import ensure_codecs_known
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
 
@@ -352,6 +353,7 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
         return ObjectArray(store, path, zarray, dtype if dtype is not None else np.dtype(object), where)
     meta = dict(zarray)
     meta.pop("attributes", None)
+    ensure_codecs_known([meta.get("compressor")] + list(meta.get("filters") or []))
     try:
         metadata = ArrayV2Metadata.from_dict(meta)
     except Exception as exc:

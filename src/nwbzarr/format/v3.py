@@ -18,7 +18,7 @@ from zarr.storage import StorePath
 from . import attributes as attr_codec
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
 from .chunks import decode_single_chunk
-from .codec_map import needs_translation, to_zarr3_bytes_codecs
+from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_bytes_codecs
 from .codecs import array_template, default_compressors
 from .reference import ZarrReference
 
@@ -221,9 +221,11 @@ async def _child_doc(store: Store, path: str, limit: asyncio.Semaphore) -> dict 
 def _parsed_from_json(text: str) -> Any:
     from zarr.core.metadata.v3 import ArrayV3Metadata
 
+    doc = json.loads(text)
+    ensure_codecs_known(doc.get("codecs"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ArrayV3Metadata.from_dict(json.loads(text))
+        return ArrayV3Metadata.from_dict(doc)
 
 
 def parsed_metadata(doc: dict[str, Any]) -> Any:
