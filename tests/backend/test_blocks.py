@@ -63,3 +63,16 @@ def test_any_shape_round_trips(rows, cols, crow, ccol, dtype):
                             compressors=default_compressors("number"))
     sync(encode_and_store(arr._async_array, chunk_encoder(arr._async_array), values))
     np.testing.assert_array_equal(arr[:], values)
+
+
+def test_fast_paths_apply_on_the_installed_zarr() -> None:
+    """The direct encoders are not silently off (zarr 3.4 dropped ``metadata.get_chunk_spec``)."""
+    from nwbzarr.format.chunks import decode_single_chunk, single_chunk_bytes
+
+    arr = zarr.create_array(zarr.storage.MemoryStore(), shape=(6, 4), chunks=(6, 4), dtype="int16",
+                            compressors=default_compressors("number"))
+    values = np.arange(24, dtype="int16").reshape(6, 4)
+    encoded = single_chunk_bytes(arr._async_array, values)
+    assert encoded is not None and encoded[0] == "c/0/0"
+    decoded = decode_single_chunk(arr._async_array.metadata, encoded[1], arr._async_array._config)
+    np.testing.assert_array_equal(decoded, values)

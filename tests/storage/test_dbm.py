@@ -96,6 +96,7 @@ def test_nwb_file_on_semidbm(tmp_path) -> None:
     store = DBMStore(tmp_path / "f.semidbm", open=semidbm.open)
     with NWBZarrIO(store, mode="w") as io:
         io.write(broad_nwbfile())
+    store.close()  # semidbm files are single-writer: the writer closes before readers open
     with NWBZarrIO(DBMStore(tmp_path / "f.semidbm", open=semidbm.open, read_only=True), mode="r") as io:
         nwb = io.read()
         assert len(nwb.units) > 0 and nwb.electrodes is not None

@@ -30,7 +30,7 @@ def single_chunk_bytes(array: AsyncArray, values: np.ndarray) -> tuple[str, Any]
     prototype = default_buffer_prototype()
     coords = (0,) * len(shape)
     try:
-        spec = metadata.get_chunk_spec(coords, _array_config(array), prototype)
+        spec = chunk_spec(metadata, coords, _array_config(array), prototype)
         chunk: Any = prototype.nd_buffer.from_numpy_array(_as_storage_dtype(values, spec))
         for codec in codecs:
             if chunk is None:
@@ -62,7 +62,7 @@ def chunk_encoder(array: AsyncArray) -> Any:
         return None
     prototype = default_buffer_prototype()
     try:
-        first_spec = metadata.get_chunk_spec((0,) * len(chunk_shape), _array_config(array), prototype)
+        first_spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
     native = first_spec.dtype.to_native_dtype() if hasattr(first_spec.dtype, "to_native_dtype") else None
@@ -116,6 +116,21 @@ def _chunk_shape(metadata: Any) -> tuple[int, ...] | None:
     return getattr(grid, "chunk_shape", None)
 
 
+def chunk_spec(metadata: Any, coords: tuple[int, ...], config: Any, prototype: Any) -> Any:
+    """zarr's ArraySpec of one chunk of a regular grid: ``metadata.get_chunk_spec`` up to zarr 3.3, built
+    from the metadata where that method is gone (3.4)."""
+    method = getattr(metadata, "get_chunk_spec", None)
+    if method is not None:
+        return method(coords, config, prototype)
+    from zarr.core.array_spec import ArraySpec
+
+    shape = _chunk_shape(metadata)
+    if shape is None:
+        raise NotImplementedError("no regular chunk grid")
+    return ArraySpec(shape=tuple(shape), dtype=metadata.dtype, fill_value=metadata.fill_value, config=config,
+                     prototype=prototype)
+
+
 def _array_config(array: AsyncArray) -> Any:
     config = getattr(array, "config", None)
     return config if config is not None else array._config
@@ -140,7 +155,7 @@ def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | No
         return None
     prototype = default_buffer_prototype()
     try:
-        spec = metadata.get_chunk_spec((0,) * len(shape), config, prototype)
+        spec = chunk_spec(metadata, (0,) * len(shape), config, prototype)
         specs = []
         for codec in codecs:
             specs.append(spec)
@@ -164,7 +179,7 @@ def chunk_decoder(array: AsyncArray) -> Any:
         return None
     prototype = default_buffer_prototype()
     try:
-        spec = metadata.get_chunk_spec((0,) * len(chunk_shape), _array_config(array), prototype)
+        spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
     specs = []
