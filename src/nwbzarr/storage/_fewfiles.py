@@ -545,6 +545,10 @@ class ContainerStore(Store):
 
         Each container is rebuilt in a temporary file, flushed, renamed into place, and only then are its
         loose chunks deleted. ``parallel`` threads (or ``executor``) work on distinct containers.
+        Extra disk while it runs: one container being built per worker (its old members plus its loose
+        chunks), since the loose copies may only go once the new container is durable. A smaller
+        ``depth`` (fewer chunks per container) lowers that bound; it cannot shrink to one chunk per
+        worker without giving up kill-safety.
         """
         self._ensure_open_sync()
         self._check_writable()
