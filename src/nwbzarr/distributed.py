@@ -59,7 +59,7 @@ def write_iterators_distributed(io: ZarrIO, writers: list[_IteratorWriter],
     """Write iterators on the workers of ``queue.scheduler``; ``finish()`` is left to the queue."""
     client = check_client(queue.scheduler)
     ready, serial = split_writers(io, writers, True, "on the dask cluster")
-    write_serially(serial)
+    write_serially(io, serial)
     if not ready:
         return
     threads = max(1, sum(client.nthreads().values()))

@@ -379,10 +379,11 @@ def split_writers(io: ZarrIO, writers: list[_IteratorWriter], pickle_iterators: 
     return ready, serial
 
 
-def write_serially(writers: list[_IteratorWriter]) -> None:
-    active = list(writers)
-    while active:
-        active = [w for w in active if w.write_next()]
+def write_serially(io: ZarrIO, writers: list[_IteratorWriter]) -> None:
+    """Iterators that cannot go to workers: written in this process (see ``backend.blockwise``)."""
+    from .backend.blockwise import write_round_robin
+
+    write_round_robin(io, writers)
 
 
 def plan_blocks(io: ZarrIO, ready: list, blocks_wanted: int) -> tuple[list[WriteTarget], list, list, list]:
@@ -408,7 +409,7 @@ def write_iterators_in_parallel(io: ZarrIO, writers: list[_IteratorWriter],
     fork = context.get_start_method() == "fork"
     jobs = worker_count(queue.number_of_jobs)
     ready, serial = split_writers(io, writers, not fork, f"with {jobs} processes")
-    write_serially(serial)
+    write_serially(io, serial)
     if not ready:
         return
     targets, tasks, bars, shapes = plan_blocks(io, ready, TASKS_PER_WORKER * jobs)

@@ -77,3 +77,39 @@ def test_failed_read_names_dataset_and_block_and_keeps_it_incomplete(tmp_path, m
     meta = json.loads((target / DATASET / "zarr.json").read_text())
     assert meta["attributes"][INCOMPLETE_ATTR] is True
     assert not (target / "zarr.json").exists()
+
+
+class _Recording(ArrayIterator):
+    log: list[str] = []
+
+    def __init__(self, array, name, **kwargs):
+        self.name = name
+        super().__init__(array, **kwargs)
+
+    def _get_data(self, selection):
+        _Recording.log.append(self.name)
+        return super()._get_data(selection)
+
+
+def test_serial_iterators_are_written_round_robin(tmp_path, monkeypatch) -> None:
+    """Several iterators in one write advance together, a block each in turn (as the queue promises),
+    rather than one after the other; a plain DataChunkIterator among them is interleaved too."""
+    from hdmf.data_utils import DataChunkIterator
+
+    from nwbzarr import NWBZarrIO
+
+    from .conftest import nwbfile
+
+    monkeypatch.setattr(blockwise, "BLOCK_BYTES", 4096)
+    _Recording.log = []
+    data = sample_data()
+    series = {name: iterator(data, _Recording, name=name) for name in ("a", "b")}
+    series["plain"] = DataChunkIterator(data=iter(list(data)), buffer_size=50)
+    with NWBZarrIO(tmp_path / "rr.zarr", mode="w") as io:
+        io.write(nwbfile(series))
+    log = _Recording.log
+    assert sorted(set(log)) == ["a", "b"] and len(log) > 8
+    first_half = log[: len(log) // 2]
+    assert first_half.count("a") >= 2 and first_half.count("b") >= 2  # interleaved, not a then b
+    for name in ("a", "b", "plain"):
+        np.testing.assert_array_equal(read_back(tmp_path / "rr.zarr", name), data)

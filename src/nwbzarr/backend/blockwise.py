@@ -32,38 +32,75 @@ def blockwise_writable(writer: _IteratorWriter) -> bool:
         and all(s is not None for s in maxshape)
 
 
-def write_blockwise(io: ZarrIO, writer: _IteratorWriter) -> None:
-    """Write the whole iterator in chunk-aligned blocks, reading each next block while storing this one."""
-    from ..parallel import (
-        WriteTarget,
-        block_selections,
-        complete,
-        logical_bytes,
-        prepare,
-        progress_bar,
-        write_unit,
-    )
+class BlockwiseWriter:
+    """Writes one iterator block by block; ``write_next()`` stores one block (so the queue can go round-robin
+    over all its iterators) while the shared ``reader`` thread reads this writer's next block."""
 
-    shape = prepare(io, writer)
-    spec = writer.job.spec
-    target = WriteTarget(io.store, io.layout, writer.job.path, writer.job.documents, spec, writer.dci)
-    blocks_wanted = max(1, math.ceil(logical_bytes(spec, shape) / BLOCK_BYTES))
-    selections = block_selections(shape, write_unit(spec), shape, blocks_wanted)
-    bar = progress_bar(writer, shape)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nwbzarr-read-ahead") as reader:
-            ahead = reader.submit(_read, target, selections[0]) if selections else None
-            for index, selection in enumerate(selections):
-                values = ahead.result()
-                if index + 1 < len(selections):
-                    ahead = reader.submit(_read, target, selections[index + 1])
-                _store(io, target, selection, values)
-                if bar is not None:
-                    bar.update(values.nbytes)
-    finally:
-        if bar is not None:
-            bar.close()
-    complete(writer, shape)
+    def __init__(self, io: ZarrIO, writer: _IteratorWriter, reader: ThreadPoolExecutor) -> None:
+        from ..parallel import WriteTarget, block_selections, logical_bytes, prepare, progress_bar, write_unit
+
+        self.io, self.writer, self.reader = io, writer, reader
+        self.shape = prepare(io, writer)
+        spec = writer.job.spec
+        self.target = WriteTarget(io.store, io.layout, writer.job.path, writer.job.documents, spec, writer.dci)
+        blocks_wanted = max(1, math.ceil(logical_bytes(spec, self.shape) / BLOCK_BYTES))
+        self.selections = block_selections(self.shape, write_unit(spec), self.shape, blocks_wanted)
+        self.index = 0
+        self.bar = progress_bar(writer, self.shape)
+        self.ahead = reader.submit(_read, self.target, self.selections[0]) if self.selections else None
+
+    def write_next(self) -> bool:
+        """Store the next block; False (and the dataset marked complete) once every block is stored."""
+        if self.index >= len(self.selections):
+            self.finish()
+            return False
+        try:
+            values = self.ahead.result()
+            selection = self.selections[self.index]
+            self.index += 1
+            if self.index < len(self.selections):
+                self.ahead = self.reader.submit(_read, self.target, self.selections[self.index])
+            _store(self.io, self.target, selection, values)
+        except BaseException:
+            self.close_bar()
+            raise
+        if self.bar is not None:
+            self.bar.update(values.nbytes)
+        return True
+
+    def finish(self) -> None:
+        from ..parallel import complete
+
+        self.close_bar()
+        complete(self.writer, self.shape)
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def wait(self) -> None:
+        """Let a read still in flight end (after a failure elsewhere), so no thread outlives the write."""
+        if self.ahead is not None:
+            try:
+                self.ahead.result()
+            except BaseException:
+                pass
+
+
+def write_round_robin(io: ZarrIO, writers: list[Any]) -> None:
+    """Write iterators round-robin, one chunk (plain iterators) or one block (``GenericDataChunkIterator``)
+    at a time; block-wise writers share one read-ahead thread."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nwbzarr-read-ahead") as reader:
+        active = [BlockwiseWriter(io, w, reader) if blockwise_writable(w) else w for w in writers]
+        try:
+            while active:
+                active = [w for w in active if w.write_next()]
+        finally:
+            for w in active:
+                if isinstance(w, BlockwiseWriter):
+                    w.close_bar()
+                    w.wait()
 
 
 def _read(target: Any, selection: tuple[slice, ...]) -> Any:

@@ -11,7 +11,7 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
 from ..format.base import encode_json, to_buffer
 from .blocks import write_block
-from .blockwise import blockwise_writable, write_blockwise
+from .blockwise import write_round_robin
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -23,8 +23,8 @@ class ZarrIODataChunkIteratorQueue(deque):
 
     ``number_of_jobs``, ``max_threads_per_process`` and ``multiprocessing_context`` configure parallel
     writes of picklable iterators (see ``nwbzarr.parallel``). With one job every iterator is written in
-    this process: ``GenericDataChunkIterator``s block by block, reading ahead (``backend.blockwise``),
-    the rest round-robin, chunk by chunk as they arrive.
+    this process, round-robin: ``GenericDataChunkIterator``s a block at a time, reading the next block
+    ahead (``backend.blockwise``), the others a chunk at a time as they arrive.
     """
 
     def __init__(self, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
@@ -57,12 +57,7 @@ class ZarrIODataChunkIteratorQueue(deque):
             from ..parallel import write_iterators_in_parallel
 
             write_iterators_in_parallel(io, parallel, self)
-        serial = [w for w in writers if w not in parallel]
-        for writer in [w for w in serial if blockwise_writable(w)]:
-            write_blockwise(io, writer)
-        active = [w for w in serial if not blockwise_writable(w)]
-        while active:
-            active = [w for w in active if w.write_next()]
+        write_round_robin(io, [w for w in writers if w not in parallel])
         for w in writers:
             w.finish()
 
