@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SMALL_ARRAY_BYTES = 1 << 20  # read whole on first access
 BLOCK_CACHE_CHUNKS = 8
+SYNC_READ_CHUNKS = 2  # reads of up to this many chunks of a local directory skip the event loop
 
 
 class ZarrDataset(zarr.Array):
@@ -204,7 +205,7 @@ class ZarrDataset(zarr.Array):
             return None
         slices, dropped = selection
         out = np.empty(tuple(s.stop - s.start for s in slices), dtype=native)
-        if out.size:
+        if out.size and not _fill_in_this_thread(array, decoder, slices, out):
             self._io._run(_fill_from_chunks(array, decoder, slices, out))
         if dropped:
             out = out[tuple(0 if d in dropped else slice(None) for d in range(out.ndim))]
@@ -271,19 +272,62 @@ def _native_dtype(array: Any) -> np.dtype | None:
     return dt if isinstance(dt, np.dtype) else None
 
 
-async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> None:
-    """Copy the selected region of every chunk that intersects ``slices`` into ``out``."""
-    import asyncio
+def _chunks_of(metadata: Any, slices: tuple[slice, ...]) -> list[tuple[int, ...]]:
     import itertools
+
+    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
+    ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(slices, chunk_shape)]
+    return list(itertools.product(*ranges))
+
+
+def _place(metadata: Any, decode: Any, slices: tuple[slice, ...], out: np.ndarray, coords: tuple[int, ...],
+           raw: Any) -> None:
+    """Copy the part of chunk ``coords`` (``raw``: its stored bytes, None if absent) selected by ``slices``."""
+    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
+    src, dst = [], []
+    for i, s, n in zip(coords, slices, chunk_shape):
+        lo, hi = max(s.start, i * n), min(s.stop, (i + 1) * n)
+        src.append(slice(lo - i * n, hi - i * n))
+        dst.append(slice(lo - s.start, hi - s.start))
+    if raw is None:
+        out[tuple(dst)] = metadata.fill_value
+    else:
+        out[tuple(dst)] = decode(raw).reshape(chunk_shape)[tuple(src)]
+
+
+def _fill_in_this_thread(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> bool:
+    """Small reads from a local directory: read and decode here, without a trip through zarr's event loop
+    (three thread hops cost more than reading and decoding a chunk or two). False when not applicable."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    from ..storage.batch import sync_reader
+
+    metadata = array.metadata
+    coords = _chunks_of(metadata, slices)
+    if len(coords) > SYNC_READ_CHUNKS:
+        return False
+    read = sync_reader(array.store_path.store)
+    if read is None:
+        return False
+    buffer = default_buffer_prototype().buffer
+    path = array.store_path.path
+    for c in coords:
+        data = read(_chunk_key(path, metadata.encode_chunk_key(c)))
+        _place(metadata, decode, slices, out, c, None if data is None else buffer.from_bytes(data))
+    return True
+
+
+async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> None:
+    """Copy the selected region of every chunk that intersects ``slices`` into ``out``: fetched in one
+    batch, decoded on all cores."""
+    import asyncio
 
     from zarr.core.buffer import default_buffer_prototype
 
     from .pool import codec_pool
 
     metadata = array.metadata
-    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
-    ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(slices, chunk_shape)]
-    coords = list(itertools.product(*ranges))
+    coords = _chunks_of(metadata, slices)
     store_path = array.store_path
     prototype = default_buffer_prototype()
     raws = await asyncio.gather(*(
@@ -291,19 +335,8 @@ async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice,
         for c in coords
     ))
     loop = asyncio.get_running_loop()
-
-    def place(c: tuple[int, ...], raw: Any) -> None:
-        src, dst = [], []
-        for i, s, n in zip(c, slices, chunk_shape):
-            lo, hi = max(s.start, i * n), min(s.stop, (i + 1) * n)
-            src.append(slice(lo - i * n, hi - i * n))
-            dst.append(slice(lo - s.start, hi - s.start))
-        if raw is None:
-            out[tuple(dst)] = metadata.fill_value
-        else:
-            out[tuple(dst)] = decode(raw).reshape(chunk_shape)[tuple(src)]
-
-    await asyncio.gather(*(loop.run_in_executor(codec_pool(), place, c, r) for c, r in zip(coords, raws)))
+    await asyncio.gather(*(loop.run_in_executor(codec_pool(), _place, metadata, decode, slices, out, c, r)
+                           for c, r in zip(coords, raws)))
 
 
 def _chunk_key(path: str, key: str) -> str:

@@ -41,6 +41,23 @@ def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
     return None
 
 
+def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
+    """A blocking ``read(key) -> bytes or None`` where that is cheaper than a trip through zarr's event
+    loop (a LocalStore: one small file read), else None: use ``await store.get``."""
+    if type(store) is LocalStore:
+        root = str(store.root)
+
+        def read(key: str) -> bytes | None:
+            try:
+                with open(os.path.join(root, key), "rb") as fh:
+                    return fh.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+
+        return read
+    return None
+
+
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
     made: set[str] = set()
     for key, value in items:
