@@ -30,13 +30,17 @@ class _Handle:
         """Reopen read-write (a writer joined stores that opened the file read-only)."""
         with self.lock:
             if not self.writable:
-                self.db.close()
+                self.close()
                 self.db = self.opener(flag)
                 self.writable = True
 
     def close(self) -> None:
+        """Close once: some dbm modules close their file descriptor again on a second call, which could
+        close a descriptor the process has since reused for another file."""
         with self.lock:
-            self.db.close()
+            db, self.db = self.db, None
+            if db is not None:
+                db.close()
 
 
 class DBMStore(SyncBackendStore):
