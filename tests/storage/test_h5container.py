@@ -218,7 +218,7 @@ def test_direct_write_supersedes_a_loose_copy(tmp_path: Path) -> None:
 
 async def test_byte_ranges_inside_a_container(tmp_path: Path) -> None:
     store = H5ContainerStore(tmp_path / "s")
-    zarr.create_array(store, name="a", shape=(1000,), chunks=(1000,), dtype="u1", compressors=None)
+    zarr.create_array(store, name="a", shape=(2000,), chunks=(1000,), dtype="u1", compressors=None)
     payload = bytes(range(256)) * 4
     await store.set("a/c/0", cpu.Buffer.from_bytes(payload[:1000]))
     assert (store.root / "a/c.h5").is_file() and not (store.root / "a/c/0").exists()
@@ -228,6 +228,18 @@ async def test_byte_ranges_inside_a_container(tmp_path: Path) -> None:
     assert await store.getsize("a/c/0") == 1000
     assert await store.get("a/c/1", proto) is None
     assert await store.exists("a/c/0") and not await store.exists("a/c/1")
+
+
+def test_a_single_chunk_array_keeps_its_chunk_as_a_plain_file(tmp_path: Path) -> None:
+    """A container would save no file for a one-chunk array and cost an HDF5 file: write_direct leaves
+    it loose; consolidate() still folds it in."""
+    store = H5ContainerStore(tmp_path / "s")
+    arr = zarr.create_array(store, name="one", shape=(10, 3), chunks=(10, 3), dtype="i4")
+    arr[...] = 7
+    assert [f for f in all_files(store.root) if f.startswith("one/")] == ["one/c/0/0", "one/zarr.json"]
+    store.consolidate()
+    assert [f for f in all_files(store.root) if f.startswith("one/")] == ["one/c.h5", "one/zarr.json"]
+    assert (zarr.open_array(store, path="one")[...] == 7).all()
 
 
 def test_pickle_round_trip_keeps_reads_and_writes_working(tmp_path: Path) -> None:
@@ -514,8 +526,11 @@ def mock_nwbfile():
     from pynwb.testing.mock.ecephys import mock_ElectricalSeries
     from pynwb.testing.mock.file import mock_NWBFile
 
+    from nwbzarr import ZarrDataIO
+
     nwb = mock_NWBFile()
-    nwb.add_acquisition(mock_TimeSeries(name="ts", data=np.arange(200, dtype="f4").reshape(100, 2), nwbfile=None))
+    chunked = ZarrDataIO(np.arange(200, dtype="f4").reshape(100, 2), chunks=(25, 2))  # 4 chunks: containerised
+    nwb.add_acquisition(mock_TimeSeries(name="ts", data=chunked, nwbfile=None))
     mock_ElectricalSeries(name="es", nwbfile=nwb, data=np.arange(300, dtype="i2").reshape(100, 3) % 17)
     return nwb
 

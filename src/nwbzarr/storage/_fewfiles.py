@@ -283,7 +283,8 @@ class ContainerStore(Store):
             if exclusive and self._exists_locked(route):
                 return
             cpath = self.root / route.container
-            if self.write_direct and (not cpath.exists() or self._c_in_place_ok(cpath)):
+            if self.write_direct and not route.layout.single_chunk \
+                    and (not cpath.exists() or self._c_in_place_ok(cpath)):
                 self._c_update(cpath, {route.member: value}, ())
                 self._unlink_loose(key)
             else:  # a loose file (atomic), folded in by consolidate(); reads prefer it meanwhile

@@ -55,6 +55,7 @@ class ArrayLayout:
     ndim: int
     separator: str
     v3_default: bool
+    single_chunk: bool = False  # the whole array is one chunk (or one shard)
 
     def _rel(self, key: str) -> str | None:
         if self.path == "":
@@ -101,15 +102,24 @@ def layout_from_metadata(path: str, name: str, raw: bytes) -> ArrayLayout | str 
             enc = doc.get("chunk_key_encoding") or {"name": "default"}
             v3_default = enc.get("name", "default") == "default"
             sep = (enc.get("configuration") or {}).get("separator", "/" if v3_default else ".")
-            return ArrayLayout(path, len(doc["shape"]), sep, v3_default)
+            grid = ((doc.get("chunk_grid") or {}).get("configuration") or {}).get("chunk_shape")
+            return ArrayLayout(path, len(doc["shape"]), sep, v3_default, _one_chunk(doc["shape"], grid))
         if name == ".zarray":
             sep = doc.get("dimension_separator") or "."
-            return ArrayLayout(path, len(doc["shape"]), sep, False)
+            return ArrayLayout(path, len(doc["shape"]), sep, False, _one_chunk(doc["shape"], doc.get("chunks")))
         if name == ".zgroup":
             return "group"
     except (KeyError, TypeError, AttributeError):
         return None
     return None
+
+
+def _one_chunk(shape: Any, chunks: Any) -> bool:
+    """Whether an array of ``shape`` cut into ``chunks`` is a single chunk (unknown grids: no)."""
+    try:
+        return len(shape) == len(chunks) and all(int(s) <= int(c) for s, c in zip(shape, chunks))
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ class H5ContainerStore(ContainerStore):
 
     ``depth``: trailing chunk indices per container path + member name (3: one file per leading index
     tuple, members named by the last two indices). ``write_direct``: chunks go straight into containers
-    (False: loose files, exactly a directory store, until ``consolidate()``); HDF5 files are not
+    (False: loose files, exactly a directory store, until ``consolidate()``); an array that is a single
+    chunk keeps it as a plain file (a container would save no file and cost an HDF5 file); HDF5 files are not
     crash-safe, so only containers created by this write session (this store and its pickled copies in
     worker processes) are changed in place: a chunk for an older container is written as a loose file
     (atomically) until ``consolidate()`` folds it in, and deletes rebuild it, so a writer killed at any
