@@ -295,7 +295,7 @@ class ContainerStore(Store):
             raise ValueError(f"key {key!r} names a chunk container file of this store; refusing to write it")
         write_file(self.root / key, value, exclusive=exclusive)
         if key.rpartition("/")[2] in METADATA_NAMES:
-            self._router.invalidate()
+            self._router.note_metadata(key)  # that node only: others keep their cached metadata
 
     def _unlink_loose(self, key: str) -> None:
         path = self.root / key
