@@ -138,6 +138,8 @@ class VerifyReport:
         return not self.problems
 
 
+SET_BATCH = 256  # keys per thread call in _set_many
+
 class ContainerStore(Store):
     """Directory store whose chunk keys may be stored in per-index-group container files."""
 
@@ -469,6 +471,22 @@ class ContainerStore(Store):
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         # docstring inherited
         await self._set(key, value, exclusive=True)
+
+    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        """Many keys in a few thread calls (one per ``SET_BATCH`` keys) rather than one hop per key."""
+        await self._ensure_open_async()
+        self._check_writable()
+        items = []
+        for key, value in values:
+            if not isinstance(value, Buffer):
+                raise TypeError(f"{type(self).__name__}.set(): `value` must be a Buffer instance, got {type(value)}.")
+            items.append((key, value.as_buffer_like()))
+        batches = [items[i:i + SET_BATCH] for i in range(0, len(items), SET_BATCH)]
+        await asyncio.gather(*(asyncio.to_thread(self._set_batch_blocking, batch) for batch in batches))
+
+    def _set_batch_blocking(self, items: list[tuple[str, Any]]) -> None:
+        for key, value in items:
+            self._set_blocking(key, value)
 
     async def _set(self, key: str, value: Buffer, exclusive: bool) -> None:
         await self._ensure_open_async()

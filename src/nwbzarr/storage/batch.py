@@ -15,13 +15,18 @@ REMOTE_CONCURRENCY = 64
 
 
 async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
-    """Store every ``(key, Buffer)``; on a LocalStore new files are written without temp+rename."""
+    """Store every ``(key, Buffer)``: on a LocalStore new files are written without temp+rename; a store
+    with its own ``_set_many`` (one transaction, one thread call) gets the whole batch; others get
+    ``set`` calls, at most ``REMOTE_CONCURRENCY`` at a time."""
     if not items:
         return
     if type(store) is LocalStore and not store.read_only:
         root = str(store.root)
         batches = [items[i:i + LOCAL_BATCH] for i in range(0, len(items), LOCAL_BATCH)]
         await asyncio.gather(*(asyncio.to_thread(_write_local, root, batch) for batch in batches))
+        return
+    if type(store)._set_many is not Store._set_many:  # the store writes a batch in one go (nwbzarr's stores)
+        await store._set_many(items)
         return
     limit = asyncio.Semaphore(REMOTE_CONCURRENCY)
 

@@ -1,0 +1,40 @@
+"""``set_many``: the batch writer ZarrIO uses for metadata documents and one-chunk arrays."""
+
+from __future__ import annotations
+
+import pytest
+from zarr.core.buffer import cpu
+from zarr.core.sync import sync
+from zarr.storage import MemoryStore
+
+from nwbzarr.storage import SQLiteStore
+from nwbzarr.storage.batch import set_many
+from nwbzarr.storage.h5container import H5ContainerStore
+
+ITEMS = [(f"g{i % 7}/a{i}/c/0", cpu.Buffer.from_bytes(bytes([i % 256]) * (i + 1))) for i in range(600)]
+
+
+class _CountingSQLite(SQLiteStore):
+    calls = 0
+
+    async def _set_many(self, values):
+        type(self).calls += 1
+        await super()._set_many(values)
+
+    async def set(self, key, value):  # pragma: no cover - must not be used for a batch
+        raise AssertionError("set_many wrote key by key")
+
+
+def test_a_store_with_its_own_batch_write_gets_the_whole_batch(tmp_path) -> None:
+    store = _CountingSQLite(tmp_path / "b.sqldb")
+    sync(set_many(store, ITEMS))
+    assert _CountingSQLite.calls == 1
+    assert all(store.get_sync(k).to_bytes() == v.to_bytes() for k, v in ITEMS)
+
+
+@pytest.mark.parametrize("make", [lambda p: H5ContainerStore(p / "h"), lambda p: MemoryStore()])
+def test_batches_land_on_other_stores(tmp_path, make) -> None:
+    store = make(tmp_path)
+    sync(set_many(store, ITEMS))
+    proto = cpu.buffer_prototype
+    assert all(sync(store.get(k, proto)).to_bytes() == v.to_bytes() for k, v in ITEMS)
