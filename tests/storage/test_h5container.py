@@ -631,3 +631,20 @@ def test_writer_killed_in_a_later_session_leaves_older_chunks_intact(tmp_path: P
         rows = slice(block * 5, block * 5 + 5)
         # each chunk holds its original values or one whole later write, never garbage
         assert (got[rows] == data[rows]).all() or len(np.unique(got[rows])) == 1
+
+
+def test_later_session_checks_an_older_container_once(tmp_path: Path, monkeypatch) -> None:
+    """Whether a container belongs to this session is read once, not per chunk written."""
+    import nwbzarr.storage.h5container as h5c
+
+    root = tmp_path / "s"
+    arr = zarr.create_array(H5ContainerStore(root), name="a", shape=(40, 8), chunks=(5, 8), dtype="i4")
+    arr[...] = 1
+    chunks = {i: arr.store.get_sync(f"a/c/{i}/0") for i in range(8)}
+    opened = []
+    real_open = h5c._open
+    monkeypatch.setattr(h5c, "_open", lambda path, mode: opened.append(mode) or real_open(path, mode))
+    later = H5ContainerStore(root)
+    for i in range(8):
+        later.set_sync(f"a/c/{i}/0", chunks[i])
+    assert opened.count("r") == 1

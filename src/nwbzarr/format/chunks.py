@@ -53,18 +53,10 @@ def chunk_encoder(array: AsyncArray) -> Any:
     (no compressor), so the caller must consume it before reusing the scratch.
     None when a codec has no sync path (sharding, wrapped numcodecs): use zarr's setitem.
     """
-    metadata = array.metadata
-    chunk_shape = _chunk_shape(metadata)
-    codecs = getattr(metadata, "codecs", None)
-    if chunk_shape is None or not codecs:
+    found = _sync_pipeline(array, "_encode_sync")
+    if found is None:
         return None
-    if not all(hasattr(c, "_encode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
-        return None
-    prototype = default_buffer_prototype()
-    try:
-        first_spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
-    except (TypeError, ValueError, AttributeError, NotImplementedError):
-        return None
+    metadata, chunk_shape, codecs, prototype, first_spec = found
     native = first_spec.dtype.to_native_dtype() if hasattr(first_spec.dtype, "to_native_dtype") else None
     fill = metadata.fill_value
     full_shape = tuple(chunk_shape)
@@ -88,6 +80,24 @@ def chunk_encoder(array: AsyncArray) -> Any:
         return metadata.encode_chunk_key(coords), chunk
 
     return encode
+
+
+def _sync_pipeline(array: AsyncArray, method: str) -> tuple | None:
+    """(metadata, chunk shape, codecs, prototype, first chunk's spec) when every codec of a regular-grid
+    array has the sync ``method`` (``_encode_sync``/``_decode_sync``), else None."""
+    metadata = array.metadata
+    chunk_shape = _chunk_shape(metadata)
+    codecs = getattr(metadata, "codecs", None)
+    if chunk_shape is None or not codecs:
+        return None
+    if not all(hasattr(c, method) and hasattr(c, "resolve_metadata") for c in codecs):
+        return None
+    prototype = default_buffer_prototype()
+    try:
+        spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return None
+    return metadata, chunk_shape, codecs, prototype, spec
 
 
 _SCRATCH = threading.local()
@@ -170,18 +180,10 @@ def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | No
 
 def chunk_decoder(array: AsyncArray) -> Any:
     """A thread-safe ``decode(raw Buffer) -> numpy chunk`` for this array, or None (use zarr's getitem)."""
-    metadata = array.metadata
-    chunk_shape = _chunk_shape(metadata)
-    codecs = getattr(metadata, "codecs", None)
-    if chunk_shape is None or not codecs:
+    found = _sync_pipeline(array, "_decode_sync")
+    if found is None:
         return None
-    if not all(hasattr(c, "_decode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
-        return None
-    prototype = default_buffer_prototype()
-    try:
-        spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
-    except (TypeError, ValueError, AttributeError, NotImplementedError):
-        return None
+    _, _, codecs, _, spec = found
     specs = []
     for codec in codecs:
         specs.append(spec)

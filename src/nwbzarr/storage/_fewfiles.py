@@ -140,6 +140,7 @@ class VerifyReport:
 
 SET_BATCH = 256  # keys per thread call in _set_many
 
+
 class ContainerStore(Store):
     """Directory store whose chunk keys may be stored in per-index-group container files."""
 

@@ -139,6 +139,14 @@ class SharedHandles:
             entry[1] += 1
             return entry[0]
 
+    def detach_after_fork(self) -> list[Any]:
+        """In a forked child: forget every inherited handle without closing it and return them, so the
+        caller closes them the way its backend allows. The inherited lock is replaced, not taken: the
+        thread that may have held it does not exist in the child."""
+        handles = [entry[0] for entry in self._handles.values()]
+        self._pid, self._handles, self._lock = os.getpid(), {}, threading.Lock()
+        return handles
+
     def get(self, key: str) -> Any:
         """The current handle for key (the caller must hold a reference)."""
         self._check_fork()

@@ -128,7 +128,7 @@ class H5ContainerStore(ContainerStore):
         read_only: bool = False,
     ) -> None:
         super().__init__(root, depth=depth, write_direct=write_direct, lock=lock, read_only=read_only)
-        self._own: dict[str, int] = {}  # containers of this session: path -> inode
+        self._session_of: dict[str, tuple[int, bool]] = {}  # container -> (inode, created by this session)
 
     def _c_read(self, path: Path, member: str, byte_range: ByteRequest | None) -> bytes | None:
         f = _open(path, "r")
@@ -160,15 +160,15 @@ class H5ContainerStore(ContainerStore):
             inode = path.stat().st_ino
         except FileNotFoundError:
             return True
-        if self._own.get(str(path)) == inode:
-            return True
+        known = self._session_of.get(str(path))
+        if known is not None and known[0] == inode:  # a rebuild renames a new file (new inode) into place
+            return known[1]
         f = _open(path, "r")
         if f is None:
             return True
         with f:
             ours = f.attrs.get(SESSION_ATTR) == self._session
-        if ours:
-            self._own[str(path)] = inode
+        self._session_of[str(path)] = (inode, ours)
         return ours
 
     def _c_update(self, path: Path, puts: dict[str, Any], deletes: Iterable[str]) -> None:

@@ -73,10 +73,7 @@ class _ForkGate:
 def _close_inherited_environments() -> None:
     """In a forked child: close the parent's environments (no transaction of theirs is alive, see
     ``_ForkGate``) so that this process may open its own."""
-    inherited = [entry[0] for entry in _ENVS._handles.values()]
-    _ENVS._handles.clear()
-    _ENVS._pid = os.getpid()
-    for env in inherited:
+    for env in _ENVS.detach_after_fork():
         try:
             env.close()
         except Exception:  # pragma: no cover - a half-open handle; the child opens its own anyway
