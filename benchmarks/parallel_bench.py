@@ -40,7 +40,8 @@ class SyntheticRecording(GenericDataChunkIterator):
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
         start, stop = selection[0].start, selection[0].stop
-        out = np.empty((stop - start, self.shape[1]), dtype=np.int16)[:, selection[1]]
+        columns = range(self.shape[1])[selection[1]]
+        out = np.empty((stop - start, len(columns)), dtype=np.int16)
         row = start
         while row < stop:  # one slice per template-sized block: copies, no fancy indexing
             block, offset = divmod(row, self.chunk_rows)

@@ -648,3 +648,77 @@ def test_later_session_checks_an_older_container_once(tmp_path: Path, monkeypatc
     for i in range(8):
         later.set_sync(f"a/c/{i}/0", chunks[i])
     assert opened.count("r") == 1
+
+
+def _older_container_array(root: Path, rows: int = 80) -> tuple[np.ndarray, bytes]:
+    arr = zarr.create_array(H5ContainerStore(root), name="a", shape=(rows, 8), chunks=(5, 8), dtype="i4")
+    data = np.arange(rows * 8, dtype="i4").reshape(rows, 8)
+    arr[...] = data
+    (container,) = _container_files(root)
+    return data, (root / container).read_bytes()
+
+
+def test_concurrent_deletes_from_an_older_container_share_rebuilds(tmp_path: Path, monkeypatch) -> None:
+    """Shrinking an array deletes its chunks concurrently (zarr runs up to 10 at once); deletes that
+    arrive while a rebuild runs are applied together, so 14 deletes cost a few rebuilds (14 before)."""
+    root = tmp_path / "s"
+    data, _ = _older_container_array(root)
+    rebuilds = []
+    real = H5ContainerStore._replace_container
+
+    def slow_first_rebuild(self, cpath, items):
+        rebuilds.append(cpath)
+        if len(rebuilds) == 1:
+            import time
+
+            time.sleep(0.3)  # the other deletes queue up meanwhile
+        return real(self, cpath, items)
+
+    monkeypatch.setattr(H5ContainerStore, "_replace_container", slow_first_rebuild)
+    later = H5ContainerStore(root)
+    zarr.open_array(later, path="a", mode="r+").resize((10, 8))
+    assert 2 <= len(rebuilds) <= 5
+    assert len(later._deletes) == 0
+    reopened = zarr.open_array(H5ContainerStore(root), path="a")
+    np.testing.assert_array_equal(reopened[...], data[:10])
+    assert reopened.nchunks_initialized == 2
+    assert [k for k in listed(later) if "/c/" in k] == ["a/c/0/0", "a/c/1/0"]
+    assert later.verify().ok
+
+
+def test_a_failed_batch_delete_fails_every_delete_in_it_and_keeps_the_container(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    root = tmp_path / "s"
+    data, before = _older_container_array(root, rows=40)
+
+    def failing_rebuild(self, cpath, items):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(H5ContainerStore, "_replace_container", failing_rebuild)
+    later = H5ContainerStore(root)
+
+    async def delete_all() -> list:
+        import asyncio
+
+        return await asyncio.gather(*(later.delete(f"a/c/{i}/0") for i in range(2, 8)), return_exceptions=True)
+
+    outcomes = zarr.core.sync.sync(delete_all())
+    assert all(isinstance(o, OSError) and "disk full" in str(o) for o in outcomes)
+    assert (root / _container_files(root)[0]).read_bytes() == before
+    monkeypatch.undo()
+    np.testing.assert_array_equal(zarr.open_array(H5ContainerStore(root), path="a")[...], data)
+
+
+def test_a_delete_whose_lock_fails_raises_and_leaves_no_delete_queued(tmp_path: Path) -> None:
+    lock = CountingLock()
+    store = H5ContainerStore(tmp_path / "s", lock=lock)
+    arr = zarr.create_array(store, name="a", shape=(8,), chunks=(2,), dtype="u1")
+    arr[...] = 7
+    lock.grant = False
+    with pytest.raises(TimeoutError):
+        store.delete_sync("a/c/3")
+    assert len(store._deletes) == 0
+    lock.grant = True
+    np.testing.assert_array_equal(arr[...], 7)  # the failed delete changed nothing
+    store.delete_sync("a/c/3")  # a new delete leads again: nothing was left half-led
+    np.testing.assert_array_equal(zarr.open_array(store, path="a")[...], [7, 7, 7, 7, 7, 7, 0, 0])

@@ -225,3 +225,26 @@ def test_nwbzarrio_writes_and_reads_a_full_nwb_file(tmp_path: Path, write_direct
     store = ZipContainerStore(tmp_path / "f.nwb.zarr", write_direct=write_direct)
     round_trip_nwb(store)
     assert [f for f in all_files(store.root) if f.endswith(".zip")]
+
+
+def test_shrinking_an_array_rebuilds_its_zip_a_few_times_not_once_per_chunk(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "s"
+    arr = zarr.create_array(ZipContainerStore(root), name="a", shape=(80, 8), chunks=(5, 8), dtype="i4")
+    data = np.arange(640, dtype="i4").reshape(80, 8)
+    arr[...] = data
+    ZipContainerStore(root).consolidate()
+    import nwbzarr.storage.zipcontainer as zc
+
+    rebuilds = []
+    real = zc._write_zip  # every zip (re)build writes through it
+
+    def counted(path, items):
+        rebuilds.append(path)
+        return real(path, items)
+
+    monkeypatch.setattr(zc, "_write_zip", counted)
+    zarr.open_array(ZipContainerStore(root), path="a", mode="r+").resize((10, 8))
+    assert 1 <= len(rebuilds) < 14  # 14 chunks deleted
+    reopened = zarr.open_array(ZipContainerStore(root), path="a")
+    np.testing.assert_array_equal(reopened[...], data[:10])
+    assert reopened.nchunks_initialized == 2

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -21,6 +22,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.buffer.core import default_buffer_prototype
 
+from nwbzarr.storage._deletes import DeleteBatches, Pending
 from nwbzarr.storage._routing import (
     LOCK_FILE_NAME,
     METADATA_NAMES,
@@ -171,6 +173,7 @@ class ContainerStore(Store):
         # write session: containers created by this store (and its pickled copies in worker processes)
         # may be changed in place; any other container only by an atomic rebuild
         self._session = uuid.uuid4().hex
+        self._deletes = DeleteBatches()
 
     # ---------------------------------------------------------------- identity
     def _config(self) -> dict[str, Any]:
@@ -325,19 +328,38 @@ class ContainerStore(Store):
     def _delete_blocking(self, key: str) -> None:
         self._check_writable()
         route = self._route(key)
-        path = self.root / key
         if route is None:
-            if path.is_dir():
-                self._delete_dir_blocking(key)
-                return
-            if self._router.container_lead(key) is None:
-                self._unlink_loose(key)
-            if key.rpartition("/")[2] in METADATA_NAMES:
-                self._router.invalidate()
+            self._delete_plain(key)
             return
-        with self._locks.hold(route.container):
+        done, lead = self._deletes.enqueue(route.container, route.member, key)
+        if lead:
+            self._lead_deletes(route.container)
+        done.result()  # settled by the leader, with the outcome of the batch that held it
+
+    def _delete_plain(self, key: str) -> None:
+        """Delete a key that is not a chunk of an array (a document, a directory, a stray file)."""
+        if (self.root / key).is_dir():
+            self._delete_dir_blocking(key)
+            return
+        if self._router.container_lead(key) is None:
             self._unlink_loose(key)
-            self._delete_members(route.container, [route.member])
+        if key.rpartition("/")[2] in METADATA_NAMES:
+            self._router.invalidate()
+
+    def _lead_deletes(self, container: str) -> None:
+        """Hold the container's lock and apply queued deletes batch by batch until none is left."""
+        try:
+            with self._locks.hold(container):
+                self._deletes.drain(container, partial(self._delete_batch, container))
+        except BaseException as exc:
+            self._deletes.abandon(container, exc)
+            raise
+
+    def _delete_batch(self, container: str, batch: Pending) -> None:
+        """Delete a batch of chunks of one container (caller holds its lock): one rebuild for all."""
+        for key, _ in batch.values():
+            self._unlink_loose(key)
+        self._delete_members(container, list(batch))
 
     def _delete_members(self, container: str, members: list[str]) -> None:
         """Delete members from a container (caller holds its lock); remove the file once empty."""
@@ -500,7 +522,16 @@ class ContainerStore(Store):
         # docstring inherited
         await self._ensure_open_async()
         self._check_writable()
-        await asyncio.to_thread(self._delete_blocking, key)
+        route = await asyncio.to_thread(self._route, key)
+        if route is None:
+            await asyncio.to_thread(self._delete_plain, key)
+            return
+        # queued on the loop's thread: concurrent deletes of one container join one batch, and only
+        # the leader occupies a worker thread while the rest wait here
+        done, lead = self._deletes.enqueue(route.container, route.member, key)
+        if lead:
+            await asyncio.to_thread(self._lead_deletes, route.container)
+        await asyncio.wrap_future(done)
 
     async def delete_dir(self, prefix: str) -> None:
         # docstring inherited
