@@ -38,3 +38,27 @@ def test_batches_land_on_other_stores(tmp_path, make) -> None:
     sync(set_many(store, ITEMS))
     proto = cpu.buffer_prototype
     assert all(sync(store.get(k, proto)).to_bytes() == v.to_bytes() for k, v in ITEMS)
+
+
+def test_container_store_batches_take_one_thread_call_per_core(tmp_path, monkeypatch) -> None:
+    store = H5ContainerStore(tmp_path / "h")
+    calls = []
+    real = H5ContainerStore._set_batch_blocking
+    monkeypatch.setattr(H5ContainerStore, "_set_batch_blocking", lambda self, items: calls.append(len(items))
+                        or real(self, items))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    sync(set_many(store, ITEMS))
+    assert calls == [300, 300]
+    calls.clear()
+    sync(set_many(store, ITEMS[:70]))  # too few keys to be worth two threads
+    assert calls == [70]
+    assert all(store.get_sync(k).to_bytes() == v.to_bytes() for k, v in ITEMS)
+
+
+@pytest.mark.parametrize(("n", "threads", "least", "expected"), [
+    (0, 4, 64, []), (10, 4, 64, [10]), (130, 4, 64, [65, 65]), (1000, 3, 64, [334, 334, 332]),
+])
+def test_split_evenly(n, threads, least, expected) -> None:
+    from nwbzarr.storage._fewfiles import split_evenly
+
+    assert [len(run) for run in split_evenly(list(range(n)), threads, least)] == expected

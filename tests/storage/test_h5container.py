@@ -722,3 +722,45 @@ def test_a_delete_whose_lock_fails_raises_and_leaves_no_delete_queued(tmp_path: 
     np.testing.assert_array_equal(arr[...], 7)  # the failed delete changed nothing
     store.delete_sync("a/c/3")  # a new delete leads again: nothing was left half-led
     np.testing.assert_array_equal(zarr.open_array(store, path="a")[...], [7, 7, 7, 7, 7, 7, 0, 0])
+
+
+# ------------------------------------------------------------------ routing cache
+def test_routing_takes_an_array_layout_from_the_document_just_written(tmp_path: Path, monkeypatch) -> None:
+    """Writing an array's zarr.json fills the routing cache from those bytes: routing its chunks reads no
+    metadata file again."""
+    from nwbzarr.storage import _routing
+
+    store = H5ContainerStore(tmp_path / "s")
+    arr = zarr.create_array(store, name="g/a", shape=(20, 4), chunks=(5, 4), dtype="i2")
+    reads = []
+    real = _routing.layout_from_metadata
+    monkeypatch.setattr(_routing, "layout_from_metadata", lambda *a: reads.append(a[:2]) or real(*a))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"metadata re-read: {self}"))
+    route = store._route("g/a/c/3/0")
+    assert route is not None and route.layout.ndim == 2 and reads == []
+    monkeypatch.undo()
+    arr[...] = 3
+    np.testing.assert_array_equal(zarr.open_array(H5ContainerStore(tmp_path / "s"), path="g/a")[...], 3)
+
+
+def test_a_v2_document_beside_zarr_json_does_not_decide_the_routing(tmp_path: Path) -> None:
+    store = H5ContainerStore(tmp_path / "s")
+    zarr.create_array(store, name="a", shape=(20, 4), chunks=(5, 4), dtype="i2")
+    # a stray v2 document in the same directory: zarr.json is read first, so it still decides
+    store.set_sync("a/.zarray", cpu.Buffer.from_bytes(b'{"zarr_format": 2, "shape": [9], "chunks": [3],'
+                                                    b' "dtype": "<i2", "dimension_separator": "."}'))
+    route = store._route("a/c/3/0")
+    assert route is not None and route.layout.ndim == 2
+
+
+def test_reading_a_changed_document_refreshes_the_routing(tmp_path: Path) -> None:
+    """Another writer replaced an array by one of other rank: reading its metadata updates the routes."""
+    store = H5ContainerStore(tmp_path / "s")
+    zarr.create_array(store, name="a", shape=(20, 4), chunks=(5, 4), dtype="i2")
+    assert store._route("a/c/3/0").layout.ndim == 2
+    zarr.create_array(H5ContainerStore(tmp_path / "s"), name="a", shape=(20,), chunks=(5,), dtype="i2",
+                      overwrite=True)
+    arr = zarr.open_array(store, path="a", mode="r+")  # reads a/zarr.json through this store
+    assert store._route("a/c/3").layout.ndim == 1
+    arr[...] = 5
+    np.testing.assert_array_equal(zarr.open_array(H5ContainerStore(tmp_path / "s"), path="a")[...], 5)

@@ -21,6 +21,7 @@ RESERVED_PREFIX = "__nwbzarr"
 LOCK_FILE_NAME = "__nwbzarr.lock"
 TMP_PREFIX = "__nwbzarr_tmp."
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata")
+_LAYOUT_NAMES = ("zarr.json", ".zarray", ".zgroup")  # the documents that say whether a node is an array
 _LOCK_SLOTS = 1 << 24
 
 
@@ -151,9 +152,23 @@ class Router:
         """Forget cached metadata (after a metadata write or when other processes may have changed it)."""
         self._nodes.clear()
 
-    def note_metadata(self, key: str) -> None:
-        """A metadata document at ``key`` was read or written: re-read that node next time."""
-        self._nodes.pop(key.rpartition("/")[0], None)
+    def note_metadata(self, key: str, raw: bytes | None = None) -> None:
+        """A metadata document at ``key`` was read or written: take the node's layout from ``raw`` (its
+        whole content) when that decides it, else re-read the node next time."""
+        dir_rel, _, name = key.rpartition("/")
+        if raw is None or name not in _LAYOUT_NAMES:
+            if name in _LAYOUT_NAMES:
+                self._nodes.pop(dir_rel, None)
+            return  # .zattrs and .zmetadata never change how chunks are routed
+        earlier = _LAYOUT_NAMES[: _LAYOUT_NAMES.index(name)]
+        if any((self.root / dir_rel / other).exists() for other in earlier):
+            self._nodes.pop(dir_rel, None)  # a document read before this one decides: re-read
+            return
+        layout = layout_from_metadata(dir_rel, name, raw)
+        if layout is None:
+            self._nodes.pop(dir_rel, None)
+        else:
+            self._nodes[dir_rel] = layout
 
     def _node(self, dir_rel: str) -> ArrayLayout | str | None:
         """Metadata at directory ``dir_rel``: ArrayLayout, "group" or None (no zarr metadata there)."""
@@ -173,6 +188,9 @@ class Router:
 
     def owner(self, dir_rel: str) -> ArrayLayout | None:
         """The array whose directory is ``dir_rel`` or its nearest ancestor with metadata, if an array."""
+        cached = self._cached_array_above(dir_rel)
+        if cached is not None:
+            return cached
         cur = dir_rel
         while True:
             node = self._node(cur)
@@ -180,6 +198,18 @@ class Router:
                 return node if isinstance(node, ArrayLayout) else None
             if cur == "":
                 return None
+            cur = cur.rpartition("/")[0]
+
+    def _cached_array_above(self, dir_rel: str) -> ArrayLayout | None:
+        """A cached array at or above ``dir_rel`` with no cached group between: nothing below an array
+        is a node of its own, so its chunk directories need no probing on disk."""
+        cur = dir_rel
+        while True:
+            node = self._nodes.get(cur)
+            if isinstance(node, ArrayLayout):
+                return node
+            if node is not None or cur == "":
+                return None  # a group: a directory below it may be an array not cached yet
             cur = cur.rpartition("/")[0]
 
     def route(self, key: str) -> Route | None:
