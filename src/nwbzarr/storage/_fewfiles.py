@@ -8,7 +8,6 @@ Subclasses supply the container format (HDF5, zip) through the ``_c_*`` hooks.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import shutil
 import uuid
@@ -19,11 +18,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
+from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.buffer.core import default_buffer_prototype
 
 from nwbzarr.storage._deletes import DeleteBatches, Pending
+from nwbzarr.storage._files import (
+    fsync_dir,
+    prune_empty_dirs,
+    read_file,
+    tmp_path_for,
+    write_file,
+)
 from nwbzarr.storage._routing import (
     LOCK_FILE_NAME,
     METADATA_NAMES,
@@ -39,95 +45,6 @@ from nwbzarr.storage._routing import (
 )
 
 ItemSource = Callable[[], bytes]
-
-
-def slice_bounds(size: int, byte_range: ByteRequest | None) -> tuple[int, int]:
-    """(start, stop) of ``byte_range`` within a value of ``size`` bytes, clamped like LocalStore."""
-    if byte_range is None:
-        return 0, size
-    if isinstance(byte_range, RangeByteRequest):
-        return min(byte_range.start, size), min(max(byte_range.end, byte_range.start), size)
-    if isinstance(byte_range, OffsetByteRequest):
-        return min(byte_range.offset, size), size
-    if isinstance(byte_range, SuffixByteRequest):
-        return max(0, size - byte_range.suffix), size
-    raise TypeError(f"Unexpected byte_range, got {byte_range}.")
-
-
-def read_file(path: Path, byte_range: ByteRequest | None) -> bytes:
-    """Read a plain file, or the requested part of it."""
-    with path.open("rb") as f:
-        if byte_range is None:
-            return f.read()
-        start, stop = slice_bounds(os.fstat(f.fileno()).st_size, byte_range)
-        f.seek(start)
-        return f.read(stop - start)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable before anything depends on it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_TMP_TOKEN = uuid.uuid4().hex[:12]  # with the pid and a counter: unique across hosts, processes, threads
-_TMP_COUNTER = itertools.count()
-
-
-def tmp_path_for(path: Path) -> Path:
-    """A hidden temporary sibling of ``path``; its name says which file it will replace."""
-    return path.with_name(f"{TMP_PREFIX}{path.name}.{_TMP_TOKEN}{os.getpid()}.{next(_TMP_COUNTER)}")
-
-
-def write_file(path: Path, data: Any, exclusive: bool = False) -> bool:
-    """Write ``data`` to ``path`` atomically (temp + rename); with ``exclusive`` keep an existing file.
-
-    Returns False when ``exclusive`` and the file already existed. Creates missing parent directories,
-    and retries if a concurrent prune removed one between their creation and the write.
-    """
-    for attempt in range(5):
-        tmp = tmp_path_for(path)
-        try:
-            f = tmp.open("wb")
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                f = tmp.open("wb")
-            except FileNotFoundError:
-                if attempt == 4:
-                    raise
-                continue
-        try:
-            with f:
-                f.write(data)
-            if not exclusive:
-                os.replace(tmp, path)
-                return True
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            finally:
-                tmp.unlink(missing_ok=True)
-            return True
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    raise AssertionError("unreachable")
-
-
-def prune_empty_dirs(root: Path, start: Path) -> None:
-    """Remove ``start`` and its parents while empty, stopping at ``root``."""
-    cur = start
-    while cur != root and root in cur.parents:
-        try:
-            cur.rmdir()
-        except OSError:
-            return
-        cur = cur.parent
 
 
 @dataclass
@@ -184,6 +101,7 @@ class ContainerStore(Store):
             raise TypeError(f"'root' must be a string or Path instance. Got {type(root)} instead.")
         validate_lock(lock)
         self.root = Path(os.path.abspath(root))
+        self._root_str = str(self.root)
         self.depth = depth
         self.write_direct = bool(write_direct)
         self.lock = lock
@@ -314,12 +232,12 @@ class ContainerStore(Store):
                 self._c_update(cpath, {route.member: value}, ())
                 self._unlink_loose(key)
             else:  # a loose file (atomic), folded in by consolidate(); reads prefer it meanwhile
-                write_file(self.root / key, value)
+                write_file(os.path.join(self._root_str, key), value)
 
     def _set_plain(self, key: str, value: Any, exclusive: bool) -> None:
         if self._router.container_lead(key) is not None:
             raise ValueError(f"key {key!r} names a chunk container file of this store; refusing to write it")
-        written = write_file(self.root / key, value, exclusive=exclusive)
+        written = write_file(os.path.join(self._root_str, key), value, exclusive=exclusive)
         if key.rpartition("/")[2] in METADATA_NAMES:  # that node only: others keep their cached metadata
             self._router.note_metadata(key, bytes(value) if written else None)
 
@@ -525,8 +443,14 @@ class ContainerStore(Store):
             if not isinstance(value, Buffer):
                 raise TypeError(f"{type(self).__name__}.set(): `value` must be a Buffer instance, got {type(value)}.")
             items.append((key, value.as_buffer_like()))
-        batches = split_evenly(items, threads=os.cpu_count() or 1, least=SET_BATCH_MIN)
-        await asyncio.gather(*(asyncio.to_thread(self._set_batch_blocking, batch) for batch in batches))
+        # documents first: chunks written after them are routed from the cached layouts (no probing
+        # the disk for an array's metadata), and a reader never finds chunks of an unknown array
+        docs = [item for item in items if item[0].rpartition("/")[2] in METADATA_NAMES]
+        chunks = [item for item in items if item[0].rpartition("/")[2] not in METADATA_NAMES]
+        threads = os.cpu_count() or 1
+        for phase in (docs, chunks):
+            batches = split_evenly(phase, threads=threads, least=SET_BATCH_MIN) if phase else []
+            await asyncio.gather(*(asyncio.to_thread(self._set_batch_blocking, batch) for batch in batches))
 
     def _set_batch_blocking(self, items: list[tuple[str, Any]]) -> None:
         for key, value in items:

@@ -18,7 +18,8 @@ import h5py
 import numpy as np
 from zarr.abc.store import ByteRequest
 
-from nwbzarr.storage._fewfiles import ContainerStore, ItemSource, slice_bounds
+from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
+from nwbzarr.storage._files import slice_bounds
 from nwbzarr.storage._routing import LockSpec
 
 __all__ = ["H5ContainerStore"]

@@ -18,7 +18,8 @@ from typing import Any
 
 from zarr.abc.store import ByteRequest
 
-from nwbzarr.storage._fewfiles import ContainerStore, ItemSource, fsync_dir, slice_bounds, tmp_path_for
+from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
+from nwbzarr.storage._files import fsync_dir, slice_bounds, tmp_path_for
 from nwbzarr.storage._routing import LockSpec
 
 __all__ = ["ZipContainerStore"]
