@@ -764,3 +764,17 @@ def test_reading_a_changed_document_refreshes_the_routing(tmp_path: Path) -> Non
     assert store._route("a/c/3").layout.ndim == 1
     arr[...] = 5
     np.testing.assert_array_equal(zarr.open_array(H5ContainerStore(tmp_path / "s"), path="a")[...], 5)
+
+
+def test_a_loose_chunk_is_read_without_routing(tmp_path: Path, monkeypatch) -> None:
+    """A plain file at the key's path is the newest copy: reading it needs no array metadata."""
+    from nwbzarr.storage._routing import Router
+
+    store = H5ContainerStore(tmp_path / "s")
+    arr = zarr.create_array(store, name="one", shape=(4,), chunks=(4,), dtype="<i4", compressors=None)
+    arr[...] = 9
+    reader = H5ContainerStore(tmp_path / "s", read_only=True)
+    monkeypatch.setattr(Router, "route", lambda self, key: pytest.fail(f"routed {key}"))
+    assert np.frombuffer(reader._blocking_read("one/c/0"), dtype="i4").tolist() == [9, 9, 9, 9]
+    with pytest.raises(ValueError):
+        reader._blocking_read("../escape")

@@ -198,19 +198,21 @@ class ContainerStore(Store):
         return self._router.route(key)
 
     def _get_blocking(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        """A plain file at the key's path wins (documents, and loose chunks, which are always the newest
+        copy) and needs no routing; otherwise the chunk's container, if the key routes to one."""
+        check_key(key)
+        try:
+            data = read_file(os.path.join(self._root_str, key), byte_range)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            data = None
+        if key.rpartition("/")[2] in METADATA_NAMES:  # another process may have changed it
+            self._router.note_metadata(key, data if byte_range is None else None)
+            return data
+        if data is not None:
+            return data
         route = self._route(key)
         if route is None:
-            try:
-                data = read_file(self.root / key, byte_range)
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                data = None
-            if key.rpartition("/")[2] in METADATA_NAMES:  # another process may have changed it
-                self._router.note_metadata(key, data if byte_range is None else None)
-            return data
-        try:
-            return read_file(self.root / key, byte_range)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+            return None
         cpath = self.root / route.container
         if not cpath.exists():
             return None
@@ -518,6 +520,12 @@ class ContainerStore(Store):
         self._ensure_open_sync()
         data = self._get_blocking(key, byte_range)
         return None if data is None else (prototype or default_buffer_prototype()).buffer.from_bytes(data)
+
+    def _blocking_read(self, key: str) -> bytes | None:
+        """A whole value, read in the calling thread (any thread: containers are locked per access);
+        ``storage.batch.sync_reader`` hands this to small reads so they skip zarr's event loop."""
+        self._ensure_open_sync()
+        return self._get_blocking(key, None)
 
     def set_sync(self, key: str, value: Buffer) -> None:
         """Blocking ``set`` for callers outside an event loop."""

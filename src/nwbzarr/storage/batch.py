@@ -48,7 +48,8 @@ def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
 
 def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
     """A blocking ``read(key) -> bytes or None`` where that is cheaper than a trip through zarr's event
-    loop (a LocalStore: one small file read), else None: use ``await store.get``."""
+    loop (a LocalStore: one small file read; a store that offers ``_blocking_read``), else None: use
+    ``await store.get``."""
     if type(store) is LocalStore:
         root = str(store.root)
 
@@ -60,7 +61,7 @@ def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
                 return None
 
         return read
-    return None
+    return getattr(store, "_blocking_read", None)  # stores whose reads are blocking calls safe from any thread
 
 
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
