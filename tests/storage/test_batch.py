@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from zarr.core.buffer import cpu
 from zarr.core.sync import sync
-from zarr.storage import MemoryStore
+from zarr.storage import LocalStore, MemoryStore
 
 from nwbzarr.storage import SQLiteStore
 from nwbzarr.storage.batch import set_many
@@ -62,3 +62,16 @@ def test_split_evenly(n, threads, least, expected) -> None:
     from nwbzarr.storage._fewfiles import split_evenly
 
     assert [len(run) for run in split_evenly(list(range(n)), threads, least)] == expected
+
+
+@pytest.mark.parametrize("make", [lambda p: LocalStore(p / "d"), lambda p: H5ContainerStore(p / "h"),
+                                  lambda p: MemoryStore()])
+def test_get_many_returns_values_in_order_and_none_for_absent_keys(tmp_path, make) -> None:
+    from nwbzarr.storage.batch import get_many
+
+    store = make(tmp_path)
+    sync(set_many(store, ITEMS[:50]))
+    keys = [k for k, _ in ITEMS[:50]] + ["g0/missing/c/0"]
+    values = sync(get_many(store, keys, cpu.buffer_prototype))
+    assert [v.to_bytes() for v in values[:-1]] == [v.to_bytes() for _, v in ITEMS[:50]]
+    assert values[-1] is None

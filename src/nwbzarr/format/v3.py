@@ -76,10 +76,12 @@ class CurrentLayout(Layout):
         from zarr.core.array_spec import ArrayConfig
         from zarr.core.buffer import default_buffer_prototype
 
+        from ..storage.batch import get_many
+
         metas = [parsed_metadata(n.document) for n in nodes]
         keys = [f"{n.path}/{m.encode_chunk_key((0,) * len(m.shape))}" for n, m in zip(nodes, metas)]
         prototype = default_buffer_prototype()
-        raws = await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys))
+        raws = await get_many(store, keys, prototype)
         config = ArrayConfig.from_dict({})
         out: list[Any] = []
         slow = []

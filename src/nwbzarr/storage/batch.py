@@ -37,6 +37,21 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
     await asyncio.gather(*(one(k, v) for k, v in items))
 
 
+async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
+    """Whole values of many small keys (None where absent): where blocking reads are cheap (see
+    ``sync_reader``) all of them in one thread call, which beats thousands of concurrent ``get`` calls
+    contending for a few threads; elsewhere concurrent ``get`` calls."""
+    read = sync_reader(store)
+    if read is None or not keys:
+        return list(await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys)))
+
+    def read_all() -> list[Any]:
+        values = [read(k) for k in keys]
+        return [None if v is None else prototype.buffer.from_bytes(v) for v in values]
+
+    return await asyncio.to_thread(read_all)
+
+
 def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
     """A blocking ``write(key, value)`` for stores where that is cheap and safe from any thread (a writable
     LocalStore: new files without temp+rename), else None: use ``await store.set``."""
