@@ -10,7 +10,8 @@ W2: the metadata-heavy NWB file of ``benchmarks.workloads`` (2,000 TimeSeries, a
 with ``NWBZarrIO`` on the same stores (no sharded variant: sharding is per array) and on ``SQLiteStore``;
 files created, write (+ consolidate) time and open + ``read()`` time.
 
-Run: ``python -m benchmarks.fewfiles_bench [--quick] [--only W1|W2] [--json out.json] [--workdir DIR]``.
+Run: ``python -m benchmarks.fewfiles_bench [--quick] [--only W1|W2] [--w2-rounds N] [--json out.json]
+[--workdir DIR]``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def count_files(root: Path) -> int:
 
 def remove_and_settle(root: Path) -> None:
     """Delete a finished case's store and flush the file system, so that freeing its thousands of files
-    is not billed to the next case's write (measured: W2's next write 1.2x -> 1.5x slower without it)."""
+    is not billed to the next case's write."""
     shutil.rmtree(root)
     os.sync()
 
@@ -180,17 +181,29 @@ def print_w2_table(results: list[dict]) -> None:
               f"{cons}{r['read_s']:13.2f}{r['read_ratio']:7.2f}")
 
 
-def run_w2(work: Path, quick: bool) -> list[dict]:
+def run_w2(work: Path, quick: bool, rounds: int) -> list[dict]:
+    """Every W2 case ``rounds`` times, cases interleaved within a round; each figure is the median over
+    rounds (a single pass in fixed order favoured whichever case ran first by 20-30% on this machine)."""
     from .workloads import PRESETS, build_w2
 
     params = PRESETS["quick" if quick else "full"]["W2"]
-    results = []
-    for name, make_store in W2_CASES:
-        root = work / ("w2_" + name.replace(" ", "_").replace("+", "_").replace("(", "").replace(")", ""))
-        results.append(run_w2_case(name, root, make_store(root), build_w2(params)))
-        remove_and_settle(root)
+    runs: dict[str, list[dict]] = {name: [] for name, _ in W2_CASES}
+    for _ in range(rounds):
+        for name, make_store in W2_CASES:
+            root = work / ("w2_" + name.replace(" ", "_").replace("+", "_").replace("(", "").replace(")", ""))
+            runs[name].append(run_w2_case(name, root, make_store(root), build_w2(params)))
+            remove_and_settle(root)
+    results = [_median_run(name, cases) for name, cases in runs.items()]
     print_w2_table(results)
     return results
+
+
+def _median_run(name: str, cases: list[dict]) -> dict:
+    out: dict[str, Any] = {"store": name, "rounds": len(cases), "files": cases[-1]["files"]}
+    for field in ("write_s", "consolidate_s", "read_s"):
+        if field in cases[0]:
+            out[field] = statistics.median(c[field] for c in cases)
+    return out
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -199,6 +212,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--workdir", type=Path, help="where to write the stores (default: a temp dir)")
     parser.add_argument("--only", choices=["W1", "W2"], help="run one workload only")
+    parser.add_argument("--w2-rounds", type=int, help="W2 rounds, cases interleaved (default 3; quick 1)")
     args = parser.parse_args(argv)
     rows, repeats = (ROWS // 8, 5) if args.quick else (ROWS, 15)
     data = make_data(rows)
@@ -214,7 +228,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             add_ratios(results)
             print_table(results, data.nbytes)
         if args.only != "W1":
-            w2 = run_w2(work, args.quick)
+            w2 = run_w2(work, args.quick, args.w2_rounds or (1 if args.quick else 3))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
