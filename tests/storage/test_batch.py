@@ -75,3 +75,18 @@ def test_get_many_returns_values_in_order_and_none_for_absent_keys(tmp_path, mak
     values = sync(get_many(store, keys, cpu.buffer_prototype))
     assert [v.to_bytes() for v in values[:-1]] == [v.to_bytes() for _, v in ITEMS[:50]]
     assert values[-1] is None
+
+
+def test_get_many_on_a_key_value_store_is_one_batched_call(tmp_path, monkeypatch) -> None:
+    from nwbzarr.storage.batch import get_many, sync_reader
+
+    store = SQLiteStore(tmp_path / "g.sqldb")
+    sync(set_many(store, ITEMS[:20]))
+    calls = []
+    real = SQLiteStore._b_get_many
+    monkeypatch.setattr(SQLiteStore, "_b_get_many", lambda self, reqs: calls.append(len(reqs)) or real(self, reqs))
+    values = sync(get_many(store, [k for k, _ in ITEMS[:20]] + ["nope"], cpu.buffer_prototype))
+    assert calls == [21]
+    assert [v.to_bytes() for v in values[:-1]] == [v.to_bytes() for _, v in ITEMS[:20]] and values[-1] is None
+    read = sync_reader(store)  # small reads skip the event loop on these stores too
+    assert bytes(read(ITEMS[3][0])) == ITEMS[3][1].to_bytes() and read("nope") is None

@@ -338,6 +338,13 @@ class SyncBackendStore(Store):
         self._ensure_open_sync()
         return self._wrap(self._b_get(key, byte_range), prototype)
 
+    def _blocking_read(self, key: str) -> BytesLike | None:
+        """A whole value read in the calling thread (the primitives are safe from any thread);
+        ``storage.batch.sync_reader`` hands this to small reads so they skip zarr's event loop."""
+        key = self._key(key)
+        self._ensure_open_sync()
+        return self._b_get(key, None)
+
     def set_sync(self, key: str, value: Buffer) -> None:
         """Blocking set, for callers outside the event loop."""
         self._check_writable()

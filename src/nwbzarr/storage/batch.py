@@ -38,11 +38,18 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
 
 
 async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
-    """Whole values of many small keys (None where absent): where blocking reads are cheap (see
-    ``sync_reader``) all of them in one thread call, which beats thousands of concurrent ``get`` calls
-    contending for a few threads; elsewhere concurrent ``get`` calls."""
+    """Whole values of many small keys (None where absent): nwbzarr's key-value stores in one batched
+    backend call; where blocking reads are cheap (see ``sync_reader``) all of them in one thread call,
+    which beats thousands of concurrent ``get`` calls contending for a few threads; elsewhere concurrent
+    ``get`` calls."""
+    if not keys:
+        return []
+    from .base import SyncBackendStore
+
+    if isinstance(store, SyncBackendStore):  # one batched backend call (one transaction, one MGET, ...)
+        return await store.get_partial_values(prototype, [(k, None) for k in keys])
     read = sync_reader(store)
-    if read is None or not keys:
+    if read is None:
         return list(await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys)))
 
     def read_all() -> list[Any]:
