@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 # container -> member -> (store key, the futures of every delete waiting for that member)
 Pending = dict[str, tuple[str, list[Future]]]
@@ -65,9 +65,14 @@ class DeleteBatches:
 
 
 def _settle(batch: Pending, error: BaseException | None) -> None:
+    """Give every waiting delete the batch's outcome; one whose waiter was cancelled (an awaiting
+    coroutine cancels its future) is skipped, so it cannot keep the others waiting."""
     for _, futures in batch.values():
         for done in futures:
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
+            try:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+            except InvalidStateError:
+                pass
