@@ -20,6 +20,7 @@ from zarr.storage import LocalStore
 from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
+from . import lifecycle
 from . import location as loc
 from .queue import ZarrIODataChunkIteratorQueue
 from .read import TreeReader
@@ -69,6 +70,8 @@ class ZarrIO(HDMFIO):
         self._external: dict[str, ZarrIO] = {}
         self._consolidated_stale = False
         self._export_manager: BuildManager | None = None
+        self._closed_store: Store | None = None  # what reads go through after close(), see lifecycle.py
+        self._zarr_root: Any = None
         self.show_progress = False  # a tqdm bar in bytes while stored datasets are copied
         self._owns_store = not isinstance(path, Store)
         source = str(path) if isinstance(path, (str, Path)) and "://" not in str(path) else None
@@ -81,9 +84,23 @@ class ZarrIO(HDMFIO):
 
     @property
     def store(self) -> Store:
+        """The zarr Store; once closed, a read-only view that reopens on demand (lazy data stay readable)."""
+        if self._store is not None:
+            return self._store
+        if self._closed_store is not None:
+            return self._closed_store
+        raise UnsupportedOperation(f"{self._path!r} is closed")
+
+    @property
+    def _file(self) -> Any:
+        """The root ``zarr.Group`` (None once closed), as hdmf-zarr's ``ZarrIO._file``: pynwb's
+        ``validate(io=...)`` and other tools read it. Opened on first use; writable modes create an empty root
+        group when there is none yet. Read and write data through the IO, not through this group."""
         if self._store is None:
-            raise UnsupportedOperation(f"{self._path!r} is closed")
-        return self._store
+            return None
+        if self._zarr_root is None:
+            self._zarr_root = lifecycle.root_group(self)
+        return self._zarr_root
 
     @property
     def layout(self) -> Layout:
@@ -117,8 +134,29 @@ class ZarrIO(HDMFIO):
 
     # --- open / close ------------------------------------------------------------------------------
     def open(self) -> None:
+        """Open the store; a failed open leaves no directory behind that it created."""
         if self._store is not None:
             return
+        local = lifecycle.local_directory(self._path)
+        existed = local is not None and os.path.exists(local)
+        try:
+            self._open_store()
+        except BaseException:
+            self._abandon_store()
+            lifecycle.remove_if_created_empty(local, existed)
+            raise
+        self._closed_store = None
+        self._zarr_root = None
+
+    def _abandon_store(self) -> None:
+        if self._store is not None and self._owns_store:
+            try:
+                self._store.close()
+            except Exception:  # pragma: no cover - closing is best effort
+                pass
+        self._store = None
+
+    def _open_store(self) -> None:
         read_only = self._mode in READ_ONLY_MODES
         self._check_local_path()
         self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
@@ -128,8 +166,10 @@ class ZarrIO(HDMFIO):
                 raise FormatError(f"{self._describe()} is not a Zarr store (no zarr.json, .zgroup or .zmetadata)")
             self._layout = layout
         elif self._mode == "a":
-            self._layout = layout or get_layout(self._zarr_format)
-            if layout is not None:
+            if layout is None:
+                self._create_root_group()  # as NWBHDF5IO and hdmf-zarr: mode 'a' creates a missing file
+            else:
+                self._layout = layout
                 self._nodes = self._load_nodes()
         elif self._mode == "w":
             self._clear_for_overwrite(layout)
@@ -141,9 +181,18 @@ class ZarrIO(HDMFIO):
             self._layout = get_layout(self._zarr_format)
             self._nodes = {}
 
+    def _create_root_group(self) -> None:
+        """Start a new store with an empty root group (mode 'a' on a path holding nothing yet)."""
+        if self._has_content():
+            raise FileExistsError(f"{self._describe()} exists and is not a Zarr store; mode 'a' adds to a Zarr "
+                                  "store or creates a new one (use mode 'w' with force_overwrite=True to replace it)")
+        self._layout = get_layout(self._zarr_format)
+        self._run(_put_documents(self._store, self._layout.group_documents("", {})))
+        self._nodes = self._load_nodes()
+
     def _check_local_path(self) -> None:
-        if isinstance(self._path, (str, Path)) and "://" not in str(self._path):
-            local = os.path.abspath(os.path.expanduser(str(self._path)))
+        local = lifecycle.local_directory(self._path)
+        if local is not None:
             if self._mode in ("r", "r-", "r+") and not os.path.exists(local):
                 raise FileNotFoundError(f"{local!r} does not exist (mode {self._mode!r} reads an existing store)")
             if os.path.isfile(local) and _is_hdf5(local):
@@ -189,6 +238,8 @@ class ZarrIO(HDMFIO):
         self._run(self._store.delete_dir(""))
 
     def close(self) -> None:
+        """Release the store's handles. Datasets already read stay readable: the store reopens on demand,
+        read-only (as hdmf-zarr, whose arrays outlive the IO); writing after close raises."""
         if self._store is None:
             return
         try:
@@ -198,12 +249,10 @@ class ZarrIO(HDMFIO):
             for other in self._external.values():
                 other.close()
             self._external.clear()
-            if self._owns_store:
-                try:
-                    self._store.close()
-                except Exception:  # pragma: no cover - closing is best effort
-                    pass
-            self._store = None
+            store = self._store
+            self._abandon_store()
+            self._closed_store = lifecycle.read_view_after_close(store, self._owns_store, self.writable)
+            self._zarr_root = None
 
     def __enter__(self) -> ZarrIO:
         return self
@@ -221,7 +270,7 @@ class ZarrIO(HDMFIO):
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
         try:
-            return self._run(self._layout.load_nodes(self._store, use_consolidated=use_consolidated))
+            return self._run(self._layout.load_nodes(self.store, use_consolidated=use_consolidated))
         except FormatError as exc:
             raise FormatError(f"{self._describe()}: {exc}") from exc
 
@@ -306,10 +355,13 @@ class ZarrIO(HDMFIO):
                       consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
 
     def write_builder(self, builder: GroupBuilder, link_data: bool = True, exhaust_dci: bool = True,
-                      cache_spec: bool = True, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
+                      cache_spec: bool = False, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
                       multiprocessing_context: Any = None, consolidate_metadata: bool = True,
                       scheduler: Any = None, **kwargs: Any) -> None:
-        """Write a root GroupBuilder: documents once each, data concurrently, consolidated root last."""
+        """Write a root GroupBuilder: documents once each, data concurrently, consolidated root last.
+
+        Like HDF5IO and hdmf-zarr, this caches no specifications unless ``cache_spec=True`` (``write()`` and
+        ``export()`` pass their own ``cache_spec``, True by default)."""
         self._check_writable()
         existing = self.nodes
         extra = self._spec_cache_groups(existing) if cache_spec else {}
@@ -333,6 +385,7 @@ class ZarrIO(HDMFIO):
             self._mark_written(b)
         self._mark_tree_written(builder)
         self._nodes = None
+        self._zarr_root = None
         self._reader = None
         self._root_builder = None if not self._written_root_is(builder) else self._root_builder
 
@@ -348,6 +401,9 @@ class ZarrIO(HDMFIO):
                 self._mark_written(link)
 
     def _check_writable(self) -> None:
+        if self._store is None:
+            raise UnsupportedOperation(f"cannot write to {self._describe()}: the IO is closed (open a new one "
+                                       "in mode 'a' or 'r+' to add to the file)")
         if not self.writable:
             raise UnsupportedOperation(f"cannot write to {self._describe()}: it was opened in mode {self._mode!r}")
 
@@ -422,11 +478,21 @@ class ZarrIO(HDMFIO):
 
     # --- namespaces ---------------------------------------------------------------------------------
     @classmethod
-    def load_namespaces(cls, namespace_catalog: NamespaceCatalog | TypeMap, path: Any,
-                        storage_options: dict | None = None, namespaces: list[str] | None = None) -> dict:
-        """Load the namespaces cached in a store into a NamespaceCatalog or TypeMap."""
-        with cls(path, mode="r", storage_options=storage_options) as io:
+    def load_namespaces(cls, namespace_catalog: NamespaceCatalog | TypeMap, path: Any = None,
+                        storage_options: dict | None = None, namespaces: list[str] | None = None,
+                        file: Any = None, io: HDMFIO | None = None) -> dict:
+        """Load the namespaces cached in a store into a NamespaceCatalog or TypeMap.
+
+        The store is ``path``, or ``file`` (a root ``zarr.Group`` such as ``io._file``, which is how
+        ``pynwb.validate(io=...)`` calls this), or an open ``io``.
+        """
+        if sum(x is not None for x in (path, file, io)) != 1:
+            raise ValueError("give exactly one of path, file (a root zarr.Group) or io to load namespaces from")
+        if io is not None:
             return io.load_namespaces_io(namespace_catalog, namespaces)
+        source = lifecycle.group_source(file) if file is not None else path
+        with ZarrIO(source, mode="r", storage_options=storage_options) as reader:
+            return reader.load_namespaces_io(namespace_catalog, namespaces)
 
     def load_namespaces_io(self, namespace_catalog: NamespaceCatalog | TypeMap,
                            namespaces: list[str] | None = None) -> dict:
@@ -467,7 +533,7 @@ class ZarrIO(HDMFIO):
         async def read_all() -> list:
             import asyncio
 
-            return await asyncio.gather(*(self._layout.open_array(self._store, n).getitem(...) for n in nodes))
+            return await asyncio.gather(*(self._layout.open_array(self.store, n).getitem(...) for n in nodes))
 
         values = self._run(read_all())
         out = {}
