@@ -260,6 +260,7 @@ STORE_KINDS = {
     "lmdb": ("lmdb:///{tmp}/broad.nwb.lmdb", {}),
     "h5container": ("h5container:///{tmp}/broad.h5c", {}),
     "zipcontainer": ("zipcontainer:///{tmp}/broad.zc", {}),
+    "dbm": ("dbm:///{tmp}/broad.dbm", {}),
 }
 
 
@@ -293,6 +294,38 @@ def test_data_readable_after_close_of_a_store_object(hdmf_zarr_seen):
     with NWBZarrIO(store, mode="w") as io:
         io.write(broad_nwbfile())
     with NWBZarrIO(store, mode="r") as io:
+        nwbfile = io.read()
+    _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
+
+
+@pytest.fixture(scope="module")
+def s3_options():
+    """moto's S3 server on loopback, a bucket, and the storage options that reach it."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_bucket(Bucket="lifecycle")
+        yield {"key": "testing", "secret": "testing",
+               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    finally:
+        server.stop()
+
+
+def test_data_readable_after_close_of_an_s3_store(s3_options, hdmf_zarr_seen):
+    url = "s3://lifecycle/broad.nwb.zarr"
+    with NWBZarrIO(url, mode="w", storage_options=s3_options) as io:
+        io.write(broad_nwbfile())
+    with NWBZarrIO(url, mode="r", storage_options=s3_options) as io:
         nwbfile = io.read()
     _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
 
