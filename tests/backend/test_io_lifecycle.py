@@ -250,6 +250,26 @@ def test_remove_if_created_empty_only_removes_what_open_created(tmp_path):
     assert not created.exists() and kept.is_dir() and (full / "x").is_file()
 
 
+def _open_handles(path: Path) -> int:
+    """How many file descriptors of this process are open on ``path`` or on a file inside it."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd to count open files")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(str(path)))
+
+
+def test_can_read_and_namespace_loading_close_what_they_open(tmp_path):
+    path = tmp_path / "probe.nwb.lmdb"  # LMDB handles are shared per process and closed by the last user
+    with NWBZarrIO(f"lmdb:///{path}", mode="w") as io:
+        io.write(_nwb())
+    assert _open_handles(path) == 0
+    assert ZarrIO.can_read(f"lmdb:///{path}")
+    assert _open_handles(path) == 0
+    with NWBZarrIO(f"lmdb:///{path}", mode="r") as io:  # can_read + load_namespaces + the IO's own store
+        io.read()
+    assert _open_handles(path) == 0
+
+
 # --- 8. data stay readable after the IO is closed ------------------------------------------------------------
 
 STORE_KINDS = {

@@ -84,7 +84,8 @@ class ZarrIO(HDMFIO):
 
     @property
     def store(self) -> Store:
-        """The zarr Store; once closed, a read-only view that reopens on demand (lazy data stay readable)."""
+        """The zarr Store; once closed, the store that lazily read data reopen on demand (read-only where the
+        store offers a read-only view), see lifecycle.py."""
         if self._store is not None:
             return self._store
         if self._closed_store is not None:
@@ -545,12 +546,18 @@ class ZarrIO(HDMFIO):
 
     @staticmethod
     def can_read(path: Any) -> bool:
-        """True when ``path`` is a Zarr store nwbzarr can open."""
+        """True when ``path`` is a Zarr store nwbzarr can open (a store it opens to look is closed again)."""
         try:
             store, _ = loc.open_location(path, True)
+        except Exception:
+            return False
+        try:
             return sync(detect_layout(store)) is not None
         except Exception:
             return False
+        finally:
+            if not isinstance(path, Store):
+                store.close()
 
     # --- helpers used by the writer -------------------------------------------------------------
     def relative_source(self, target: str) -> str:
