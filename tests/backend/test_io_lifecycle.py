@@ -449,6 +449,36 @@ def test_validate_with_io_matches_hdf5_for_compound_columns(tmp_path):
         assert [str(e) for e in pynwb.validate(io=io)] == expected
 
 
+@pytest.mark.parametrize("folder", ["hdmf_zarr_0.14", "hdmf_zarr_0.13"])
+@pytest.mark.parametrize("name", ["sample", "dci", "sharded", "extlink"])
+def test_validate_shared_stores_as_their_hdf5(shared_data, folder, name):
+    with NWBHDF5IO(shared_data / "hdf5" / f"{name}.nwb", mode="r") as io:
+        expected = sorted(str(e) for e in pynwb.validate(io=io))
+    with NWBZarrIO(shared_data / folder / f"{name}.nwb.zarr", mode="r") as io:
+        assert sorted(str(e) for e in pynwb.validate(io=io)) == expected
+
+
+VALIDATE_WITH_HDMF_ZARR = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import pynwb
+from hdmf_zarr import NWBZarrIO
+with NWBZarrIO(sys.argv[1], "r") as io:
+    print(json.dumps(sorted(str(e) for e in pynwb.validate(io=io))))
+"""
+
+
+def test_validate_reports_what_hdmf_zarr_reports(shared_data, hdmf_zarr_014):  # noqa: F811
+    path = shared_data / "hdmf_zarr_0.14" / "anm.nwb.zarr"  # NWB 2.1 export: its index columns are int32
+    run = subprocess.run([hdmf_zarr_014, "-c", VALIDATE_WITH_HDMF_ZARR, str(path)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = json.loads(run.stdout.strip().splitlines()[-1])
+    with NWBZarrIO(path, mode="r") as io:
+        assert sorted(str(e) for e in pynwb.validate(io=io)) == expected
+    assert len(expected) == 4
+
+
 def _invalid_builder() -> GroupBuilder:
     manager = get_manager()
     builder = manager.build(_nwb())
