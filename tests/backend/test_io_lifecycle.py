@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pynwb
 import pytest
@@ -19,6 +20,8 @@ import zarr
 from hdmf.backends.errors import UnsupportedOperation
 from hdmf.backends.hdf5 import HDF5IO
 from hdmf.build import DatasetBuilder, GroupBuilder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries, get_manager
 from pynwb.validation import get_cached_namespaces_to_validate
 from zarr.storage import MemoryStore
@@ -68,6 +71,8 @@ warnings.simplefilter("ignore")
 from datetime import datetime, timezone
 import numpy as np
 from hdmf.build import DatasetBuilder, GroupBuilder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pynwb import NWBFile, TimeSeries, get_manager
 from hdmf_zarr import NWBZarrIO, ZarrIO
 """ + OBSERVE + r"""
@@ -350,6 +355,24 @@ def test_data_readable_after_close_of_an_s3_store(s3_options, hdmf_zarr_seen):
     _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=hnp.arrays(st.sampled_from([np.int16, np.uint32, np.float32, np.float64]),
+                         hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=40)),
+       suffix=st.sampled_from([".zarr", ".sqlite", ".zip"]),
+       start=st.integers(0, 39), stop=st.integers(0, 40))
+def test_any_array_reads_the_same_after_close(tmp_path_factory, values, suffix, start, stop):
+    path = tmp_path_factory.mktemp("anyarray") / f"a.nwb{suffix}"
+    nwbfile = _nwb()
+    nwbfile.add_acquisition(TimeSeries(name="v", data=values, unit="u", rate=1.0))
+    with NWBZarrIO(path, mode="w") as io:
+        io.write(nwbfile)
+    with NWBZarrIO(path, mode="r") as io:
+        data = io.read().acquisition["v"].data
+    np.testing.assert_array_equal(data[:], values)
+    np.testing.assert_array_equal(data[start:stop], values[start:stop])
+    assert data.dtype == values.dtype and data.shape == values.shape
+
+
 def test_data_read_before_close_and_after_close_agree(tmp_path):
     path = tmp_path / "twice.nwb.sqlite"
     with NWBZarrIO(path, mode="w") as io:
@@ -408,6 +431,19 @@ def test_file_is_the_root_zarr_group(tmp_path):
             assert group.metadata.zarr_format == kwargs.get("zarr_format", 3)
             assert group.attrs["namespace"] == "core"
             assert np.asarray(group["acquisition/ts/data"][:3]).tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_file_in_mode_w_is_a_new_root_group_and_the_write_still_lands(tmp_path, zarr_format):
+    path = tmp_path / "w.nwb.zarr"
+    with NWBZarrIO(path, mode="w", zarr_format=zarr_format) as io:
+        assert isinstance(io._file, zarr.Group) and dict(io._file.attrs) == {}  # as hdmf-zarr in mode 'w'
+        io.write(_nwb())
+        assert io._file.attrs["namespace"] == "core"
+        assert "acquisition" in io._file
+    with NWBZarrIO(path, mode="r") as io:
+        assert io.layout.zarr_format == zarr_format
+        assert io.read().acquisition["ts"].data[:].tolist() == list(np.arange(10.0))
 
 
 def _write_both(tmp_path: Path, make) -> tuple[Path, Path]:
