@@ -71,8 +71,6 @@ warnings.simplefilter("ignore")
 from datetime import datetime, timezone
 import numpy as np
 from hdmf.build import DatasetBuilder, GroupBuilder
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pynwb import NWBFile, TimeSeries, get_manager
 from hdmf_zarr import NWBZarrIO, ZarrIO
 """ + OBSERVE + r"""
