@@ -138,7 +138,7 @@ class ZarrIO(HDMFIO):
         """Open the store; a failed open leaves no directory behind that it created."""
         if self._store is not None:
             return
-        local = lifecycle.local_directory(self._path)
+        local = lifecycle.local_path(self._path)
         existed = local is not None and os.path.exists(local)
         try:
             self._open_store()
@@ -192,7 +192,7 @@ class ZarrIO(HDMFIO):
         self._nodes = self._load_nodes()
 
     def _check_local_path(self) -> None:
-        local = lifecycle.local_directory(self._path)
+        local = lifecycle.local_path(self._path)
         if local is not None:
             if self._mode in ("r", "r-", "r+") and not os.path.exists(local):
                 raise FileNotFoundError(f"{local!r} does not exist (mode {self._mode!r} reads an existing store)")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .io import ZarrIO
 
 
-def local_directory(path: Any) -> str | None:
+def local_path(path: Any) -> str | None:
     """The absolute local path that ``path`` names (plain or ``file://``), or None for URLs and Stores."""
     if isinstance(path, Store) or not isinstance(path, (str, os.PathLike)):
         return None
