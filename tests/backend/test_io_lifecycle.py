@@ -312,6 +312,22 @@ def test_data_readable_after_close_as_hdmf_zarr(tmp_path, kind, hdmf_zarr_seen):
     _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
 
 
+@pytest.mark.parametrize("kind", sorted(STORE_KINDS))
+def test_a_writers_data_readable_after_close_and_the_file_reopens_for_writing(tmp_path, kind, hdmf_zarr_seen):
+    spec, kwargs = STORE_KINDS[kind]
+    path = _store_path(tmp_path, spec)
+    with NWBZarrIO(path, mode="a", **kwargs) as io:
+        io.write(broad_nwbfile())
+        nwbfile = io.read()
+    _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
+    with NWBZarrIO(path, mode="a") as io:  # the read-only handles of the closed IO do not block a writer
+        again = io.read()
+        again.add_acquisition(TimeSeries(name="later", data=np.arange(4.0), unit="s", rate=1.0))
+        io.write(again)
+    with NWBZarrIO(path, mode="r") as io:
+        assert io.read().acquisition["later"].data[:].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_data_readable_after_close_of_a_store_object(hdmf_zarr_seen):
     store = MemoryStore()
     with NWBZarrIO(store, mode="w") as io:
