@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
+import pynwb
 import pytest
 from pynwb import get_class, load_namespaces
 from pynwb.spec import NWBAttributeSpec, NWBDatasetSpec, NWBGroupSpec, NWBNamespaceBuilder
@@ -29,8 +31,12 @@ def extension(tmp_path_factory):
     ns.add_spec("ndx-zarrtest.extensions.yaml", spec)
     ns.export("ndx-zarrtest.namespace.yaml", outdir=str(folder))
     path = folder / "ndx-zarrtest.namespace.yaml"
+    # pynwb's global type map is process-wide: load the extension as users do, then put the map back so the
+    # extension does not leak into later tests of this worker (pynwb.validate would validate against it)
+    saved = copy.deepcopy(vars(pynwb)["__TYPE_MAP"])
     load_namespaces(str(path))
-    return path, get_class("ZarrTestProbe", "ndx-zarrtest")
+    yield path, get_class("ZarrTestProbe", "ndx-zarrtest")
+    vars(pynwb)["__TYPE_MAP"] = saved
 
 
 def test_extension_round_trips_and_is_cached(tmp_path, extension):
