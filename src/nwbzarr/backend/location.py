@@ -75,6 +75,14 @@ def store_location(store: Store) -> str | None:
     return None
 
 
+def is_remote_store(store: Store) -> bool:
+    """An fsspec store on a file system other than the local disk or memory (hdmf-zarr's ``is_remote``)."""
+    if not isinstance(store, FsspecStore):
+        return False
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, (tuple, list)) else (store.fs.protocol,)
+    return not set(protocols) & {"file", "local", "memory"}
+
+
 def is_local(location: str | None) -> bool:
     return location is not None and "://" not in location
 

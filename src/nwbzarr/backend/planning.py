@@ -96,6 +96,19 @@ def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
+def resolve_shards(shards: Any, shape: tuple[int, ...], chunks: tuple[int, ...],
+                   itemsize: int) -> tuple[int, ...] | None:
+    """The shard shape to write: as given, or for ``"auto"`` the shape zarr itself would choose."""
+    if shards is None or not shape:
+        return None
+    if isinstance(shards, str):
+        from zarr.core.chunk_grids import _auto_partition
+
+        shards, _ = _auto_partition(array_shape=tuple(max(1, s) for s in shape), chunk_shape=tuple(chunks),
+                                    shard_shape="auto", item_size=max(1, itemsize))
+    return tuple(int(s) for s in shards)
+
+
 def compound_numpy_dtype(dtype_specs: list, rows: list, ref_names: set[str]) -> np.dtype:
     """numpy dtype of a compound dataset; text and reference fields as fixed-width UTF-32."""
     from ..format.v3 import MIN_FIXED_TEXT
