@@ -257,7 +257,7 @@ class TreeWriter:
             compressors=_codec_arg(opts, "compressors"),
             filters=_codec_arg(opts, "filters"),
             serializer=opts.get("serializer") or "auto",
-            shards=resolve_shards(opts.get("shards"), tuple(shape), tuple(chunks) if shape else (), itemsize),
+            shards=resolve_shards(opts.get("shards"), tuple(shape), tuple(chunks) if shape else (), dtype),
             fill_value=opts.get("fill_value"),
         )
 
