@@ -402,3 +402,21 @@ def test_append_a_new_container_to_a_reference_column_in_mode_a(tmp_path, zarr_f
     with NWBZarrIO(path, "r") as io:
         assert _electrodes_seen(io) == expected
     assert os.path.isdir(path / "general/extracellular_ephys/shank1")
+
+
+# --- small helpers hdmf-zarr 0.14 has on ZarrIO / ZarrDataIO ---------------------------------------
+def test_abspath_and_builder_disk_path(small_store, tmp_path):
+    with NWBZarrIO(small_store, "r") as io:
+        root = io.read_builder()
+        data = root["acquisition/ts"].datasets["data"]
+        assert io.abspath == str(small_store)
+        assert io.get_builder_disk_path(data) == str(small_store / "acquisition/ts/data")
+        assert io.get_builder_disk_path(data, filepath="/else") == "/else/acquisition/ts/data"
+        assert io.get_builder_exists_on_disk(data) is True
+        assert io.get_builder_exists_on_disk(GroupBuilder("nowhere", parent=root)) is False
+
+
+def test_is_h5py_dataset(filtered_h5):
+    with h5py.File(filtered_h5, "r") as f:
+        assert ZarrDataIO.is_h5py_dataset(f["plain"]) is True
+        assert ZarrDataIO.is_h5py_dataset(f["plain"][:]) is False

@@ -83,6 +83,11 @@ class ZarrDataIO(DataIO):
         return ZarrDataIO(data=h5dataset, **settings)
 
     @staticmethod
+    def is_h5py_dataset(obj: Any) -> bool:
+        """True for an h5py.Dataset (checked without importing h5py), as in hdmf-zarr."""
+        return (type(obj).__module__, type(obj).__name__) == ("h5py._hl.dataset", "Dataset")
+
+    @staticmethod
     def hdf5_to_zarr_filters(h5dataset: Any) -> list:
         """hdmf-zarr 0.14's shape of result: one list of zarr 3 codecs (array-to-array filters first, then
         bytes-to-bytes compressors) equivalent to the HDF5 dataset's filter pipeline.

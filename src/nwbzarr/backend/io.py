@@ -165,6 +165,24 @@ class ZarrIO(HDMFIO):
         self.open()
         return loc.is_remote_store(self._store)
 
+    @property
+    def abspath(self) -> str | None:
+        """The absolute path (or URL) of the store, as hdmf-zarr's ``abspath``."""
+        return os.path.abspath(self.source) if self.source else self._location
+
+    def get_builder_disk_path(self, builder: Builder, filepath: str | None = None) -> str:
+        """Where a builder's node lives: ``<store path>/<path in the store>`` (hdmf-zarr's helper)."""
+        from .write import builder_root_and_path
+
+        base = filepath if filepath is not None else (self.abspath or str(self._path))
+        return os.path.join(base, builder_root_and_path(builder)[1].lstrip("/"))
+
+    def get_builder_exists_on_disk(self, builder: Builder) -> bool:
+        """Whether the builder's node is in the store (any storage, not only local directories)."""
+        from .write import builder_root_and_path
+
+        return builder_root_and_path(builder)[1].strip("/") in self.nodes
+
     def _has_content(self) -> bool:
         async def any_key() -> bool:
             async for _ in self._store.list_prefix(""):
