@@ -420,3 +420,13 @@ def test_is_h5py_dataset(filtered_h5):
     with h5py.File(filtered_h5, "r") as f:
         assert ZarrDataIO.is_h5py_dataset(f["plain"]) is True
         assert ZarrDataIO.is_h5py_dataset(f["plain"][:]) is False
+
+
+def test_io_settings_has_hdmf_zarrs_shape():
+    """hdmf-zarr 0.14: only what was given; fill_value; compressors=False shows as None; True as absent."""
+    flt = numcodecs.Delta(dtype="<i4")
+    dio = ZarrDataIO(np.arange(10), chunks=(5,), fillvalue=0, compressors=False, filters=(flt,), shards=(10,))
+    assert dio.io_settings == {"chunks": (5,), "fill_value": 0, "compressors": None, "filters": [flt], "shards": (10,)}
+    assert ZarrDataIO(np.arange(10), compressors=True).io_settings == {}
+    params = dio.get_io_params()  # keys of ZarrDataIO's own arguments, so that hdmf can re-wrap the data
+    assert ZarrDataIO(np.arange(10), **params).get_io_params() == params

@@ -55,7 +55,16 @@ class ZarrDataIO(DataIO):
 
     @property
     def io_settings(self) -> dict[str, Any]:
-        return self.get_io_params()
+        """hdmf-zarr 0.14's view: only the settings given, ``fill_value`` spelled as zarr spells it, and
+        ``compressors: None`` for "no compression" (``compressors=False``)."""
+        given = {"chunks": self.chunks, "fill_value": self.fillvalue, "filters": self.filters,
+                 "serializer": self.serializer, "shards": self.shards}
+        settings = {key: value for key, value in given.items() if value is not None}
+        if self.compressors is not None:
+            settings["compressors"] = None if self.compressors is False else self.compressors
+        if "filters" in settings:
+            settings["filters"] = list(settings["filters"])
+        return settings
 
     def get_io_params(self) -> dict[str, Any]:
         """The settings given, for re-wrapping the same data (hdmf's export uses this)."""
