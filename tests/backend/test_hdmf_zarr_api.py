@@ -430,3 +430,13 @@ def test_io_settings_has_hdmf_zarrs_shape():
     assert ZarrDataIO(np.arange(10), compressors=True).io_settings == {}
     params = dio.get_io_params()  # keys of ZarrDataIO's own arguments, so that hdmf can re-wrap the data
     assert ZarrDataIO(np.arange(10), **params).get_io_params() == params
+
+
+def test_shards_in_the_legacy_layout_warn_and_write_chunks(tmp_path):
+    from nwbzarr.format.legacy import LegacyWarning
+
+    data = np.arange(100, dtype="int16")
+    with pytest.warns(LegacyWarning, match=r"shards \(20,\) ignored: Zarr format 2"):
+        _write_series(tmp_path / "v2.zarr", ZarrDataIO(data, chunks=(10,), shards=(20,)), zarr_format=2)
+    assert _array_doc(tmp_path / "v2.zarr")["chunks"] == [10]
+    np.testing.assert_array_equal(_read_series(tmp_path / "v2.zarr"), data)
