@@ -292,6 +292,10 @@ def test_is_remote_is_false_for_local_and_memory_stores(small_store):
         assert io.is_remote() is False
     with ZarrIO(MemoryStore(), "w") as io:
         assert io.is_remote() is False
+    with NWBZarrIO(small_store, "w") as io:
+        io.write(_nwbfile())
+    assert io.is_remote() is False
+    assert (small_store / "zarr.json").exists()  # asking a closed mode-"w" IO did not reopen (and clear) it
 
 
 # --- S3: read_nwb anonymously, is_remote ------------------------------------------------------------
@@ -351,6 +355,7 @@ def test_is_remote_is_true_on_s3(public_bucket):
     _write_series(url, np.arange(3.0), storage_options=public_bucket["writer"])
     with NWBZarrIO(url, "r", storage_options=public_bucket["writer"]) as io:
         assert io.is_remote() is True
+    assert io.is_remote() is True  # after close too, from the URL (a closed IO is never reopened for it)
 
 
 # --- attributes and appends -------------------------------------------------------------------------

@@ -161,9 +161,11 @@ class ZarrIO(HDMFIO):
                 os.remove(local)
 
     def is_remote(self) -> bool:
-        """True when the store is reached over a network file system (fsspec: s3, gcs, http, ...)."""
-        self.open()
-        return loc.is_remote_store(self._store)
+        """True when the store is reached over a network file system (fsspec: s3, gcs, http, ...); never
+        reopens a closed IO (which in mode ``w`` would clear the store)."""
+        if self._store is not None:
+            return loc.is_remote_store(self._store)
+        return loc.is_remote_store(self._path) if isinstance(self._path, Store) else loc.is_remote_url(self._path)
 
     @property
     def abspath(self) -> str | None:
