@@ -101,6 +101,17 @@ def test_shards_auto_stores_the_shard_shape_zarr_chooses(tmp_path, shape, chunks
     np.testing.assert_array_equal(_read_series(tmp_path / "auto.zarr"), data)
 
 
+@settings(max_examples=60, deadline=None)
+@given(dims=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 400)), min_size=1, max_size=3),
+       dtype=st.sampled_from(["int8", "int16", "float32", "float64"]))
+def test_auto_shard_shape_is_zarrs_for_any_shape(dims, dtype):
+    from nwbzarr.backend.planning import resolve_shards
+
+    chunks = tuple(c for c, _ in dims)
+    shape = tuple(c * n for c, n in dims)
+    assert resolve_shards("auto", shape, chunks, np.dtype(dtype)) == _zarr_auto_shards(shape, chunks, dtype)
+
+
 def test_shards_reject_what_hdmf_zarr_rejects():
     data = np.arange(100)
     with pytest.raises(ValueError, match="shape or 'auto'"):
