@@ -12,6 +12,14 @@ from .backend import (
     hdf5_to_zarr_filters,
     read_nwb,
 )
+from .compat import (
+    IncompleteConversionError,
+    NWBZarrV2IO,
+    UnsafePickleCodecError,
+    ZarrV2IO,
+    convert_to_v3,
+    is_zarr_v2_file,
+)
 from .format import FormatError, InvalidNameError, ZarrReference
 
 __version__ = "0.1.0"
@@ -19,8 +27,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DanglingReferenceError",
     "FormatError",
+    "IncompleteConversionError",
     "InvalidNameError",
     "NWBZarrIO",
+    "NWBZarrV2IO",
+    "UnsafePickleCodecError",
     "ZarrDataIO",
     "ZarrDataset",
     "ZarrIO",
@@ -28,6 +39,9 @@ __all__ = [
     "ZarrReference",
     "ZarrSpecReader",
     "ZarrSpecWriter",
+    "ZarrV2IO",
+    "convert_to_v3",
     "hdf5_to_zarr_filters",
+    "is_zarr_v2_file",
     "read_nwb",
 ]

@@ -159,6 +159,8 @@ class _Copier:
 
     def copy_array(self, node: NodeInfo, documents: dict[str, dict], bar: Any) -> str:
         where = "/" + node.path
+        if getattr(node, "error", None):  # unusable metadata: copying it would leave an empty dataset
+            raise MigrationError(f"dataset {where} could not be migrated: {node.error}")
         try:
             source = self.src_layout.open_array(self.src, node)
             spec = self.spec_of(node, source)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hdmf.build import Builder
+from hdmf.container import AbstractContainer
 
 from ..format.base import ArraySpec, encode_json, to_buffer
 from ..format.reference import ZarrReference
@@ -39,15 +40,28 @@ def append_element(io: ZarrIO, dataset: ZarrDataset, value: Any) -> None:
 
 def _encode(io: ZarrIO, dataset: ZarrDataset, value: Any) -> Any:
     if node_is_reference(dataset):
-        builder = value if isinstance(value, Builder) else io.manager.get_builder(value)
+        builder = value if isinstance(value, Builder) else _builder_of(io, value)
         if builder is None:
-            raise ValueError(f"cannot append {value!r} to {dataset.name}: it has not been written yet")
+            raise ValueError(f"cannot append {value!r} to {dataset.name}: it has no builder (build it first)")
         ref = ZarrReference(".", builder_root_and_path(builder)[1])
         return io.layout.encode_array_values(ArraySpec(shape=(), kind="reference"), [ref])[0]
     dt = dataset.dtype
     if isinstance(dt, np.dtype) and dt.kind == "O":
         return io.layout.encode_array_values(ArraySpec(shape=(), kind="string"), [value])[0]
     return np.asarray(value, dtype=dt if isinstance(dt, np.dtype) else None)
+
+
+def _builder_of(io: ZarrIO, container: Any) -> Builder | None:
+    """The builder of a container, building it (from its root, so that its path is known) when it has not
+    been written yet, as hdmf-zarr does; ``io.write`` later stores it where the reference points."""
+    builder = io.manager.get_builder(container)
+    if builder is not None or not isinstance(container, AbstractContainer):
+        return builder
+    root = container
+    while root.parent is not None:
+        root = root.parent
+    io.manager.build(root)
+    return io.manager.build(container)
 
 
 def node_is_reference(dataset: ZarrDataset) -> bool:

@@ -14,9 +14,12 @@ class ZarrDataIO(DataIO):
     """Wrap data to choose how it is stored in Zarr.
 
     ``compressors``/``filters``/``serializer`` take zarr 3 codecs or numcodecs codecs (the older single
-    ``compressor=`` is accepted too); left at None they get nwbzarr's default (blosc-lz4 + bit shuffle),
-    ``compressors=False`` (or ``[]``) stores the data uncompressed; ``shards`` turns on zarr's sharding codec; ``link_data`` links to
-    an existing zarr array instead of copying it.
+    ``compressor=`` of hdmf-zarr <= 0.13 is accepted too and stores that codec); left at None (or True, as
+    in hdmf-zarr 0.14) they get nwbzarr's default (blosc-lz4 + bit shuffle); ``compressors=False`` (or ``[]``)
+    stores the data uncompressed.  numcodecs filters that transform arrays (``Delta``, ``FixedScaleOffset``,
+    ...) become their ``zarr.codecs.numcodecs`` counterparts.  ``shards`` (a shape, or ``"auto"`` to let
+    zarr choose) turns on zarr's sharding codec; ``link_data`` links to an existing zarr array instead of
+    copying it.
     """
 
     def __init__(
@@ -37,6 +40,8 @@ class ZarrDataIO(DataIO):
             if compressors is not None:
                 raise ValueError("give either compressor= or compressors=, not both")
             compressors = compressor
+        if compressors is True:  # hdmf-zarr 0.14: True means "the default codec"
+            compressors = None
         if link_data and not _is_zarr_like(data):
             raise ValueError("link_data=True needs an existing zarr array (or a dataset read by nwbzarr) to link to")
         super().__init__(data=data, dtype=dtype, shape=shape)
@@ -45,12 +50,21 @@ class ZarrDataIO(DataIO):
         self.compressors = compressors
         self.filters = filters
         self.serializer = serializer
-        self.shards = tuple(shards) if shards is not None else None
+        self.shards = _check_shards(shards, self.chunks)
         self.link_data = link_data
 
     @property
     def io_settings(self) -> dict[str, Any]:
-        return self.get_io_params()
+        """hdmf-zarr 0.14's view: only the settings given, ``fill_value`` spelled as zarr spells it, and
+        ``compressors: None`` for "no compression" (``compressors=False``)."""
+        given = {"chunks": self.chunks, "fill_value": self.fillvalue, "filters": self.filters,
+                 "serializer": self.serializer, "shards": self.shards}
+        settings = {key: value for key, value in given.items() if value is not None}
+        if self.compressors is not None:
+            settings["compressors"] = None if self.compressors is False else self.compressors
+        if "filters" in settings:
+            settings["filters"] = list(settings["filters"])
+        return settings
 
     def get_io_params(self) -> dict[str, Any]:
         """The settings given, for re-wrapping the same data (hdmf's export uses this)."""
@@ -78,8 +92,40 @@ class ZarrDataIO(DataIO):
         return ZarrDataIO(data=h5dataset, **settings)
 
     @staticmethod
-    def hdf5_to_zarr_filters(h5dataset: Any) -> tuple[list, list]:
-        return hdf5_to_zarr_filters(h5dataset)
+    def is_h5py_dataset(obj: Any) -> bool:
+        """True for an h5py.Dataset (checked without importing h5py), as in hdmf-zarr."""
+        return (type(obj).__module__, type(obj).__name__) == ("h5py._hl.dataset", "Dataset")
+
+    @staticmethod
+    def hdf5_to_zarr_filters(h5dataset: Any) -> list:
+        """hdmf-zarr 0.14's shape of result: one list of zarr 3 codecs (array-to-array filters first, then
+        bytes-to-bytes compressors) equivalent to the HDF5 dataset's filter pipeline.
+
+        The module-level :func:`hdf5_to_zarr_filters` gives the same codecs as numcodecs
+        ``(compressors, filters)`` instead."""
+        from ..format.codec_map import to_zarr3_codecs
+
+        compressors, filters = hdf5_to_zarr_filters(h5dataset)
+        array_filters, byte_codecs = to_zarr3_codecs(filters, compressors)
+        return array_filters + byte_codecs
+
+
+def _check_shards(shards: Any, chunks: Any) -> tuple[int, ...] | str | None:
+    """A shard shape (each axis a multiple of the chunk's) or ``"auto"``; anything else is refused."""
+    if shards is None:
+        return None
+    if isinstance(shards, str):
+        if shards != "auto":
+            raise ValueError(f"shards must be a shape or 'auto', not {shards!r}")
+        return shards
+    shards = tuple(int(s) for s in shards)
+    if isinstance(chunks, tuple):
+        if len(chunks) != len(shards):
+            raise ValueError(f"shards {shards} and chunks {chunks} must have the same number of dimensions")
+        for axis, (s, c) in enumerate(zip(shards, chunks)):
+            if s % c:
+                raise ValueError(f"shards[{axis}]={s} must be a multiple of chunks[{axis}]={c}")
+    return shards
 
 
 def _is_zarr_like(data: Any) -> bool:

@@ -159,6 +159,8 @@ class ZarrIO(HDMFIO):
 
     def _open_store(self) -> None:
         read_only = self._mode in READ_ONLY_MODES
+        if self._mode == "w" and self._force_overwrite:
+            self._remove_plain_file()
         self._check_local_path()
         self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
         layout = self._run(detect_layout(self._store))
@@ -199,6 +201,39 @@ class ZarrIO(HDMFIO):
             if os.path.isfile(local) and _is_hdf5(local):
                 raise FormatError(f"{local!r} is an HDF5 file, not a Zarr store: use NWBHDF5IO, or "
                                   "`nwbzarr convert` to make a Zarr copy")
+
+    def _remove_plain_file(self) -> None:
+        """``force_overwrite`` in mode ``w`` replaces a regular file that holds no Zarr store (an HDF5 file,
+        say), as hdmf-zarr does; single-file Zarr stores (SQLite, zip, ...) are cleared as stores instead."""
+        if isinstance(self._path, (str, Path)) and "://" not in str(self._path):
+            local = os.path.abspath(os.path.expanduser(str(self._path)))
+            if os.path.isfile(local) and not ZarrIO.can_read(local):
+                os.remove(local)
+
+    def is_remote(self) -> bool:
+        """True when the store is reached over a network file system (fsspec: s3, gcs, http, ...); never
+        reopens a closed IO (which in mode ``w`` would clear the store)."""
+        if self._store is not None:
+            return loc.is_remote_store(self._store)
+        return loc.is_remote_store(self._path) if isinstance(self._path, Store) else loc.is_remote_url(self._path)
+
+    @property
+    def abspath(self) -> str | None:
+        """The absolute path (or URL) of the store, as hdmf-zarr's ``abspath``."""
+        return os.path.abspath(self.source) if self.source else self._location
+
+    def get_builder_disk_path(self, builder: Builder, filepath: str | None = None) -> str:
+        """Where a builder's node lives: ``<store path>/<path in the store>`` (hdmf-zarr's helper)."""
+        from .write import builder_root_and_path
+
+        base = filepath if filepath is not None else (self.abspath or str(self._path))
+        return os.path.join(base, builder_root_and_path(builder)[1].lstrip("/"))
+
+    def get_builder_exists_on_disk(self, builder: Builder) -> bool:
+        """Whether the builder's node is in the store (any storage, not only local directories)."""
+        from .write import builder_root_and_path
+
+        return builder_root_and_path(builder)[1].strip("/") in self.nodes
 
     def _has_content(self) -> bool:
         async def any_key() -> bool:
@@ -464,11 +499,15 @@ class ZarrIO(HDMFIO):
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, src_io: HDMFIO, container: Container | None = None, write_args: dict | None = None,
-               clear_cache: bool = False, cache_spec: bool = True) -> None:
-        """Export everything ``src_io`` holds (or ``container``) into this store."""
+               clear_cache: bool = False, cache_spec: bool = True, number_of_jobs: int = 1,
+               max_threads_per_process: int | None = None, multiprocessing_context: Any = None,
+               consolidate_metadata: bool = True) -> None:
+        """Export everything ``src_io`` holds (or ``container``) into this store (hdmf-zarr 0.14's arguments)."""
         self._check_writable()
         write_args = dict(write_args or {})
         write_args.setdefault("cache_spec", cache_spec)
+        write_args.update(_export_write_args(number_of_jobs, max_threads_per_process, multiprocessing_context,
+                                             consolidate_metadata))
         if self.manager is None and src_io.manager is not None:
             self._HDMFIO__manager = src_io.manager
         self._export_manager = src_io.manager  # its namespaces (extensions included) are cached too
@@ -575,6 +614,15 @@ async def _put_documents(store: Store, documents: dict[str, dict]) -> None:
     import asyncio
 
     await asyncio.gather(*(store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
+
+
+def _export_write_args(number_of_jobs: int, max_threads_per_process: int | None, multiprocessing_context: Any,
+                       consolidate_metadata: bool) -> dict[str, Any]:
+    """hdmf-zarr's export arguments that go on to ``write_builder`` (only those given other than default)."""
+    given = {"number_of_jobs": (number_of_jobs, 1), "max_threads_per_process": (max_threads_per_process, None),
+             "multiprocessing_context": (multiprocessing_context, None),
+             "consolidate_metadata": (consolidate_metadata, True)}
+    return {name: value for name, (value, default) in given.items() if value != default}
 
 
 def _same_location(a: str, b: str) -> bool:

@@ -75,6 +75,28 @@ def store_location(store: Store) -> str | None:
     return None
 
 
+def is_remote_store(store: Store) -> bool:
+    """An fsspec store on a file system other than the local disk or memory (hdmf-zarr's ``is_remote``)."""
+    if not isinstance(store, FsspecStore):
+        return False
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, (tuple, list)) else (store.fs.protocol,)
+    return not set(protocols) & {"file", "local", "memory"}
+
+
+# URL schemes nwbzarr opens with its own stores; any other URL goes to fsspec
+_NATIVE_SCHEMES = ("file", "memory", "sqlite", "lmdb", "dbm", "redis", "rediss", "mongodb", "mongodb+srv",
+                   "h5container", "zipcontainer")
+
+
+def is_remote_url(path: Any) -> bool:
+    """Whether ``path`` names a store that would be opened as a remote fsspec store (see is_remote_store)."""
+    text = str(path)
+    if "://" not in text:
+        return False
+    schemes = [part.split("://")[0].lower() for part in text.split("::")]
+    return schemes[-1] not in _NATIVE_SCHEMES and schemes[-1] not in ("local",)
+
+
 def is_local(location: str | None) -> bool:
     return location is not None and "://" not in location
 

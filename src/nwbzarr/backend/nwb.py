@@ -45,13 +45,17 @@ class NWBZarrIO(ZarrIO):
                          force_overwrite=force_overwrite, zarr_format=zarr_format)
 
     def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
-               clear_cache: bool = False, cache_spec: bool = True, container: Any = None) -> None:
-        """Export an NWB file read by any HDMF backend (``NWBHDF5IO`` included) into this store."""
+               clear_cache: bool = False, cache_spec: bool = True, container: Any = None,
+               **kwargs: Any) -> None:
+        """Export an NWB file read by any HDMF backend (``NWBHDF5IO`` included) into this store.
+
+        ``kwargs``: ``ZarrIO.export``'s (hdmf-zarr 0.14's) ``number_of_jobs``, ``max_threads_per_process``,
+        ``multiprocessing_context`` and ``consolidate_metadata``."""
         container = container if container is not None else nwbfile
         if container is not None:
             container.set_modified()
         super().export(src_io=src_io, container=container, write_args=write_args,
-                       clear_cache=clear_cache, cache_spec=cache_spec)
+                       clear_cache=clear_cache, cache_spec=cache_spec, **kwargs)
 
     @staticmethod
     def read_nwb(path: Any, **kwargs: Any) -> Any:
@@ -73,7 +77,14 @@ def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:
 
 
 def read_nwb(path: Any, storage_options: dict | None = None) -> Any:
-    """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file."""
+    """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file.
+
+    ``s3://`` URLs given without ``storage_options`` are read anonymously (``{"anon": True}``), as
+    hdmf-zarr does; pass ``storage_options`` for credentials or another endpoint."""
+    if isinstance(path, Path):
+        path = str(path)
+    if storage_options is None and isinstance(path, str) and path.startswith("s3://"):
+        storage_options = {"anon": True}
     io = NWBZarrIO(path, mode="r", storage_options=storage_options)
     nwbfile = io.read()
     return nwbfile

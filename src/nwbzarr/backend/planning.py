@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,29 @@ def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
             break
         dim += 1
     return tuple(chunks)
+
+
+def resolve_shards(shards: Any, shape: tuple[int, ...], chunks: tuple[int, ...],
+                   dtype: Any) -> tuple[int, ...] | None:
+    """The shard shape to write: as given, or for ``"auto"`` the shape zarr itself picks (hdmf-zarr 0.14
+    hands ``"auto"`` to zarr; nwbzarr needs the shape up front to plan the writes)."""
+    if shards is None or not shape:
+        return None
+    if isinstance(shards, str):
+        numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+        shards = _zarr_auto_shards(tuple(int(s) for s in shape), tuple(int(c) for c in chunks),
+                                   dtype.str if numeric else "|u1")
+    return tuple(int(s) for s in shards)
+
+
+@functools.lru_cache(maxsize=256)
+def _zarr_auto_shards(shape: tuple[int, ...], chunks: tuple[int, ...], dtype: str) -> tuple[int, ...]:
+    """Ask zarr which shard shape it picks for ``"auto"`` (an empty array in memory; nothing is written)."""
+    from zarr.storage import MemoryStore
+
+    array = zarr.create_array(MemoryStore(), shape=tuple(max(1, s) for s in shape), dtype=dtype,
+                              chunks=chunks, shards="auto", compressors=None)
+    return tuple(array.shards or chunks)
 
 
 def compound_numpy_dtype(dtype_specs: list, rows: list, ref_names: set[str]) -> np.dtype:

@@ -31,6 +31,7 @@ from .planning import (
     looks_like_references,
     numeric_values,
     reference_field_names,
+    resolve_shards,
     text_values,
     unwrap_dataio,
 )
@@ -256,7 +257,7 @@ class TreeWriter:
             compressors=_codec_arg(opts, "compressors"),
             filters=_codec_arg(opts, "filters"),
             serializer=opts.get("serializer") or "auto",
-            shards=tuple(opts["shards"]) if opts.get("shards") else None,
+            shards=resolve_shards(opts.get("shards"), tuple(shape), tuple(chunks) if shape else (), dtype),
             fill_value=opts.get("fill_value"),
         )
 

@@ -33,7 +33,7 @@ def to_json(value: Any, encode_ref: Callable[[ZarrReference], Any], name: str = 
         if value.dtype.kind in "biuf":
             return value.tolist()
         return [to_json(v, encode_ref, name) for v in value.tolist()] if value.ndim else to_json(value.item(), encode_ref, name)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):  # a set as a list in its iteration order (hdmf-zarr's)
         return [to_json(v, encode_ref, name) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json(v, encode_ref, name) for k, v in value.items()}

@@ -36,6 +36,24 @@ def to_zarr3_bytes_codecs(filters: Any, compressors: Any) -> list:
     return [to_zarr3_codec(c) for c in as_list(filters) + as_list(compressors)]
 
 
+def to_zarr3_codecs(filters: Any, compressors: Any) -> tuple[list, list]:
+    """(array-to-array codecs, bytes-to-bytes codecs) of filters then compressors, each as a zarr 3 codec.
+
+    numcodecs' array filters (``Delta``, ``FixedScaleOffset``, ``Quantize``, ...) become the
+    ``zarr.codecs.numcodecs`` codecs zarr 3 applies before serialising; the rest work on bytes."""
+    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec
+
+    array_codecs: list = []
+    byte_codecs: list = []
+    for codec in as_list(filters) + as_list(compressors):
+        converted = to_zarr3_codec(codec)
+        if isinstance(converted, ArrayBytesCodec):
+            raise ValueError(f"{codec!r} turns arrays into bytes: give it as serializer="
+                             f"zarr.codecs.numcodecs.{type(converted).__name__}(...), not as a filter or compressor")
+        (array_codecs if isinstance(converted, ArrayArrayCodec) else byte_codecs).append(converted)
+    return array_codecs, byte_codecs
+
+
 def to_zarr3_codec(codec: Any) -> Any:
     if not is_numcodecs_codec(codec):
         return codec

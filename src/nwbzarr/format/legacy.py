@@ -548,6 +548,9 @@ def zarray_document(spec: ArraySpec) -> dict[str, Any]:
     if len(chunks) != len(shape):
         chunks = [max(1, s) for s in shape]
     filters, compressor = v2_codecs(spec.filters, spec.compressors)
+    if spec.shards is not None:
+        warnings.warn(f"shards {tuple(spec.shards)} ignored: Zarr format 2 (the legacy layout) has no sharding; "
+                      f"chunks {tuple(chunks)} are written", LegacyWarning, stacklevel=2)
     doc: dict[str, Any] = {"chunks": chunks, "compressor": compressor, "order": "C", "shape": shape,
                            "zarr_format": 2}
     if spec.kind in ("string", "reference") or (spec.kind == "compound" and storage_dtype_of(spec).hasobject):

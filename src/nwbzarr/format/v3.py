@@ -18,7 +18,7 @@ from zarr.storage import StorePath
 from . import attributes as attr_codec
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
 from .chunks import decode_single_chunk
-from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_bytes_codecs
+from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
 from .reference import ZarrReference
 
@@ -329,10 +329,7 @@ def _plain_document(spec: ArraySpec) -> dict[str, Any]:
         doc = json.loads(_default_template(str(zdtype), len(spec.shape)))
         doc["chunk_grid"]["configuration"]["chunk_shape"] = list(_chunks_for(spec))
     else:
-        if needs_translation(filters, compressors):
-            compressors, filters = to_zarr3_bytes_codecs(filters, compressors) or None, "auto"
-        if _is_auto(compressors):
-            compressors = default_compressors("string" if text else "numeric")
+        compressors, filters = _zarr3_pipeline(filters, compressors, "string" if text else "numeric")
         doc = array_template(zdtype, _chunks_for(spec), compressors=compressors, filters=filters,
                              serializer=spec.serializer, shards=spec.shards)
     doc["shape"] = list(spec.shape)
@@ -356,6 +353,20 @@ def _default_template(zdtype: str, ndim: int) -> str:
     dtype: Any = "str" if kind == "string" else np.dtype(zdtype)
     doc = array_template(dtype, (1,) * ndim, compressors=default_compressors(kind))
     return json.dumps(doc)
+
+
+def _zarr3_pipeline(filters: Any, compressors: Any, kind: str) -> tuple[Any, Any]:
+    """(compressors, filters) for zarr: numcodecs codecs as zarr 3 codecs (array filters kept as filters,
+    byte filters such as Shuffle ahead of the compressors), nwbzarr's default for ``"auto"`` compressors."""
+    if needs_translation(filters, compressors):
+        array_filters, byte_filters = to_zarr3_codecs(filters, None)
+        array_comps, byte_comps = to_zarr3_codecs(None, compressors)
+        if _is_auto(compressors):
+            byte_comps = [default_compressors(kind)]
+        return byte_filters + byte_comps or None, array_filters + array_comps or "auto"
+    if _is_auto(compressors):
+        compressors = default_compressors(kind)
+    return compressors, filters
 
 
 def _is_auto(value: Any) -> bool:
@@ -383,11 +394,7 @@ def _compound_document(spec: ArraySpec) -> dict[str, Any]:
         else:
             fields.append({"name": name, "data_type": "bool" if fdt.kind == "b" else fdt.name})
             fill[name] = False if fdt.kind == "b" else 0
-    compressors = spec.compressors
-    if needs_translation(spec.filters, compressors):
-        compressors = to_zarr3_bytes_codecs(spec.filters, compressors) or None
-    if _is_auto(compressors):
-        compressors = default_compressors("numeric")
+    compressors, _ = _zarr3_pipeline(spec.filters, spec.compressors, "numeric")
     template = array_template(np.dtype("<i4"), _chunks_for(spec), compressors=compressors, filters=None)
     chunks = list(_chunks_for(spec))
     return {
