@@ -1,7 +1,9 @@
 """HDF5 <-> Zarr conversion at the builder level: every object, attribute, link and reference kept.
 
 Zarr -> HDF5 goes through builders too (not through a container rebuild), so nothing is added or
-dropped on the way; HDF5 chunking and gzip compression are carried over both ways.
+dropped on the way; HDF5 chunking and gzip compression are carried over both ways. The cached specs are
+copied as stored (every namespace and version, each file's text unchanged), never replaced by the
+installed schema; a file without cached specs gets none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
 from .backend.arrays import ZarrDataset
 from .backend.io import ZarrIO
+from .backend.spec import SPEC_LOC, SpecTexts, spec_cache_groups, stored_spec_texts
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -51,6 +54,78 @@ def convert(source: str | Path, target: str | Path, *, link_data: bool = False, 
     return target
 
 
+class _StoredSpecsMixin:
+    """A ZarrIO that caches given spec texts verbatim instead of the namespaces of its managers."""
+
+    stored_specs: SpecTexts = {}
+
+    def _spec_cache_groups(self, existing: dict) -> dict[str, dict[str, str]]:
+        return spec_cache_groups(self.stored_specs)
+
+
+def _zarr_io_class(jobs: int, specs: SpecTexts) -> type[ZarrIO]:
+    """The writer class of an HDF5 -> Zarr conversion: serial or parallel copy, specs copied verbatim."""
+    base: type[ZarrIO] = ZarrIO
+    if jobs != 1:
+        from .parallel_copy import ParallelCopyZarrIO
+
+        base = ParallelCopyZarrIO
+    return type(f"StoredSpecs{base.__name__}", (_StoredSpecsMixin, base), {"stored_specs": specs})
+
+
+def hdf5_spec_texts(path: str) -> SpecTexts:
+    """The specs cached in an HDF5 file (the group its root's ``.specloc`` names), text as stored."""
+    with h5py.File(path, "r") as fh:
+        group = _hdf5_spec_group(fh)
+        if group is None:
+            return {}
+        out: SpecTexts = {}
+        for ns, versions in group.items():
+            for version, files in _subgroups(versions):
+                out[f"{ns}/{version}"] = {stem: _as_text(ds[()], f"{ds.name} in {path}")
+                                          for stem, ds in files.items() if isinstance(ds, h5py.Dataset)}
+        return out
+
+
+def _hdf5_spec_group(fh: h5py.File) -> h5py.Group | None:
+    loc = fh.attrs.get(".specloc")
+    if loc is None:
+        return None
+    target = fh[loc] if isinstance(loc, h5py.Reference) else fh.get(_as_text(loc, f".specloc of {fh.filename}"))
+    if not isinstance(target, h5py.Group):
+        raise ValueError(f"{fh.filename}: the root attribute .specloc does not name a group of cached specs")
+    return target
+
+
+def _subgroups(group: h5py.Group | h5py.Dataset) -> list[tuple[str, h5py.Group]]:
+    if not isinstance(group, h5py.Group):
+        return []
+    return [(name, child) for name, child in group.items() if isinstance(child, h5py.Group)]
+
+
+def _as_text(value: Any, where: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    if getattr(value, "shape", None) == (1,):
+        return _as_text(value[0], where)
+    raise ValueError(f"{where}: expected text, found {type(value).__name__}")
+
+
+def write_hdf5_spec_texts(path: str, texts: SpecTexts) -> None:
+    """Cache spec texts in an HDF5 file as HDF5IO does (scalar UTF-8 strings, root ``.specloc`` reference)."""
+    if not texts:
+        return
+    with h5py.File(path, "r+") as fh:
+        group = fh.require_group(SPEC_LOC)
+        for key, files in texts.items():
+            versioned = group.require_group(key)
+            for stem, text in files.items():
+                versioned.create_dataset(stem, data=text, dtype=h5py.string_dtype("utf-8"))
+        fh.attrs[".specloc"] = group.ref
+
+
 def _manager_for_hdf5(path: str) -> BuildManager:
     from pynwb import get_type_map
 
@@ -67,11 +142,10 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
     with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
     manager = _manager_for_hdf5(source)
-    io_class, write_args = ZarrIO, {"link_data": link_data}
+    specs = hdf5_spec_texts(source)
+    io_class = _zarr_io_class(jobs, specs)
+    write_args: dict[str, Any] = {"link_data": link_data, "cache_spec": bool(specs)}
     if jobs != 1:
-        from .parallel_copy import ParallelCopyZarrIO
-
-        io_class = ParallelCopyZarrIO
         write_args.update(number_of_jobs=jobs, multiprocessing_context="spawn")
     with HDF5IO(source, mode="r", manager=manager) as src, \
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
@@ -91,15 +165,16 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     manager = BuildManager(type_map)
     siblings: list[HDF5IO] = []
     with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
+        specs = stored_spec_texts(src)
         root = src.read_builder()
         _wrap_for_hdf5(root)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
         _progress_note(progress, f"converting {source} -> {target}")
         HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
                                                    "export_source": src.store_location})
-        dst._HDF5IO__cache_spec()
     for io in siblings:
         io.close()
+    write_hdf5_spec_texts(target, specs)
 
 
 def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: BuildManager,
