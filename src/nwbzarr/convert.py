@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 from hdmf.backends.hdf5 import HDF5IO, H5DataIO
 from hdmf.backends.io import HDMFIO
 from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
 from .backend.arrays import ZarrDataset
+from .backend.hdf5_types import hdf5_dtype_of, hdf5_text_type
 from .backend.io import ZarrIO
 from .backend.spec import SPEC_LOC, SpecTexts, spec_cache_groups, stored_spec_texts
+from .format.base import NodeInfo
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -54,10 +57,12 @@ def convert(source: str | Path, target: str | Path, *, link_data: bool = False, 
     return target
 
 
-class _StoredSpecsMixin:
-    """A ZarrIO that caches given spec texts verbatim instead of the namespaces of its managers."""
+class _FaithfulCopyMixin:
+    """A ZarrIO for conversions: caches given spec texts verbatim instead of the namespaces of its
+    managers, and records HDF5 string types (ASCII, fixed length) so the way back restores them."""
 
     stored_specs: SpecTexts = {}
+    keep_hdf5_types = True
 
     def _spec_cache_groups(self, existing: dict) -> dict[str, dict[str, str]]:
         return spec_cache_groups(self.stored_specs)
@@ -70,7 +75,7 @@ def _zarr_io_class(jobs: int, specs: SpecTexts) -> type[ZarrIO]:
         from .parallel_copy import ParallelCopyZarrIO
 
         base = ParallelCopyZarrIO
-    return type(f"StoredSpecs{base.__name__}", (_StoredSpecsMixin, base), {"stored_specs": specs})
+    return type(f"Faithful{base.__name__}", (_FaithfulCopyMixin, base), {"stored_specs": specs})
 
 
 def hdf5_spec_texts(path: str) -> SpecTexts:
@@ -150,10 +155,33 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
     with HDF5IO(source, mode="r", manager=manager) as src, \
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
+        _restore_hdf5_text_sources(builder, src._file)
         _progress_note(progress, f"converting {source} -> {target}")
         dst.show_progress = progress
         dst.export(src_io=src, write_args=write_args)
         del builder
+
+
+def _restore_hdf5_text_sources(group: GroupBuilder, h5file: h5py.File) -> None:
+    """Scalar text datasets HDF5IO read into ``str`` get their h5py dataset back as data when their
+    HDF5 type (ASCII, fixed length) is more than plain text, so the Zarr copy can record it."""
+    for child in group.groups.values():
+        _restore_hdf5_text_sources(child, h5file)
+    for dset in group.datasets.values():
+        if not isinstance(dset.data, (str, bytes)):
+            continue
+        stored = h5file.get(_builder_path(dset))
+        if isinstance(stored, h5py.Dataset) and hdf5_text_type(stored) is not None:
+            dset["data"] = stored
+
+
+def _builder_path(builder: DatasetBuilder) -> str:
+    parts = []
+    node: Any = builder
+    while node is not None and node.parent is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/" + "/".join(reversed(parts))
 
 
 def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
@@ -167,7 +195,7 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
         specs = stored_spec_texts(src)
         root = src.read_builder()
-        _wrap_for_hdf5(root)
+        _wrap_for_hdf5(root, src)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
         _progress_note(progress, f"converting {source} -> {target}")
         HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
@@ -203,12 +231,18 @@ def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: B
         dict.__getitem__(group, "links")[name] = LinkBuilder(target, name=name, parent=group)
 
 
-def _wrap_for_hdf5(builder: GroupBuilder) -> None:
-    """Give lazily read datasets HDF5 chunking and gzip compression equivalent to how Zarr held them."""
+def _wrap_for_hdf5(builder: GroupBuilder, io: ZarrIO) -> None:
+    """Give lazily read datasets HDF5 chunking and gzip compression equivalent to how Zarr held them,
+    and text recorded as ASCII or fixed length its HDF5 type back."""
     for child in builder.groups.values():
-        _wrap_for_hdf5(child)
+        _wrap_for_hdf5(child, io)
     for dset in builder.datasets.values():
-        _wrap_dataset(dset)
+        node = io.nodes.get(_builder_path(dset).lstrip("/"))
+        h5_dtype = _recorded_hdf5_text_type(io, node) if node is not None else None
+        if h5_dtype is not None:
+            _restore_text_type(dset, h5_dtype)
+        else:
+            _wrap_dataset(dset)
 
 
 def _wrap_dataset(dset: DatasetBuilder) -> None:
@@ -222,6 +256,37 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
     compressed = _is_compressed(data)
     dset["data"] = H5DataIO(data=data.read(), chunks=chunks if compressed or chunks != data.shape else None,
                             compression="gzip" if compressed else None)
+
+
+def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
+    """The HDF5 string type a conversion recorded for a Zarr text array (None: plain UTF-8 text)."""
+    if node.kind != "array" or node.hdmf_dtype not in ("ascii", "bytes", "utf8"):
+        return None
+    stored = io.layout.open_array(io.store, node).dtype
+    stored = stored if isinstance(stored, np.dtype) else stored.to_native_dtype()
+    return hdf5_dtype_of(node.hdmf_dtype, stored)
+
+
+def _restore_text_type(dset: DatasetBuilder, h5_dtype: np.dtype) -> None:
+    """Text recorded as ASCII or fixed length: written back to HDF5 with that type."""
+    data = dset.data
+    values = data.read() if isinstance(data, ZarrDataset) else data
+    arr = np.asarray(_encoded(values), dtype=h5_dtype if h5_dtype.kind == "S" else object)
+    dset["data"] = arr
+    if dset.dtype is None:
+        dset.dtype = h5_dtype
+
+
+def _encoded(values: Any) -> Any:
+    if isinstance(values, str):
+        return values.encode("utf-8")
+    if isinstance(values, np.ndarray) and values.dtype.kind in "OU":
+        out = np.empty(values.shape, dtype=object)
+        for idx in np.ndindex(values.shape):
+            item = values[idx]
+            out[idx] = item.encode("utf-8") if isinstance(item, str) else item
+        return out
+    return values
 
 
 def _is_compressed(data: ZarrDataset) -> bool:

@@ -533,7 +533,9 @@ def zarr_dtype_label(spec: ArraySpec) -> Any:
             out.append({"name": name, "dtype": label})
         return out
     if spec.kind == "reference":
-        return "object"
+        return "region" if spec.hdmf_dtype == "region_reference" else "object"
+    if spec.hdmf_dtype in ("ascii", "utf8") and spec.kind in ("string", "numeric"):
+        return spec.hdmf_dtype  # HDF5 text kept as ASCII / fixed length (conversions)
     if spec.is_scalar:
         return "scalar"
     if spec.kind == "string":
@@ -543,8 +545,9 @@ def zarr_dtype_label(spec: ArraySpec) -> Any:
 
 def zarray_document(spec: ArraySpec) -> dict[str, Any]:
     """The ``.zarray`` of an array: hdmf-zarr 0.13's defaults (blosc-lz4), json2 for object codecs."""
-    shape = [int(s) for s in spec.shape] or [1]
-    chunks = [max(1, int(c)) for c in (spec.chunks or spec.shape)] or [1]
+    kept_type = spec.hdmf_dtype in ("ascii", "utf8")  # HDF5 text kept by a conversion: a true 0-d scalar
+    shape = [int(s) for s in spec.shape] or ([] if kept_type else [1])
+    chunks = [max(1, int(c)) for c in (spec.chunks or spec.shape)] or ([] if kept_type else [1])
     if len(chunks) != len(shape):
         chunks = [max(1, s) for s in shape]
     filters, compressor = v2_codecs(spec.filters, spec.compressors)
@@ -563,6 +566,8 @@ def zarray_document(spec: ArraySpec) -> dict[str, Any]:
 
 
 def _fill_value(spec: ArraySpec) -> Any:
+    if spec.dtype.kind == "S":  # fixed-length bytes: base64, as zarr's v2 metadata spells them
+        return base64.b64encode(np.asarray(spec.fill_value or b"", dtype=spec.dtype).item()).decode("ascii")
     value = np.asarray(spec.fill_value if spec.fill_value is not None else 0, dtype=spec.dtype).item()
     if isinstance(value, float) and not np.isfinite(value):
         return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
