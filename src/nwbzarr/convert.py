@@ -19,7 +19,13 @@ from hdmf.backends.io import HDMFIO
 from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
 from .backend.arrays import ZarrDataset
-from .backend.hdf5_types import hdf5_dtype_of, hdf5_text_type
+from .backend.hdf5_types import (
+    ATTR_TYPES_KEY,
+    attribute_types,
+    hdf5_dtype_of,
+    hdf5_text_type,
+    typed_attribute,
+)
 from .backend.io import ZarrIO
 from .backend.spec import SPEC_LOC, SpecTexts, spec_cache_groups, stored_spec_texts
 from .format.base import NodeInfo
@@ -155,19 +161,22 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
     with HDF5IO(source, mode="r", manager=manager) as src, \
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
-        _restore_hdf5_text_sources(builder, src._file)
+        _record_hdf5_types(builder, src._file)
         _progress_note(progress, f"converting {source} -> {target}")
         dst.show_progress = progress
         dst.export(src_io=src, write_args=write_args)
         del builder
 
 
-def _restore_hdf5_text_sources(group: GroupBuilder, h5file: h5py.File) -> None:
-    """Scalar text datasets HDF5IO read into ``str`` get their h5py dataset back as data when their
-    HDF5 type (ASCII, fixed length) is more than plain text, so the Zarr copy can record it."""
+def _record_hdf5_types(group: GroupBuilder, h5file: h5py.File) -> None:
+    """What a Zarr copy would lose of the HDF5 types, put where the writer keeps it: attribute types
+    as a hidden attribute; scalar ASCII / fixed-length text (HDF5IO read it into ``str``) back as its
+    h5py dataset, whose type the writer records."""
+    _record_attribute_types(group, h5file)
     for child in group.groups.values():
-        _restore_hdf5_text_sources(child, h5file)
+        _record_hdf5_types(child, h5file)
     for dset in group.datasets.values():
+        _record_attribute_types(dset, h5file)
         if not isinstance(dset.data, (str, bytes)):
             continue
         stored = h5file.get(_builder_path(dset))
@@ -175,7 +184,24 @@ def _restore_hdf5_text_sources(group: GroupBuilder, h5file: h5py.File) -> None:
             dset["data"] = stored
 
 
-def _builder_path(builder: DatasetBuilder) -> str:
+def _record_attribute_types(builder: GroupBuilder | DatasetBuilder, h5file: h5py.File) -> None:
+    stored = h5file.get(_builder_path(builder))
+    types = attribute_types(stored) if stored is not None else {}
+    types = {name: label for name, label in types.items() if name in builder.attributes}
+    if types:
+        builder.set_attribute(ATTR_TYPES_KEY, types)
+
+
+def _restore_attribute_types(builder: GroupBuilder | DatasetBuilder, node: NodeInfo | None) -> None:
+    """Attributes whose HDF5 type a conversion recorded get that type back."""
+    types = ((node.document.get("attributes") or {}).get(ATTR_TYPES_KEY) if node is not None else None) or {}
+    for name, label in types.items():
+        if name in builder.attributes:
+            builder.set_attribute(name, typed_attribute(builder.attributes[name], label,
+                                                        f"{_builder_path(builder)}@{name}"))
+
+
+def _builder_path(builder: GroupBuilder | DatasetBuilder) -> str:
     parts = []
     node: Any = builder
     while node is not None and node.parent is not None:
@@ -234,10 +260,12 @@ def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: B
 def _wrap_for_hdf5(builder: GroupBuilder, io: ZarrIO) -> None:
     """Give lazily read datasets HDF5 chunking and gzip compression equivalent to how Zarr held them,
     and text recorded as ASCII or fixed length its HDF5 type back."""
+    _restore_attribute_types(builder, io.nodes.get(_builder_path(builder).lstrip("/")))
     for child in builder.groups.values():
         _wrap_for_hdf5(child, io)
     for dset in builder.datasets.values():
         node = io.nodes.get(_builder_path(dset).lstrip("/"))
+        _restore_attribute_types(dset, node)
         h5_dtype = _recorded_hdf5_text_type(io, node) if node is not None else None
         if h5_dtype is not None:
             _restore_text_type(dset, h5_dtype)

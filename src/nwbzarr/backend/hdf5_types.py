@@ -45,3 +45,57 @@ def hdf5_dtype_of(label: str | None, stored: np.dtype | None) -> Any:
     if label in ASCII_LABELS:
         return h5py.string_dtype("ascii")
     return None
+
+
+# --- attributes ---------------------------------------------------------------------------------------
+ATTR_TYPES_KEY = "_HDF5_ATTR_TYPES"
+"""Hidden node attribute of converted stores: ``{attribute: HDF5 type}`` for the attributes whose HDF5
+type JSON does not keep (ASCII or fixed-length text, numbers other than int64/float64)."""
+
+JSON_NUMBER_DTYPES = frozenset({"<i8", "<f8"})
+
+
+def attribute_types(obj: h5py.HLObject) -> dict[str, Any]:
+    """The attribute types of an h5py group or dataset that a JSON copy would lose."""
+    out: dict[str, Any] = {}
+    for name in obj.attrs:
+        label = _attribute_type(obj.attrs.get_id(name).get_type())
+        if label is not None:
+            out[name] = label
+    return out
+
+
+def _attribute_type(tid: Any) -> Any:
+    if isinstance(tid, h5py.h5t.TypeStringID):
+        encoding = "ascii" if tid.get_cset() == h5py.h5t.CSET_ASCII else "utf-8"
+        if tid.is_variable_str():
+            return "ascii" if encoding == "ascii" else None
+        return {"encoding": encoding, "length": int(tid.get_size())}
+    if isinstance(tid, (h5py.h5t.TypeIntegerID, h5py.h5t.TypeFloatID)):
+        dtype = tid.dtype.str
+        return None if dtype in JSON_NUMBER_DTYPES else dtype
+    return None  # references, booleans, compounds: JSON keeps what HDF5IO writes for them
+
+
+def typed_attribute(value: Any, label: Any, where: str = "") -> Any:
+    """An attribute value read from JSON, given back the HDF5 type ``attribute_types`` recorded."""
+    if label == "ascii":
+        dtype = h5py.string_dtype("ascii")
+    elif isinstance(label, dict) and {"encoding", "length"} <= set(label):
+        dtype = h5py.string_dtype(label["encoding"], int(label["length"]))
+    elif isinstance(label, str):
+        dtype = np.dtype(label)
+    else:
+        raise ValueError(f"{where}: unknown recorded HDF5 attribute type {label!r}")
+    if dtype.kind in "OS":
+        return np.array(_as_bytes(value), dtype=dtype)
+    arr = np.asarray(value, dtype=dtype)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def _as_bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_as_bytes(v) for v in value]
+    return value

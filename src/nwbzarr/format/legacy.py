@@ -30,7 +30,8 @@ DTYPE_ATTR = "zarr_dtype"
 LINK_ATTR = "zarr_link"
 SPECLOC_ATTR = ".specloc"
 DIMS_ATTR = "_ARRAY_DIMENSIONS"
-HIDDEN_ATTRS = frozenset({DTYPE_ATTR, LINK_ATTR, SPECLOC_ATTR, DIMS_ATTR, "_DTYPE", "_LINKS", "_REFERENCE_FIELDS"})
+HIDDEN_ATTRS = frozenset({DTYPE_ATTR, LINK_ATTR, SPECLOC_ATTR, DIMS_ATTR, "_DTYPE", "_LINKS", "_REFERENCE_FIELDS",
+                          "_HDF5_ATTR_TYPES"})  # the last: HDF5 attribute types recorded by `nwbzarr convert`
 GROUP_DOC, ARRAY_DOC, ATTRS_DOC, CONSOLIDATED = ".zgroup", ".zarray", ".zattrs", ".zmetadata"
 TEXT_NAMES = frozenset({"str", "str_", "unicode", "text", "utf", "utf8", "utf-8", "isodatetime", "datetime", "object_"})
 BYTES_NAMES = frozenset({"bytes", "bytes_", "ascii", "string_"})
