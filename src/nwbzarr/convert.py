@@ -27,7 +27,8 @@ from .backend.hdf5_types import (
     typed_attribute,
 )
 from .backend.io import ZarrIO
-from .backend.spec import SPEC_LOC, SpecTexts, spec_cache_groups, stored_spec_texts
+from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
+from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
 from .format.base import NodeInfo
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -82,59 +83,6 @@ def _zarr_io_class(jobs: int, specs: SpecTexts) -> type[ZarrIO]:
 
         base = ParallelCopyZarrIO
     return type(f"Faithful{base.__name__}", (_FaithfulCopyMixin, base), {"stored_specs": specs})
-
-
-def hdf5_spec_texts(path: str) -> SpecTexts:
-    """The specs cached in an HDF5 file (the group its root's ``.specloc`` names), text as stored."""
-    with h5py.File(path, "r") as fh:
-        group = _hdf5_spec_group(fh)
-        if group is None:
-            return {}
-        out: SpecTexts = {}
-        for ns, versions in group.items():
-            for version, files in _subgroups(versions):
-                out[f"{ns}/{version}"] = {stem: _as_text(ds[()], f"{ds.name} in {path}")
-                                          for stem, ds in files.items() if isinstance(ds, h5py.Dataset)}
-        return out
-
-
-def _hdf5_spec_group(fh: h5py.File) -> h5py.Group | None:
-    loc = fh.attrs.get(".specloc")
-    if loc is None:
-        return None
-    target = fh[loc] if isinstance(loc, h5py.Reference) else fh.get(_as_text(loc, f".specloc of {fh.filename}"))
-    if not isinstance(target, h5py.Group):
-        raise ValueError(f"{fh.filename}: the root attribute .specloc does not name a group of cached specs")
-    return target
-
-
-def _subgroups(group: h5py.Group | h5py.Dataset) -> list[tuple[str, h5py.Group]]:
-    if not isinstance(group, h5py.Group):
-        return []
-    return [(name, child) for name, child in group.items() if isinstance(child, h5py.Group)]
-
-
-def _as_text(value: Any, where: str) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, str):
-        return value
-    if getattr(value, "shape", None) == (1,):
-        return _as_text(value[0], where)
-    raise ValueError(f"{where}: expected text, found {type(value).__name__}")
-
-
-def write_hdf5_spec_texts(path: str, texts: SpecTexts) -> None:
-    """Cache spec texts in an HDF5 file as HDF5IO does (scalar UTF-8 strings, root ``.specloc`` reference)."""
-    if not texts:
-        return
-    with h5py.File(path, "r+") as fh:
-        group = fh.require_group(SPEC_LOC)
-        for key, files in texts.items():
-            versioned = group.require_group(key)
-            for stem, text in files.items():
-                versioned.create_dataset(stem, data=text, dtype=h5py.string_dtype("utf-8"))
-        fh.attrs[".specloc"] = group.ref
 
 
 def _manager_for_hdf5(path: str) -> BuildManager:
@@ -220,6 +168,7 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     siblings: list[HDF5IO] = []
     with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
         specs = stored_spec_texts(src)
+        regions = _region_reference_values(src)
         root = src.read_builder()
         _wrap_for_hdf5(root, src)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
@@ -229,6 +178,19 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     for io in siblings:
         io.close()
     write_hdf5_spec_texts(target, specs)
+    write_hdf5_region_references(target, regions)
+
+
+def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
+    """``{absolute path: ZarrReference array}`` of the region-reference datasets of a store."""
+    out = {}
+    for path, node in io.nodes.items():
+        if node.kind == "array" and node.hdmf_dtype in ("region_reference", "region"):
+            array = io.layout.open_array(io.store, node)
+            raw = np.asarray(io._run(array.getitem(...)))
+            values = io.layout.decode_array_values(node, raw)
+            out["/" + path] = values.reshape(()) if node.scalar_as_1d else values
+    return out
 
 
 def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: BuildManager,
