@@ -182,14 +182,17 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
 
 
 def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
-    """``{absolute path: ZarrReference array}`` of the region-reference datasets of a store."""
+    """``{absolute path: ZarrReference array}`` of the reference datasets of a store that select regions
+    (stored as object references with a ``region`` key: docs/region-references.md)."""
     out = {}
     for path, node in io.nodes.items():
-        if node.kind == "array" and node.hdmf_dtype in ("region_reference", "region"):
-            array = io.layout.open_array(io.store, node)
-            raw = np.asarray(io._run(array.getitem(...)))
-            values = io.layout.decode_array_values(node, raw)
-            out["/" + path] = values.reshape(()) if node.scalar_as_1d else values
+        if node.kind != "array" or not node.is_reference or node.is_compound:
+            continue
+        raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
+        values = io.layout.decode_array_values(node, raw)
+        values = values.reshape(()) if node.scalar_as_1d else values
+        if any(getattr(values[idx], "region", None) is not None for idx in np.ndindex(values.shape)):
+            out["/" + path] = values
     return out
 
 

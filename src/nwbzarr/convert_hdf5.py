@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from .backend.spec import SPEC_LOC, SpecTexts
-from .format.reference import ZarrReference
+from .format.reference import ZarrReference, region_to_selection
 
 
 def hdf5_spec_texts(path: str) -> SpecTexts:
@@ -87,10 +87,4 @@ def _region_reference(fh: h5py.File, ref: Any, where: str) -> Any:
         return h5py.RegionReference()
     if not isinstance(ref, ZarrReference) or not ref.is_local:
         raise ValueError(f"{where}: a region reference into another file cannot be stored in HDF5 ({ref!r})")
-    target = fh[ref.path]
-    region = ref.region
-    if region is None:
-        return target.regionref[()]
-    if isinstance(region, dict):
-        return target.regionref[list(region["indices"])]
-    return target.regionref[tuple(slice(start, stop, step) for start, stop, step in region)]
+    return fh[ref.path].regionref[region_to_selection(ref.region)]

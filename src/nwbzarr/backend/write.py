@@ -266,10 +266,7 @@ class TreeWriter:
         refs = _map_nested(raw, lambda t: None if t is None else self.reference_to(t, where))
         values = self.layout.encode_array_values(ArraySpec(shape=(), kind="reference"), refs)
         values = np.asarray(values, dtype=object)
-        spec = self._spec(values.shape, "reference", np.dtype(object), opts)
-        if _has_region(refs):
-            spec.hdmf_dtype = "region_reference"
-        return DatasetPlan(spec, values=values)
+        return DatasetPlan(self._spec(values.shape, "reference", np.dtype(object), opts), values=values)
 
     def _compound_plan(self, builder: DatasetBuilder, data: Any, opts: dict, where: str) -> DatasetPlan:
         scalar = _is_scalar_compound(data)
@@ -607,12 +604,3 @@ def _space_region(space: Any, shape: tuple) -> Any:
     if kind == h5py.h5s.SEL_POINTS:
         return {"indices": [int(p[0]) for p in space.get_select_elem_pointlist()]}
     return None
-
-
-def _has_region(refs: Any) -> bool:
-    """True when any reference of a (nested) list selects a region of its target."""
-    if isinstance(refs, ZarrReference):
-        return refs.region is not None
-    if isinstance(refs, (list, tuple)):
-        return any(_has_region(r) for r in refs)
-    return False

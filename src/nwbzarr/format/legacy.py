@@ -534,7 +534,7 @@ def zarr_dtype_label(spec: ArraySpec) -> Any:
             out.append({"name": name, "dtype": label})
         return out
     if spec.kind == "reference":
-        return "region" if spec.hdmf_dtype == "region_reference" else "object"
+        return "object"
     if spec.hdmf_dtype in ("ascii", "utf8") and spec.kind in ("string", "numeric"):
         return spec.hdmf_dtype  # HDF5 text kept as ASCII / fixed length (conversions)
     if spec.is_scalar:
