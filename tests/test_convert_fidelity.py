@@ -7,7 +7,9 @@ external links), and the Zarr copy in between must hold the same objects, values
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 import zarr
 
 from _h5_snapshot import cached_specs, external_link_files, snapshot
+from backend.test_interop_hdmf_zarr import hdmf_zarr_014  # noqa: F401 - the hdmf-zarr 0.14 venv fixture
 from nwbzarr.convert import convert
 from nwbzarr.structure.hdf5_source import HDF5Source
 from nwbzarr.structure.zarr_source import ZarrSource
@@ -172,3 +175,46 @@ def _text(value):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return _text(value[()])
     return value
+
+
+# --- hdmf-zarr 0.14 sees the same ----------------------------------------------------------------------
+HDMF_ZARR_VIEW = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from hdmf.spec import NamespaceCatalog
+from hdmf_zarr import NWBZarrIO
+from pynwb.spec import NWBDatasetSpec, NWBGroupSpec, NWBNamespace
+out = {}
+for path in sys.argv[1:]:
+    catalog = NamespaceCatalog(NWBGroupSpec, NWBDatasetSpec, NWBNamespace)
+    NWBZarrIO.load_namespaces(catalog, path)
+    seen = {"namespaces": {ns: catalog.get_namespace(ns).version for ns in catalog.namespaces}}
+    with NWBZarrIO(path, "r") as io:
+        try:
+            seen["identifier"] = str(io.read().identifier)
+        except Exception as exc:
+            seen["identifier"] = None
+    out[path] = seen
+print(json.dumps(out))
+"""
+
+
+def _pynwb_identifier(path: Path) -> str | None:
+    from pynwb import NWBHDF5IO
+
+    try:
+        with NWBHDF5IO(path, "r") as io:
+            return str(io.read().identifier)
+    except Exception:  # noqa: BLE001 - MatNWB 2.0b files: pynwb reads no containers from them either
+        return None
+
+
+def test_hdmf_zarr_014_reads_the_files_own_schema_from_converted_stores(converted, hdmf_zarr_014):  # noqa: F811
+    cases = {str(converted(3, *case)[1]): converted(3, *case)[0] for case in FILES}
+    run = subprocess.run([hdmf_zarr_014, "-c", HDMF_ZARR_VIEW, *cases], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    for store, source in cases.items():
+        versions = dict(key.split("/", 1) for key in cached_specs(source))
+        assert seen[store]["namespaces"] == versions, store
+        assert seen[store]["identifier"] == _pynwb_identifier(source), store
