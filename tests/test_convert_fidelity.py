@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numcodecs
 import numpy as np
 import pytest
 import zarr
@@ -72,7 +73,9 @@ def test_every_shared_file_is_covered(shared_data: Path):
 
 # --- cached specs --------------------------------------------------------------------------------------
 def _zarr_specs(store: Path) -> dict[str, dict[str, bytes]]:
-    """Cached specs of a Zarr store read with zarr-python only: ``{"<ns>/<version>": {file: text}}``."""
+    """Cached specs of a Zarr store, read without nwbzarr: ``{"<ns>/<version>": {file: text}}``."""
+    if (store / ".zgroup").exists():
+        return _zarr2_specs(store)
     group = zarr.open_group(str(store), mode="r", use_consolidated=False)
     loc = group.attrs.get(".specloc")
     if loc is None:
@@ -85,6 +88,25 @@ def _zarr_specs(store: Path) -> dict[str, dict[str, bytes]]:
             out[f"{ns_name}/{version}"] = {
                 name: str(np.asarray(arr[...]).reshape(-1)[0]).encode("utf-8") for name, arr in files.arrays()
             }
+    return out
+
+
+def _zarr2_specs(store: Path) -> dict[str, dict[str, bytes]]:
+    """The same for the legacy layout, chunks decoded with numcodecs (zarr 3 cannot open ``json2`` arrays)."""
+    loc = json.loads((store / ".zattrs").read_text()).get(".specloc") if (store / ".zattrs").exists() else None
+    if loc is None:
+        assert not (store / "specifications").exists(), "specs cached without a .specloc root attribute"
+        return {}
+    out: dict[str, dict[str, bytes]] = {}
+    for array in sorted((store / loc.strip("/")).glob("*/*/*/.zarray")):
+        meta = json.loads(array.read_text())
+        raw = (array.parent / "0").read_bytes()
+        if meta.get("compressor"):
+            raw = numcodecs.get_codec(meta["compressor"]).decode(raw)
+        for codec in reversed(meta.get("filters") or []):
+            raw = numcodecs.get_codec(codec).decode(raw)
+        text = str(np.asarray(raw, dtype=object).reshape(-1)[0]).encode("utf-8")
+        out.setdefault(f"{array.parent.parent.parent.name}/{array.parent.parent.name}", {})[array.parent.name] = text
     return out
 
 
@@ -218,3 +240,46 @@ def test_hdmf_zarr_014_reads_the_files_own_schema_from_converted_stores(converte
         versions = dict(key.split("/", 1) for key in cached_specs(source))
         assert seen[store]["namespaces"] == versions, store
         assert seen[store]["identifier"] == _pynwb_identifier(source), store
+
+
+# --- Zarr -> HDF5 -> Zarr, from stores hdmf-zarr wrote ---------------------------------------------------
+ZARR_FOLDERS = {"hdmf_zarr_0.14": 3, "hdmf_zarr_0.13": 2}
+ZARR_NAMES = ["sample", "dci", "sharded", "anm", "extlink"]  # extlink last: it links into sample
+
+
+@pytest.fixture(scope="module")
+def from_zarr(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``{folder: {name: (store copy, HDF5 conversion, Zarr conversion of that)}}``, siblings side by side."""
+    out: dict[str, dict[str, tuple[Path, Path, Path]]] = {}
+    for folder, fmt in ZARR_FOLDERS.items():
+        work = tmp_path_factory.mktemp(folder)
+        out[folder] = {}
+        for name in ZARR_NAMES:
+            store = work / f"{name}.nwb.zarr"
+            shutil.copytree(shared_data / folder / f"{name}.nwb.zarr", store)
+            hdf5, again = work / f"{name}.nwb", work / f"{name}.again.nwb.zarr"
+            convert(store, hdf5)
+            convert(hdf5, again, zarr_format=fmt)
+            out[folder][name] = (store, hdf5, again)
+    return out
+
+
+@pytest.mark.parametrize("folder", ZARR_FOLDERS)
+@pytest.mark.parametrize("name", ZARR_NAMES)
+def test_zarr_hdf5_zarr_keeps_specs_objects_and_values(from_zarr, folder: str, name: str):
+    store, hdf5, again = from_zarr[folder][name]
+    specs = _zarr_specs(store)
+    assert specs and cached_specs(hdf5) == specs and _zarr_specs(again) == specs
+    with ZarrSource(store) as a, ZarrSource(again) as b:
+        sa, sb = a.structure(), b.structure()
+        assert sorted(sb.nodes) == sorted(sa.nodes)
+        for path, node in sa.nodes.items():
+            other = sb.nodes[path]
+            assert (other.kind, other.attrs, other.shape, other.dtype) == \
+                (node.kind, node.attrs, node.shape, node.dtype), path
+            if node.kind == "dataset":
+                _assert_same_values(a.read(path), b.read(path), path)
+        key = lambda r: (r.source, r.via, r.target, repr(r.region), r.file)  # noqa: E731
+        assert sorted(map(key, sb.references)) == sorted(map(key, sa.references))
+        links = lambda s: sorted((lk.parent, lk.name, lk.target, lk.file) for lk in s.links)  # noqa: E731
+        assert links(sb) == links(sa)
