@@ -253,10 +253,12 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
 
 def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
     """The HDF5 string type a conversion recorded for a Zarr text array (None: plain UTF-8 text)."""
-    if node.kind != "array" or node.hdmf_dtype not in ("ascii", "bytes", "utf8"):
+    if node.kind != "array" or node.is_reference or node.is_compound:
         return None
     stored = io.layout.open_array(io.store, node).dtype
     stored = stored if isinstance(stored, np.dtype) else stored.to_native_dtype()
+    if stored.kind != "S" and node.hdmf_dtype not in ("ascii", "bytes"):
+        return None
     return hdf5_dtype_of(node.hdmf_dtype, stored)
 
 

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 ASCII_LABELS = frozenset({"ascii", "bytes"})
+UTF8_LABELS = frozenset({"utf8", "utf-8", "str", "text", "utf"})
 
 
 def keeps_hdf5_types(io: Any) -> bool:
@@ -39,8 +40,8 @@ def fixed_length_values(source: h5py.Dataset) -> np.ndarray:
 
 def hdf5_dtype_of(label: str | None, stored: np.dtype | None) -> Any:
     """The h5py dtype a Zarr text array written with ``keep_hdf5_types`` had in HDF5 (None: UTF-8 text)."""
-    if stored is not None and stored.kind == "S":
-        encoding = "ascii" if (label or "ascii") in ASCII_LABELS else "utf-8"
+    if stored is not None and stored.kind == "S":  # legacy scalars carry no label: ASCII, as HDF5 defaults
+        encoding = "utf-8" if label in UTF8_LABELS else "ascii"
         return h5py.string_dtype(encoding, stored.itemsize)
     if label in ASCII_LABELS:
         return h5py.string_dtype("ascii")

@@ -326,7 +326,7 @@ class TreeWriter:
             values = fixed_length_values(source)
             spec = self._spec(values.shape, "numeric", values.dtype, opts)
         spec.hdmf_dtype = label
-        return DatasetPlan(spec, values=values)
+        return DatasetPlan(spec, values=self.layout.encode_array_values(spec, values))
 
     def _iterator_plan(self, dci: AbstractDataChunkIterator, opts: dict, builder: DatasetBuilder,
                        where: str) -> DatasetPlan:

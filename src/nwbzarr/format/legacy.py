@@ -140,7 +140,7 @@ class LegacyLayout(Layout):
         if spec.kind == "reference":
             return _object_array(values, encode_reference_element)
         if spec.kind == "string":
-            return _object_array(values, _to_text)
+            return _object_array(values, _to_ascii_bytes if _text_codec(spec) == "vlen-bytes" else _to_text)
         if spec.kind == "compound":
             return _encode_compound(values, spec)
         return np.asarray(values, dtype=spec.dtype)
@@ -535,27 +535,35 @@ def zarr_dtype_label(spec: ArraySpec) -> Any:
         return out
     if spec.kind == "reference":
         return "object"
+    if spec.is_scalar:
+        return "scalar"  # HDF5 text kept by a conversion: ASCII as vlen-bytes, fixed length as |S<n>
     if spec.hdmf_dtype in ("ascii", "utf8") and spec.kind in ("string", "numeric"):
         return spec.hdmf_dtype  # HDF5 text kept as ASCII / fixed length (conversions)
-    if spec.is_scalar:
-        return "scalar"
     if spec.kind == "string":
         return "str"
     return "bool" if spec.dtype.kind == "b" else spec.dtype.name
 
 
+def _text_codec(spec: ArraySpec) -> str:
+    """vlen-bytes for text a conversion keeps as HDF5 ASCII (hdmf-zarr 0.13's codec for bytes), else vlen-utf8."""
+    return "vlen-bytes" if spec.hdmf_dtype == "ascii" else "vlen-utf8"
+
+
+def _to_ascii_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
 def zarray_document(spec: ArraySpec) -> dict[str, Any]:
     """The ``.zarray`` of an array: hdmf-zarr 0.13's defaults (blosc-lz4), json2 for object codecs."""
-    kept_type = spec.hdmf_dtype in ("ascii", "utf8")  # HDF5 text kept by a conversion: a true 0-d scalar
-    shape = [int(s) for s in spec.shape] or ([] if kept_type else [1])
-    chunks = [max(1, int(c)) for c in (spec.chunks or spec.shape)] or ([] if kept_type else [1])
+    shape = [int(s) for s in spec.shape] or [1]
+    chunks = [max(1, int(c)) for c in (spec.chunks or spec.shape)] or [1]
     if len(chunks) != len(shape):
         chunks = [max(1, s) for s in shape]
     filters, compressor = v2_codecs(spec.filters, spec.compressors)
     doc: dict[str, Any] = {"chunks": chunks, "compressor": compressor, "order": "C", "shape": shape,
                            "zarr_format": 2}
     if spec.kind in ("string", "reference") or (spec.kind == "compound" and storage_dtype_of(spec).hasobject):
-        codec = {"id": "vlen-utf8"} if spec.kind == "string" else numcodecs.JSON().get_config()
+        codec = {"id": _text_codec(spec)} if spec.kind == "string" else numcodecs.JSON().get_config()
         doc.update(dtype="|O", fill_value=0, filters=[codec] + (filters or []))
     elif spec.kind == "compound":
         dt = storage_dtype_of(spec)
