@@ -24,7 +24,7 @@ UNICODE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characte
 @st.composite
 def typed_values(draw) -> tuple[np.ndarray, object]:
     """(values, h5py dtype): a scalar or 1-D array of text or numbers."""
-    shape = draw(st.sampled_from([(), (1,), (3,)]))
+    shape = draw(st.sampled_from([(), (0,), (1,), (3,)]))
     count = int(np.prod(shape)) if shape else 1
     kind = draw(st.sampled_from(["utf8", "ascii", "fixed", *NUMBER_DTYPES]))
     if kind in ("utf8", "ascii"):
@@ -33,7 +33,7 @@ def typed_values(draw) -> tuple[np.ndarray, object]:
         values = np.array([t if kind == "utf8" else t.encode() for t in texts], dtype=dtype)
     elif kind == "fixed":
         texts = draw(st.lists(ASCII.filter(len), min_size=count, max_size=count))
-        dtype = h5py.string_dtype("ascii", max(len(t) for t in texts) + draw(st.integers(0, 3)))
+        dtype = h5py.string_dtype("ascii", max([len(t) for t in texts] + [1]) + draw(st.integers(0, 3)))
         values = np.array([t.encode() for t in texts], dtype=dtype)
     else:
         dtype = np.dtype(kind)

@@ -257,7 +257,8 @@ def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
         return None
     stored = io.layout.open_array(io.store, node).dtype
     stored = stored if isinstance(stored, np.dtype) else stored.to_native_dtype()
-    if stored.kind != "S" and node.hdmf_dtype not in ("ascii", "bytes"):
+    empty_text = stored.kind in "OTU" and 0 in node.shape  # HDF5IO finds no type in an empty object array
+    if stored.kind != "S" and node.hdmf_dtype not in ("ascii", "bytes") and not empty_text:
         return None
     return hdf5_dtype_of(node.hdmf_dtype, stored)
 

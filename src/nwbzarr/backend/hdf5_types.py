@@ -39,7 +39,10 @@ def fixed_length_values(source: h5py.Dataset) -> np.ndarray:
 
 
 def hdf5_dtype_of(label: str | None, stored: np.dtype | None) -> Any:
-    """The h5py dtype a Zarr text array written with ``keep_hdf5_types`` had in HDF5 (None: UTF-8 text)."""
+    """The h5py dtype of a Zarr text array in HDF5: ASCII or fixed length as a conversion recorded, else
+    variable-length UTF-8 (None for arrays that are not text)."""
+    if stored is not None and stored.kind in "OTU" and label not in ASCII_LABELS:
+        return h5py.string_dtype("utf-8")
     if stored is not None and stored.kind == "S":  # legacy scalars carry no label: ASCII, as HDF5 defaults
         encoding = "utf-8" if label in UTF8_LABELS else "ascii"
         return h5py.string_dtype(encoding, stored.itemsize)
@@ -60,28 +63,30 @@ def attribute_types(obj: h5py.HLObject) -> dict[str, Any]:
     """The attribute types of an h5py group or dataset that a JSON copy would lose."""
     out: dict[str, Any] = {}
     for name in obj.attrs:
-        label = _attribute_type(obj.attrs.get_id(name).get_type())
+        attr = obj.attrs.get_id(name)
+        label = _attribute_type(attr.get_type(), empty=attr.shape is not None and 0 in attr.shape)
         if label is not None:
             out[name] = label
     return out
 
 
-def _attribute_type(tid: Any) -> Any:
+def _attribute_type(tid: Any, empty: bool = False) -> Any:
+    """The label of an attribute type JSON loses (every type for empty arrays: ``[]`` keeps none)."""
     if isinstance(tid, h5py.h5t.TypeStringID):
         encoding = "ascii" if tid.get_cset() == h5py.h5t.CSET_ASCII else "utf-8"
         if tid.is_variable_str():
-            return "ascii" if encoding == "ascii" else None
+            return "ascii" if encoding == "ascii" else ("utf8" if empty else None)
         return {"encoding": encoding, "length": int(tid.get_size())}
     if isinstance(tid, (h5py.h5t.TypeIntegerID, h5py.h5t.TypeFloatID)):
         dtype = tid.dtype.str
-        return None if dtype in JSON_NUMBER_DTYPES else dtype
+        return None if dtype in JSON_NUMBER_DTYPES and not empty else dtype
     return None  # references, booleans, compounds: JSON keeps what HDF5IO writes for them
 
 
 def typed_attribute(value: Any, label: Any, where: str = "") -> Any:
     """An attribute value read from JSON, given back the HDF5 type ``attribute_types`` recorded."""
-    if label == "ascii":
-        dtype = h5py.string_dtype("ascii")
+    if label in ("ascii", "utf8"):
+        dtype = h5py.string_dtype("ascii" if label == "ascii" else "utf-8")
     elif isinstance(label, dict) and {"encoding", "length"} <= set(label):
         dtype = h5py.string_dtype(label["encoding"], int(label["length"]))
     elif isinstance(label, str):
