@@ -66,3 +66,14 @@ def test_convert_keeps_an_old_files_own_schema_both_ways(shared_data, tmp_path, 
     assert result.exit_code == 0, result.output
     assert cached_specs(back) == cached_specs(src) and set(cached_specs(src)) == {"core/2.1.0", "hdmf-common/1.0.0"}
     assert snapshot(back) == snapshot(src)
+
+
+@pytest.mark.parametrize("zarr_format", ["3", "2"])
+def test_info_shows_fixed_length_text_a_conversion_kept(shared_data, tmp_path, zarr_format):
+    store = tmp_path / "matnwb.nwb.zarr"
+    result = runner.invoke(app, ["convert", str(shared_data / "real" / "ecephys_tutorial.nwb"), str(store),
+                                 "--zarr-format", zarr_format])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(app, ["info", str(store)])
+    assert info.exit_code == 0, info.output
+    assert "identifier  bytes104 [1]" in info.output  # MatNWB's |S13 identifier, still fixed-length bytes
