@@ -21,7 +21,7 @@ def convert(
     link_data: bool = typer.Option(False, "--link-data", help="Link instead of copying where possible."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes copying large HDF5 datasets (-1: all cores)."),
 ) -> None:
-    """Convert HDF5 -> Zarr or Zarr -> HDF5, keeping chunks, compression, links and references."""
+    """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references."""
     from .convert import convert as run
 
     run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True,

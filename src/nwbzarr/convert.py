@@ -1,7 +1,9 @@
 """HDF5 <-> Zarr conversion at the builder level: every object, attribute, link and reference kept.
 
 Zarr -> HDF5 goes through builders too (not through a container rebuild), so nothing is added or
-dropped on the way; HDF5 chunking and gzip compression are carried over both ways.
+dropped on the way; HDF5 chunking and gzip compression are carried over both ways. The cached specs are
+copied as stored (every namespace and version, each file's text unchanged), never replaced by the
+installed schema; a file without cached specs gets none.
 """
 
 from __future__ import annotations
@@ -11,12 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 from hdmf.backends.hdf5 import HDF5IO, H5DataIO
 from hdmf.backends.io import HDMFIO
 from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
 from .backend.arrays import ZarrDataset
+from .backend.hdf5_types import (
+    ATTR_TYPES_KEY,
+    attribute_types,
+    hdf5_dtype_of,
+    hdf5_text_type,
+    typed_attribute,
+)
 from .backend.io import ZarrIO
+from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
+from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
+from .format.base import NodeInfo
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -51,6 +64,27 @@ def convert(source: str | Path, target: str | Path, *, link_data: bool = False, 
     return target
 
 
+class _FaithfulCopyMixin:
+    """A ZarrIO for conversions: caches given spec texts verbatim instead of the namespaces of its
+    managers, and records HDF5 string types (ASCII, fixed length) so the way back restores them."""
+
+    stored_specs: SpecTexts = {}
+    keep_hdf5_types = True
+
+    def _spec_cache_groups(self, existing: dict) -> dict[str, dict[str, str]]:
+        return spec_cache_groups(self.stored_specs)
+
+
+def _zarr_io_class(jobs: int, specs: SpecTexts) -> type[ZarrIO]:
+    """The writer class of an HDF5 -> Zarr conversion: serial or parallel copy, specs copied verbatim."""
+    base: type[ZarrIO] = ZarrIO
+    if jobs != 1:
+        from .parallel_copy import ParallelCopyZarrIO
+
+        base = ParallelCopyZarrIO
+    return type(f"Faithful{base.__name__}", (_FaithfulCopyMixin, base), {"stored_specs": specs})
+
+
 def _manager_for_hdf5(path: str) -> BuildManager:
     from pynwb import get_type_map
 
@@ -67,19 +101,61 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
     with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
     manager = _manager_for_hdf5(source)
-    io_class, write_args = ZarrIO, {"link_data": link_data}
+    specs = hdf5_spec_texts(source)
+    io_class = _zarr_io_class(jobs, specs)
+    write_args: dict[str, Any] = {"link_data": link_data, "cache_spec": bool(specs)}
     if jobs != 1:
-        from .parallel_copy import ParallelCopyZarrIO
-
-        io_class = ParallelCopyZarrIO
         write_args.update(number_of_jobs=jobs, multiprocessing_context="spawn")
     with HDF5IO(source, mode="r", manager=manager) as src, \
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
+        _record_hdf5_types(builder, src._file)
         _progress_note(progress, f"converting {source} -> {target}")
         dst.show_progress = progress
         dst.export(src_io=src, write_args=write_args)
         del builder
+
+
+def _record_hdf5_types(group: GroupBuilder, h5file: h5py.File) -> None:
+    """What a Zarr copy would lose of the HDF5 types, put where the writer keeps it: attribute types
+    as a hidden attribute; scalar ASCII / fixed-length text (HDF5IO read it into ``str``) back as its
+    h5py dataset, whose type the writer records."""
+    _record_attribute_types(group, h5file)
+    for child in group.groups.values():
+        _record_hdf5_types(child, h5file)
+    for dset in group.datasets.values():
+        _record_attribute_types(dset, h5file)
+        if not isinstance(dset.data, (str, bytes)):
+            continue
+        stored = h5file.get(_builder_path(dset))
+        if isinstance(stored, h5py.Dataset) and hdf5_text_type(stored) is not None:
+            dset["data"] = stored
+
+
+def _record_attribute_types(builder: GroupBuilder | DatasetBuilder, h5file: h5py.File) -> None:
+    stored = h5file.get(_builder_path(builder))
+    types = attribute_types(stored) if stored is not None else {}
+    types = {name: label for name, label in types.items() if name in builder.attributes}
+    if types:
+        builder.set_attribute(ATTR_TYPES_KEY, types)
+
+
+def _restore_attribute_types(builder: GroupBuilder | DatasetBuilder, node: NodeInfo | None) -> None:
+    """Attributes whose HDF5 type a conversion recorded get that type back."""
+    types = ((node.document.get("attributes") or {}).get(ATTR_TYPES_KEY) if node is not None else None) or {}
+    for name, label in types.items():
+        if name in builder.attributes:
+            builder.set_attribute(name, typed_attribute(builder.attributes[name], label,
+                                                        f"{_builder_path(builder)}@{name}"))
+
+
+def _builder_path(builder: GroupBuilder | DatasetBuilder) -> str:
+    parts = []
+    node: Any = builder
+    while node is not None and node.parent is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/" + "/".join(reversed(parts))
 
 
 def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
@@ -91,15 +167,33 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
     manager = BuildManager(type_map)
     siblings: list[HDF5IO] = []
     with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
+        specs = stored_spec_texts(src)
+        regions = _region_reference_values(src)
         root = src.read_builder()
-        _wrap_for_hdf5(root)
+        _wrap_for_hdf5(root, src)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
         _progress_note(progress, f"converting {source} -> {target}")
         HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
                                                    "export_source": src.store_location})
-        dst._HDF5IO__cache_spec()
     for io in siblings:
         io.close()
+    write_hdf5_spec_texts(target, specs)
+    write_hdf5_region_references(target, regions)
+
+
+def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
+    """``{absolute path: ZarrReference array}`` of the reference datasets of a store that select regions
+    (stored as object references with a ``region`` key: docs/region-references.md)."""
+    out = {}
+    for path, node in io.nodes.items():
+        if node.kind != "array" or not node.is_reference or node.is_compound:
+            continue
+        raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
+        values = io.layout.decode_array_values(node, raw)
+        values = values.reshape(()) if node.scalar_as_1d else values
+        if any(getattr(values[idx], "region", None) is not None for idx in np.ndindex(values.shape)):
+            out["/" + path] = values
+    return out
 
 
 def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: BuildManager,
@@ -128,12 +222,20 @@ def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: B
         dict.__getitem__(group, "links")[name] = LinkBuilder(target, name=name, parent=group)
 
 
-def _wrap_for_hdf5(builder: GroupBuilder) -> None:
-    """Give lazily read datasets HDF5 chunking and gzip compression equivalent to how Zarr held them."""
+def _wrap_for_hdf5(builder: GroupBuilder, io: ZarrIO) -> None:
+    """Give lazily read datasets HDF5 chunking and gzip compression equivalent to how Zarr held them,
+    and text recorded as ASCII or fixed length its HDF5 type back."""
+    _restore_attribute_types(builder, io.nodes.get(_builder_path(builder).lstrip("/")))
     for child in builder.groups.values():
-        _wrap_for_hdf5(child)
+        _wrap_for_hdf5(child, io)
     for dset in builder.datasets.values():
-        _wrap_dataset(dset)
+        node = io.nodes.get(_builder_path(dset).lstrip("/"))
+        _restore_attribute_types(dset, node)
+        h5_dtype = _recorded_hdf5_text_type(io, node) if node is not None else None
+        if h5_dtype is not None:
+            _restore_text_type(dset, h5_dtype)
+        else:
+            _wrap_dataset(dset)
 
 
 def _wrap_dataset(dset: DatasetBuilder) -> None:
@@ -147,6 +249,50 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
     compressed = _is_compressed(data)
     dset["data"] = H5DataIO(data=data.read(), chunks=chunks if compressed or chunks != data.shape else None,
                             compression="gzip" if compressed else None)
+
+
+def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
+    """The HDF5 string type a conversion recorded for a Zarr text array (None: plain UTF-8 text)."""
+    if node.kind != "array" or node.is_reference or node.is_compound:
+        return None
+    if node.hdmf_dtype not in ("ascii", "bytes", "utf8") and 0 not in node.shape and not _holds_bytes(node):
+        return None  # plain text or numbers: nothing recorded (and no metadata parsed for it)
+    stored = io.layout.open_array(io.store, node).dtype
+    stored = stored if isinstance(stored, np.dtype) else stored.to_native_dtype()
+    empty_text = stored.kind in "OTU" and 0 in node.shape  # HDF5IO finds no type in an empty object array
+    if stored.kind != "S" and node.hdmf_dtype not in ("ascii", "bytes") and not empty_text:
+        return None
+    return hdf5_dtype_of(node.hdmf_dtype, stored)
+
+
+def _holds_bytes(node: NodeInfo) -> bool:
+    """Fixed-length bytes, by the metadata document alone (v3 ``null_terminated_bytes``, v2 ``|S<n>``)."""
+    dt = node.document.get("data_type", node.document.get("dtype"))
+    if isinstance(dt, dict):
+        return dt.get("name") in ("null_terminated_bytes", "fixed_length_bytes")
+    return isinstance(dt, str) and dt.lstrip("|<>").startswith("S")
+
+
+def _restore_text_type(dset: DatasetBuilder, h5_dtype: np.dtype) -> None:
+    """Text recorded as ASCII or fixed length: written back to HDF5 with that type."""
+    data = dset.data
+    values = data.read() if isinstance(data, ZarrDataset) else data
+    arr = np.asarray(_encoded(values), dtype=h5_dtype if h5_dtype.kind == "S" else object)
+    dset["data"] = arr
+    if dset.dtype is None:
+        dset.dtype = h5_dtype
+
+
+def _encoded(values: Any) -> Any:
+    if isinstance(values, str):
+        return values.encode("utf-8")
+    if isinstance(values, np.ndarray) and values.dtype.kind in "OU":
+        out = np.empty(values.shape, dtype=object)
+        for idx in np.ndindex(values.shape):
+            item = values[idx]
+            out[idx] = item.encode("utf-8") if isinstance(item, str) else item
+        return out
+    return values
 
 
 def _is_compressed(data: ZarrDataset) -> bool:

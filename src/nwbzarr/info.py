@@ -101,6 +101,9 @@ def _dtype_of(doc: dict, node: NodeInfo) -> tuple[str, int]:
             return npd.name, npd.itemsize
         except TypeError:
             return dt, 8
+    if isinstance(dt, dict) and dt.get("name") in ("null_terminated_bytes", "fixed_length_bytes"):
+        npd = np.dtype(f"S{int(dt['configuration']['length_bytes'])}")  # fixed-length text kept by convert
+        return npd.name, npd.itemsize
     if isinstance(dt, dict):
         from .format.v3 import numpy_dtype_of_struct
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
+from _h5_snapshot import cached_specs, snapshot
 from nwbzarr.cli import app
 
 runner = CliRunner()
@@ -47,3 +49,31 @@ def test_convert_of_something_else_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["convert", str(junk), str(tmp_path / "out")])
     assert result.exit_code != 0
     assert "neither an HDF5 file nor a Zarr store" in str(result.exception)
+
+
+@pytest.mark.parametrize("zarr_format", ["3", "2"])
+def test_convert_keeps_an_old_files_own_schema_both_ways(shared_data, tmp_path, zarr_format):
+    """`nwbzarr convert` on an NWB 2.1.0 file: core 2.1.0 / hdmf-common 1.0.0 stay, text for text, both ways."""
+    src = tmp_path / "old.nwb"
+    shutil.copy(shared_data / "real" / "1.1.2_nwbfile.nwb", src)
+    store, back = tmp_path / "old.nwb.zarr", tmp_path / "back.nwb"
+    result = runner.invoke(app, ["convert", str(src), str(store), "--zarr-format", zarr_format])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["specs", str(store)])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split(":")[0] for line in listed.output.splitlines()] == ["core 2.1.0", "hdmf-common 1.0.0"]
+    result = runner.invoke(app, ["convert", str(store), str(back)])
+    assert result.exit_code == 0, result.output
+    assert cached_specs(back) == cached_specs(src) and set(cached_specs(src)) == {"core/2.1.0", "hdmf-common/1.0.0"}
+    assert snapshot(back) == snapshot(src)
+
+
+@pytest.mark.parametrize("zarr_format", ["3", "2"])
+def test_info_shows_fixed_length_text_a_conversion_kept(shared_data, tmp_path, zarr_format):
+    store = tmp_path / "matnwb.nwb.zarr"
+    result = runner.invoke(app, ["convert", str(shared_data / "real" / "ecephys_tutorial.nwb"), str(store),
+                                 "--zarr-format", zarr_format])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(app, ["info", str(store)])
+    assert info.exit_code == 0, info.output
+    assert "identifier  bytes104 [1]" in info.output  # MatNWB's |S13 identifier, still fixed-length bytes

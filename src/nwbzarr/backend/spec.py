@@ -11,6 +11,9 @@ from hdmf.spec import NamespaceBuilder, SpecReader, SpecWriter
 SPEC_LOC = "specifications"
 NAMESPACE_FILE = "namespace"
 
+SpecTexts = dict[str, dict[str, str]]
+"""Cached specs as stored: ``{"<namespace>/<version>": {file stem: text}}``, every cached version."""
+
 
 class ZarrSpecWriter(SpecWriter):
     """Collects specs as compact JSON text (one scalar text array each under /specifications/<ns>/<version>)."""
@@ -66,6 +69,18 @@ def spec_cache_texts(namespace_catalog: Any, skip: set[tuple[str, str]] = frozen
         builder.export(NAMESPACE_FILE, writer=writer)
         out[f"{ns_name}/{version}"] = writer.texts
     return out
+
+
+def stored_spec_texts(io: Any) -> SpecTexts:
+    """Every cached version of every namespace of an open ``ZarrIO``, text exactly as stored."""
+    groups = sorted({path.split("/", 1)[1] for path, node in io.nodes.items()
+                     if path.startswith(SPEC_LOC + "/") and path.count("/") == 2 and node.kind == "group"})
+    return {group: io._read_spec_texts(f"{SPEC_LOC}/{group}") for group in groups}
+
+
+def spec_cache_groups(texts: SpecTexts) -> dict[str, dict[str, str]]:
+    """Spec texts keyed by the group that holds them in a store (``specifications/<ns>/<version>``)."""
+    return {f"{SPEC_LOC}/{group}": dict(files) for group, files in texts.items()}
 
 
 def newest_version(versions: list[str]) -> str:

@@ -21,6 +21,7 @@ from ..format.reference import ZarrReference, normalise_region
 from ..storage.batch import set_many
 from .arrays import ZarrDataset
 from .blocks import encode_and_store
+from .hdf5_types import fixed_length_values, hdf5_text_type, keeps_hdf5_types
 from .planning import (
     DatasetPlan,
     compound_numpy_dtype,
@@ -293,6 +294,9 @@ class TreeWriter:
 
     def _copy_plan(self, source: Any, dtype_name: str | None, opts: dict, where: str) -> DatasetPlan:
         opts = {**h5_source_options(source), **opts}
+        text_type = hdf5_text_type(source) if keeps_hdf5_types(self.io) else None
+        if text_type is not None:
+            return self._hdf5_text_plan(source, text_type, opts)
         src_dtype = source.dtype if isinstance(source.dtype, np.dtype) else np.dtype(object)
         kind = "string" if src_dtype.kind in "OSUT" else "numeric"
         if kind == "numeric" and dtype_name not in (None, "numeric"):
@@ -310,6 +314,20 @@ class TreeWriter:
         if opts.get("chunks") is not None:
             opts["chunks"] = tuple(max(1, c) for c in opts["chunks"])
         return DatasetPlan(self._spec(shape, kind, dtype, opts), source=source)
+
+    def _hdf5_text_plan(self, source: Any, text_type: tuple[str, int | None], opts: dict) -> DatasetPlan:
+        """ASCII or fixed-length HDF5 text, labelled (and fixed-length kept as bytes) for a faithful copy."""
+        label, length = text_type
+        if opts.get("chunks") is not None:
+            opts["chunks"] = tuple(max(1, c) for c in opts["chunks"])
+        if length is None:
+            values = text_values(source[()])
+            spec = self._spec(values.shape, "string", values.dtype, opts)
+        else:
+            values = fixed_length_values(source)
+            spec = self._spec(values.shape, "numeric", values.dtype, opts)
+        spec.hdmf_dtype = label
+        return DatasetPlan(spec, values=self.layout.encode_array_values(spec, values))
 
     def _iterator_plan(self, dci: AbstractDataChunkIterator, opts: dict, builder: DatasetBuilder,
                        where: str) -> DatasetPlan:

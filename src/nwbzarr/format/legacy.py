@@ -30,7 +30,8 @@ DTYPE_ATTR = "zarr_dtype"
 LINK_ATTR = "zarr_link"
 SPECLOC_ATTR = ".specloc"
 DIMS_ATTR = "_ARRAY_DIMENSIONS"
-HIDDEN_ATTRS = frozenset({DTYPE_ATTR, LINK_ATTR, SPECLOC_ATTR, DIMS_ATTR, "_DTYPE", "_LINKS", "_REFERENCE_FIELDS"})
+HIDDEN_ATTRS = frozenset({DTYPE_ATTR, LINK_ATTR, SPECLOC_ATTR, DIMS_ATTR, "_DTYPE", "_LINKS", "_REFERENCE_FIELDS",
+                          "_HDF5_ATTR_TYPES"})  # the last: HDF5 attribute types recorded by `nwbzarr convert`
 GROUP_DOC, ARRAY_DOC, ATTRS_DOC, CONSOLIDATED = ".zgroup", ".zarray", ".zattrs", ".zmetadata"
 TEXT_NAMES = frozenset({"str", "str_", "unicode", "text", "utf", "utf8", "utf-8", "isodatetime", "datetime", "object_"})
 BYTES_NAMES = frozenset({"bytes", "bytes_", "ascii", "string_"})
@@ -139,7 +140,7 @@ class LegacyLayout(Layout):
         if spec.kind == "reference":
             return _object_array(values, encode_reference_element)
         if spec.kind == "string":
-            return _object_array(values, _to_text)
+            return _object_array(values, _to_ascii_bytes if _text_codec(spec) == "vlen-bytes" else _to_text)
         if spec.kind == "compound":
             return _encode_compound(values, spec)
         return np.asarray(values, dtype=spec.dtype)
@@ -535,10 +536,21 @@ def zarr_dtype_label(spec: ArraySpec) -> Any:
     if spec.kind == "reference":
         return "object"
     if spec.is_scalar:
-        return "scalar"
+        return "scalar"  # HDF5 text kept by a conversion: ASCII as vlen-bytes, fixed length as |S<n>
+    if spec.hdmf_dtype in ("ascii", "utf8") and spec.kind in ("string", "numeric"):
+        return spec.hdmf_dtype  # HDF5 text kept as ASCII / fixed length (conversions)
     if spec.kind == "string":
         return "str"
     return "bool" if spec.dtype.kind == "b" else spec.dtype.name
+
+
+def _text_codec(spec: ArraySpec) -> str:
+    """vlen-bytes for text a conversion keeps as HDF5 ASCII (hdmf-zarr 0.13's codec for bytes), else vlen-utf8."""
+    return "vlen-bytes" if spec.hdmf_dtype == "ascii" else "vlen-utf8"
+
+
+def _to_ascii_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
 def zarray_document(spec: ArraySpec) -> dict[str, Any]:
@@ -554,7 +566,7 @@ def zarray_document(spec: ArraySpec) -> dict[str, Any]:
     doc: dict[str, Any] = {"chunks": chunks, "compressor": compressor, "order": "C", "shape": shape,
                            "zarr_format": 2}
     if spec.kind in ("string", "reference") or (spec.kind == "compound" and storage_dtype_of(spec).hasobject):
-        codec = {"id": "vlen-utf8"} if spec.kind == "string" else numcodecs.JSON().get_config()
+        codec = {"id": _text_codec(spec)} if spec.kind == "string" else numcodecs.JSON().get_config()
         doc.update(dtype="|O", fill_value=0, filters=[codec] + (filters or []))
     elif spec.kind == "compound":
         dt = storage_dtype_of(spec)
@@ -566,6 +578,8 @@ def zarray_document(spec: ArraySpec) -> dict[str, Any]:
 
 
 def _fill_value(spec: ArraySpec) -> Any:
+    if spec.dtype.kind == "S":  # fixed-length bytes: base64, as zarr's v2 metadata spells them
+        return base64.b64encode(np.asarray(spec.fill_value or b"", dtype=spec.dtype).item()).decode("ascii")
     value = np.asarray(spec.fill_value if spec.fill_value is not None else 0, dtype=spec.dtype).item()
     if isinstance(value, float) and not np.isfinite(value):
         return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")

@@ -27,7 +27,8 @@ LINKS_ATTR = "_LINKS"
 REF_FIELDS_ATTR = "_REFERENCE_FIELDS"
 REF_KEY = "_REFERENCE"
 HIDDEN_ATTRS = frozenset(
-    {DTYPE_ATTR, LINKS_ATTR, REF_FIELDS_ATTR, "_ARRAY_DIMENSIONS", ".specloc", "zarr_dtype", "zarr_link"}
+    {DTYPE_ATTR, LINKS_ATTR, REF_FIELDS_ATTR, "_ARRAY_DIMENSIONS", ".specloc", "zarr_dtype", "zarr_link",
+     "_HDF5_ATTR_TYPES"}  # the last: HDF5 attribute types recorded by `nwbzarr convert`
 )
 MIN_FIXED_TEXT = 512
 LIST_CONCURRENCY = 64

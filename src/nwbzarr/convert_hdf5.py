@@ -1,0 +1,90 @@
+"""The HDF5 side of ``nwbzarr convert`` that HDF5IO does not do: cached spec texts read and written as
+stored, and region-reference datasets (hdmf >= 4 writes no region references)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .backend.spec import SPEC_LOC, SpecTexts
+from .format.reference import ZarrReference, region_to_selection
+
+
+def hdf5_spec_texts(path: str) -> SpecTexts:
+    """The specs cached in an HDF5 file (the group its root's ``.specloc`` names), text as stored."""
+    with h5py.File(path, "r") as fh:
+        group = _hdf5_spec_group(fh)
+        if group is None:
+            return {}
+        out: SpecTexts = {}
+        for ns, versions in group.items():
+            for version, files in _subgroups(versions):
+                out[f"{ns}/{version}"] = {stem: _as_text(ds[()], f"{ds.name} in {path}")
+                                          for stem, ds in files.items() if isinstance(ds, h5py.Dataset)}
+        return out
+
+
+def _hdf5_spec_group(fh: h5py.File) -> h5py.Group | None:
+    loc = fh.attrs.get(".specloc")
+    if loc is None:
+        return None
+    target = fh[loc] if isinstance(loc, h5py.Reference) else fh.get(_as_text(loc, f".specloc of {fh.filename}"))
+    if not isinstance(target, h5py.Group):
+        raise ValueError(f"{fh.filename}: the root attribute .specloc does not name a group of cached specs")
+    return target
+
+
+def _subgroups(group: h5py.Group | h5py.Dataset) -> list[tuple[str, h5py.Group]]:
+    if not isinstance(group, h5py.Group):
+        return []
+    return [(name, child) for name, child in group.items() if isinstance(child, h5py.Group)]
+
+
+def _as_text(value: Any, where: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    if getattr(value, "shape", None) == (1,):
+        return _as_text(value[0], where)
+    raise ValueError(f"{where}: expected text, found {type(value).__name__}")
+
+
+def write_hdf5_spec_texts(path: str, texts: SpecTexts) -> None:
+    """Cache spec texts in an HDF5 file as HDF5IO does (scalar UTF-8 strings, root ``.specloc`` reference)."""
+    if not texts:
+        return
+    with h5py.File(path, "r+") as fh:
+        group = fh.require_group(SPEC_LOC)
+        for key, files in texts.items():
+            versioned = group.require_group(key)
+            for stem, text in files.items():
+                versioned.create_dataset(stem, data=text, dtype=h5py.string_dtype("utf-8"))
+        fh.attrs[".specloc"] = group.ref
+
+
+def write_hdf5_region_references(path: str, datasets: dict[str, np.ndarray]) -> None:
+    """Rewrite datasets (absolute path -> array of ZarrReference) as HDF5 region references into the
+    same file, keeping each dataset's attributes."""
+    if not datasets:
+        return
+    with h5py.File(path, "r+") as fh:
+        for name, refs in datasets.items():
+            attrs = {key: fh[name].attrs[key] for key in fh[name].attrs}
+            values = np.empty(refs.shape, dtype=h5py.regionref_dtype)
+            for idx in np.ndindex(refs.shape):
+                values[idx] = _region_reference(fh, refs[idx], f"{name}{list(idx)}")
+            del fh[name]
+            dset = fh.create_dataset(name, data=values, dtype=h5py.regionref_dtype)
+            for key, value in attrs.items():
+                dset.attrs[key] = value
+
+
+def _region_reference(fh: h5py.File, ref: Any, where: str) -> Any:
+    if ref is None:
+        return h5py.RegionReference()
+    if not isinstance(ref, ZarrReference) or not ref.is_local:
+        raise ValueError(f"{where}: a region reference into another file cannot be stored in HDF5 ({ref!r})")
+    return fh[ref.path].regionref[region_to_selection(ref.region)]
