@@ -36,8 +36,7 @@ class TreeReader:
     def read(self) -> GroupBuilder:
         spec_loc = self.nodes[""].document.get("attributes", {}).get(".specloc", SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
-        if self.io.layout.zarr_format == 2:
-            mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
+        mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
         scalars = self._read_scalars(skip)
         root = self._build_group("", None, skip, scalars)
         self._attach_links_and_refs()

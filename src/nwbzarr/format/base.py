@@ -13,7 +13,6 @@ from zarr.core.buffer import default_buffer_prototype
 
 from .reference import ZarrReference
 
-
 BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
 TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode", "isodatetime", "datetime"})
 
