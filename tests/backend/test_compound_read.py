@@ -193,3 +193,15 @@ def test_empty_text_dataset_has_a_text_dtype(tmp_path, fmt):
     assert z.dtype == h.dtype and z.dtype.metadata == {"vlen": str}
     for io, _ in read.values():
         io.close()
+
+
+@pytest.mark.parametrize("which", ["hdf5", *FORMATS])
+def test_compound_datasets_validate_like_hdf5(broad_files, which):
+    """hdmf's validator (what pynwb.validate runs) checks compound field types from the data read: the
+    pixel masks and the electrode position pass as they do from NWBHDF5IO."""
+    from hdmf.validate import ValidatorMap
+
+    io = NWBHDF5IO(broad_files["hdf5"], "r") if which == "hdf5" else NWBZarrIO(broad_files[which], "r")
+    with io:
+        validator = ValidatorMap(io.manager.namespace_catalog.get_namespace("core"))
+        assert [str(e) for e in validator.validate(io.read_builder())] == []
