@@ -24,22 +24,49 @@ FORMATS = [3, 2]
 FIELD_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 
 
+def _broad_with_voxels():
+    """The broad file plus a plane segmentation with voxel masks (x, y, z, weight)."""
+    nwb = broad_nwbfile()
+    seg = nwb.processing["ophys"]["ImageSegmentation"]
+    plane = seg["planes"].imaging_plane
+    voxels = seg.create_plane_segmentation("voxels", plane, name="voxels")
+    voxels.add_roi(voxel_mask=[(1, 2, 3, 1.0), (4, 5, 6, 0.5)])
+    voxels.add_roi(voxel_mask=[(7, 8, 9, 0.25)])
+    return nwb
+
+
 @pytest.fixture(scope="module")
 def broad_files(tmp_path_factory) -> dict:
-    """The broad NWB file written once with NWBHDF5IO and once per Zarr layout."""
+    """The broad NWB file (with voxel masks) written once with NWBHDF5IO and once per Zarr layout."""
     folder = tmp_path_factory.mktemp("compound")
     paths = {"hdf5": folder / "broad.nwb"}
     with NWBHDF5IO(paths["hdf5"], "w") as io:
-        io.write(broad_nwbfile())
+        io.write(_broad_with_voxels())
     for fmt in FORMATS:
         paths[fmt] = folder / f"broad.v{fmt}.nwb.zarr"
         with NWBZarrIO(paths[fmt], "w", zarr_format=fmt) as io:
-            io.write(broad_nwbfile())
+            io.write(_broad_with_voxels())
     return paths
 
 
 def _pixel_mask(nwb):
     return nwb.processing["ophys"]["ImageSegmentation"]["planes"]["pixel_mask"].target.data
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_voxel_mask_and_ragged_rows_like_hdf5(broad_files, fmt):
+    with NWBHDF5IO(broad_files["hdf5"], "r") as hio, NWBZarrIO(broad_files[fmt], "r") as zio:
+        h_seg = hio.read().processing["ophys"]["ImageSegmentation"]
+        z_seg = zio.read().processing["ophys"]["ImageSegmentation"]
+        z, h = z_seg["voxels"]["voxel_mask"].target.data, h_seg["voxels"]["voxel_mask"].target.data
+        assert z.dtype.names == ("x", "y", "z", "weight") and z[:].dtype == h[:].dtype
+        assert type(z[2]["z"]) is type(h[2]["z"]) is np.uint32 and z[2]["z"] == 9
+        for name in ("voxels", "planes"):
+            column = "voxel_mask" if name == "voxels" else "pixel_mask"
+            for row in range(len(h_seg[name])):
+                got, want = z_seg[name][column][row], h_seg[name][column][row]
+                assert isinstance(got, np.ndarray) and got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
