@@ -3,6 +3,11 @@
 Small arrays (index columns, region columns, short tables) are read whole on first access, so HDMF's
 element-by-element access costs one store read; large 1-D arrays keep a small cache of decoded chunks
 so that iterating ragged columns does not re-read and re-decode the same chunk per element.
+
+Values come back as NWBHDF5IO gives them: numbers as numpy arrays; text as object arrays of ``str`` (the
+dtype reported is h5py's variable-length string dtype, ``object`` tagged ``{'vlen': str}``, also when the
+dataset is empty); compounds as numpy structured arrays with the stored field types (one row is a
+``numpy.void``), reference fields resolved into an ``object`` field; datasets of references as lists.
 """
 
 from __future__ import annotations
