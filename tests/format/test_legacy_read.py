@@ -256,3 +256,17 @@ def test_object_arrays_decode_only_the_chunks_a_selection_touches():
     assert [v["path"] for v in asyncio.run(array.getitem(slice(8, 2, -3)))] == ["/t8", "/t5"]
     assert len(seen) == 1 + 2
     assert [v["path"] for v in asyncio.run(array.getitem([9, 0]))] == ["/t9", "/t0"]
+
+
+def test_vlen_bytes_values_convert_to_hdf5_as_ascii_like_pynwb(shared_data: Path, tmp_path: Path):
+    """The 0.13 store's vlen-bytes dates stay bytes on read, so converting it to HDF5 stores them as ASCII
+    strings, as pynwb wrote hdf5/sample.nwb (not UTF-8)."""
+    import h5py
+
+    from nwbzarr.convert import convert
+
+    convert(shared_data / LEGACY / "sample.nwb.zarr", tmp_path / "sample.nwb")
+    with h5py.File(tmp_path / "sample.nwb", "r") as ours, h5py.File(shared_data / "hdf5" / "sample.nwb", "r") as ref:
+        for key in ("session_start_time", "timestamps_reference_time", "file_create_date"):
+            assert h5py.check_string_dtype(ours[key].dtype) == h5py.check_string_dtype(ref[key].dtype), key
+            assert np.array_equal(ours[key][()], ref[key][()]), key
