@@ -11,7 +11,7 @@ from ..format.base import NodeInfo
 
 def mark_scalar_compounds(nodes: dict[str, NodeInfo], type_map: Any) -> None:
     """Flag ``scalar_as_1d`` on every one-row compound array whose dataset spec (in the spec of its typed
-    parent group) has no shape. hdmf-zarr <= 0.13 and nwbzarr's legacy writer store those as shape (1,), in any layout."""
+    parent group) has no shape: hdmf-zarr <= 0.13 and nwbzarr's legacy writer store those as shape (1,)."""
     if type_map is None:
         return
     for path, node in nodes.items():

@@ -56,17 +56,16 @@ class NodeInfo:
 
     @property
     def text_type(self) -> type | None:
-        """``str`` or ``bytes`` for a text array (from its dtype label, else its Zarr data type), else None."""
+        """``str`` or ``bytes`` for a text array, else None: what its values read as (a Zarr v3 string array
+        gives ``str`` whatever its dtype label; otherwise the label decides, as the layouts decode it)."""
         if self.kind != "array" or self.is_reference or self.is_compound:
             return None
+        if self.document.get("data_type") in ("string", "variable_length_utf8"):
+            return str
         label = (self.hdmf_dtype or "").lower()
         if label in BYTES_LABELS:
             return bytes
-        if label in TEXT_LABELS:
-            return str
-        if self.hdmf_dtype is None and self.document.get("data_type") in ("string", "variable_length_utf8"):
-            return str
-        return None
+        return str if label in TEXT_LABELS else None
 
 
 @dataclass
