@@ -50,7 +50,7 @@ def broad_files(tmp_path_factory) -> dict:
 
 
 def _pixel_mask(nwb):
-    return nwb.processing["ophys"]["ImageSegmentation"]["planes"]["pixel_mask"].target.data
+    return nwb.processing["ophys"]["ImageSegmentation"]["planes"].pixel_mask.data  # the spelling
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
