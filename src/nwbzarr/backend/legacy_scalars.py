@@ -1,6 +1,7 @@
-"""Legacy stores keep a scalar compound (e.g. ``ElectrodeGroup.position``) as a one-row array (and a
-storage-level migration to the current layout keeps that shape): find those whose spec says scalar, so that
-they read back as the 0-d compound HDF5 and the current layout give."""
+"""nwbzarr's legacy writer keeps a scalar compound (e.g. ``ElectrodeGroup.position``) as a one-row array, as
+the Zarr v2 convention stores scalars (hdmf-zarr 0.13 itself fails to write one), and a storage-level
+migration to the current layout keeps that shape: find those whose spec says scalar, so that they read back
+as the 0-d compound HDF5 and the current layout give."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..format.base import NodeInfo
 
 def mark_scalar_compounds(nodes: dict[str, NodeInfo], type_map: Any) -> None:
     """Flag ``scalar_as_1d`` on every one-row compound array whose dataset spec (in the spec of its typed
-    parent group) has no shape: hdmf-zarr <= 0.13 and nwbzarr's legacy writer store those as shape (1,)."""
+    parent group) has no shape."""
     if type_map is None:
         return
     for path, node in nodes.items():
