@@ -232,3 +232,14 @@ def test_compound_datasets_validate_like_hdf5(broad_files, which):
     with io:
         validator = ValidatorMap(io.manager.namespace_catalog.get_namespace("core"))
         assert [str(e) for e in validator.validate(io.read_builder())] == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_scalar_compound_reads_as_0d_like_hdf5(broad_files, fmt):
+    """ElectrodeGroup.position: 0-d in HDF5 and the current layout, one row in the legacy layout (its spec
+    says scalar, so it reads back 0-d too)."""
+    with NWBHDF5IO(broad_files["hdf5"], "r") as hio, NWBZarrIO(broad_files[fmt], "r") as zio:
+        h = hio.read().electrode_groups["shank0"].position
+        z = zio.read().electrode_groups["shank0"].position
+        assert isinstance(z, np.ndarray) and z.shape == h.shape == () and z.dtype == h.dtype
+        assert z[()].tolist() == h[()].tolist() == (1.0, 2.0, 3.0)
