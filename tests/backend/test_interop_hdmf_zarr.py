@@ -75,3 +75,60 @@ def test_hdmf_zarr_014_reads_what_nwbzarr_wrote(tmp_path, hdmf_zarr_014):
     assert got["position"] == [1.0, 2.0, 3.0]
     assert got["speed_ts_linked"] is True
     assert sys.version_info >= (3, 11)
+
+
+SCALAR_REFS = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from hdmf.build import DatasetBuilder, GroupBuilder, ReferenceBuilder
+from hdmf.common import get_manager
+from hdmf_zarr import ZarrIO
+path, mode = sys.argv[1], sys.argv[2]
+if mode == "write":
+    root = GroupBuilder("root")
+    group = GroupBuilder("z_group"); root.set_group(group)
+    sub = GroupBuilder("sub"); group.set_group(sub)
+    values = DatasetBuilder("values", data=np.arange(4, dtype="int32")); group.set_dataset(values)
+    root.set_dataset(DatasetBuilder("a_ref_to_group", data=ReferenceBuilder(sub), dtype="object"))
+    root.set_dataset(DatasetBuilder("a_ref_to_dataset", data=ReferenceBuilder(values), dtype="object"))
+    with ZarrIO(path, mode="w", manager=get_manager()) as io:
+        io.write_builder(root)
+else:
+    with ZarrIO(path, mode="r", manager=get_manager()) as io:
+        root = io.read_builder()
+        out = {name: [type(root[name].data).__name__, root[name].data.builder.name,
+                      root[name].data.builder.parent.name, str(root[name].dtype)]
+               for name in ("a_ref_to_group", "a_ref_to_dataset")}
+    print(json.dumps(out))
+"""
+
+
+def test_scalar_references_interoperate_with_hdmf_zarr_014(tmp_path, hdmf_zarr_014):
+    """Both directions: hdmf-zarr 0.14 reads nwbzarr's 0-d references as ReferenceBuilders, and nwbzarr
+    reads hdmf-zarr 0.14's the same way (HDF5IO cannot read its own scalar references: hdmf 6.2 bug)."""
+    from hdmf.build import ReferenceBuilder
+
+    from _helpers import scalar_reference_builders
+    from nwbzarr import ZarrIO
+
+    ours = tmp_path / "ours.zarr"
+    with ZarrIO(ours, "w") as io:
+        io.write_builder(scalar_reference_builders(), cache_spec=False)
+    run = subprocess.run([hdmf_zarr_014, "-c", SCALAR_REFS, str(ours), "read"], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {
+        "a_ref_to_group": ["ReferenceBuilder", "sub", "z_group", "object"],
+        "a_ref_to_dataset": ["ReferenceBuilder", "values", "z_group", "object"],
+    }
+    theirs = tmp_path / "theirs.zarr"
+    run = subprocess.run([hdmf_zarr_014, "-c", SCALAR_REFS, str(theirs), "write"], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with ZarrIO(theirs, "r") as io:
+        root = io.read_builder()
+        assert isinstance(root["a_ref_to_group"].data, ReferenceBuilder)
+        assert root["a_ref_to_group"].data.builder is root["z_group/sub"]
+        assert root["a_ref_to_dataset"].data.builder is root["z_group/values"]
+        assert root["a_ref_to_group"].dtype == "object"

@@ -6,6 +6,7 @@ once and cached under ``~/.cache/nwbzarr-test-venvs/``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -149,3 +150,91 @@ def test_hdmf_zarr_013_reads_a_store_migrated_to_v2(hdmf_zarr_013: Path, shared_
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip(reason="the cached venv layout above is POSIX-only")
+
+
+ASCII_STORE = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+    from pynwb import get_class, load_namespaces
+    from pynwb.spec import NWBDatasetSpec, NWBGroupSpec, NWBNamespaceBuilder
+    from pynwb.testing.mock.file import mock_NWBFile
+    from hdmf_zarr.nwb import NWBZarrIO
+    folder, store = Path(sys.argv[1]), sys.argv[2]
+    ns = NWBNamespaceBuilder("ascii test", "ndx-asciitest", version="0.1.0", author="t", contact="t@example.org")
+    ns.include_type("NWBDataInterface", namespace="core")
+    ns.add_spec("ndx-asciitest.extensions.yaml", NWBGroupSpec(
+        neurodata_type_def="AsciiHolder", neurodata_type_inc="NWBDataInterface", doc="text of each kind",
+        datasets=[NWBDatasetSpec(name="code", doc="scalar ascii", dtype="ascii"),
+                  NWBDatasetSpec(name="label", doc="scalar text", dtype="text"),
+                  NWBDatasetSpec(name="codes", doc="ascii array", dtype="ascii", shape=(None,))]))
+    ns.export("ndx-asciitest.namespace.yaml", outdir=str(folder))
+    load_namespaces(str(folder / "ndx-asciitest.namespace.yaml"))
+    nwb = mock_NWBFile()
+    holder = get_class("AsciiHolder", "ndx-asciitest")(name="h", code=b"ABC-1", label="\\u00fc label",
+                                                        codes=[b"a", b"bc"])
+    nwb.create_processing_module("m", "m").add(holder)
+    with NWBZarrIO(store, "w") as io:
+        io.write(nwb)
+    with NWBZarrIO(store, "r") as io:
+        h = io.read().processing["m"]["h"]
+        print(json.dumps(DESCRIBE(h)))
+''')
+
+DESCRIBE = '''
+def DESCRIBE(h):
+    def one(v):
+        return [type(v).__name__, v.decode() if isinstance(v, bytes) else v]
+    return {"code": one(h.code), "label": one(h.label), "codes": [one(v) for v in h.codes[:]]}
+'''
+
+
+def _describe(holder) -> dict:
+    scope: dict = {}
+    exec(DESCRIBE, scope)
+    return scope["DESCRIBE"](holder)
+
+
+def test_scalar_ascii_of_a_013_store_reads_as_013_reads_it(hdmf_zarr_013: Path, tmp_path: Path):
+    """A scalar ``dtype: ascii`` dataset written by hdmf-zarr 0.13: its container gets bytes, as with 0.13."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMCODECS", "PYTHON"))}
+    store = tmp_path / "ascii.nwb.zarr"
+    script = tmp_path / "ascii013.py"
+    script.write_text(DESCRIBE + ASCII_STORE)
+    result = subprocess.run([str(hdmf_zarr_013), str(script), str(tmp_path), str(store)], capture_output=True,
+                            text=True, timeout=600, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = json.loads(result.stdout.strip().splitlines()[-1])
+    assert expected["code"] == ["bytes", "ABC-1"] and expected["label"] == ["str", "ü label"]
+    with NWBZarrIO(store, "r") as io:  # the extension is loaded from the store's cached namespace
+        holder = io.read().processing["m"]["h"]
+        assert _describe(holder) == expected
+
+
+SCALAR_REF_013 = textwrap.dedent('''
+    import json, sys
+    from hdmf.common import get_manager
+    from hdmf_zarr import ZarrIO
+    with ZarrIO(sys.argv[1], "r", manager=get_manager()) as io:
+        root = io.read_builder()
+        print(json.dumps({n: [type(root[n].data).__name__, len(root[n].data), root[n].data[0].name]
+                          for n in sys.argv[2:]}))
+''')
+
+
+def test_hdmf_zarr_013_reads_legacy_scalar_references_as_nwbzarr_does(hdmf_zarr_013: Path, tmp_path: Path):
+    from _helpers import SCALAR_REF_TARGETS, scalar_reference_builders
+    from nwbzarr import ZarrIO
+
+    store = tmp_path / "refs.zarr"
+    with ZarrIO(store, "w", zarr_format=2) as io:
+        io.write_builder(scalar_reference_builders(), cache_spec=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMCODECS", "PYTHON"))}
+    result = subprocess.run([str(hdmf_zarr_013), "-c", SCALAR_REF_013, str(store), *SCALAR_REF_TARGETS],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    theirs = json.loads(result.stdout.strip().splitlines()[-1])
+    with ZarrIO(store, "r") as io:
+        root = io.read_builder()
+        ours = {n: [len(root[n].data), root[n].data[0].name] for n in SCALAR_REF_TARGETS}
+    assert {n: v[1:] for n, v in theirs.items()} == ours
+    assert {v[0] for v in theirs.values()} == {"BuilderZarrReferenceDataset"}

@@ -53,6 +53,10 @@ def _plain(value):
         return ("builder", value.name, value.parent.name if value.parent is not None else None)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, bytes):  # 0.13 stores ascii/isodatetime as vlen-bytes (read as bytes), 0.14 as strings
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.dtype.names is not None:  # compound rows
+        return [_plain(tuple(row)) for row in value.reshape(-1)]
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()] if value.dtype.kind == "O" else value.tolist()
     if isinstance(value, np.generic):
@@ -84,10 +88,11 @@ def test_scalars_text_bytes_datetimes_and_attribute_references(shared_data: Path
         nodes = io.nodes
         assert nodes["session_description"].scalar_as_1d
         assert root["session_description"].data == "fixture sample"
-        assert isinstance(root["session_start_time"].data, str)  # vlen-bytes scalar, decoded
-        assert root["session_start_time"].data.startswith("2024-01-02T03:04:05")
+        # vlen-bytes values stay bytes, as hdmf-zarr 0.13 hands them over (pynwb parses dates from bytes)
+        assert root["session_start_time"].data == b"2024-01-02T03:04:05+00:00"
         assert nodes["file_create_date"].hdmf_dtype == "bytes"
-        assert list(root["file_create_date"].data[:]) == ["2024-01-02T04:00:00+00:00"]
+        assert list(root["file_create_date"].data[:]) == [b"2024-01-02T04:00:00+00:00"]
+        assert root["file_create_date"].data.dtype.metadata == {"vlen": bytes}
         assert nodes["acquisition/es/starting_time"].scalar_as_1d
         assert root["acquisition/es/starting_time"].data == 0.0
         region = root["acquisition/es/electrodes"]
@@ -251,3 +256,17 @@ def test_object_arrays_decode_only_the_chunks_a_selection_touches():
     assert [v["path"] for v in asyncio.run(array.getitem(slice(8, 2, -3)))] == ["/t8", "/t5"]
     assert len(seen) == 1 + 2
     assert [v["path"] for v in asyncio.run(array.getitem([9, 0]))] == ["/t9", "/t0"]
+
+
+def test_vlen_bytes_values_convert_to_hdf5_as_ascii_like_pynwb(shared_data: Path, tmp_path: Path):
+    """The 0.13 store's vlen-bytes dates stay bytes on read, so converting it to HDF5 stores them as ASCII
+    strings, as pynwb wrote hdf5/sample.nwb (not UTF-8)."""
+    import h5py
+
+    from nwbzarr.convert import convert
+
+    convert(shared_data / LEGACY / "sample.nwb.zarr", tmp_path / "sample.nwb")
+    with h5py.File(tmp_path / "sample.nwb", "r") as ours, h5py.File(shared_data / "hdf5" / "sample.nwb", "r") as ref:
+        for key in ("session_start_time", "timestamps_reference_time", "file_create_date"):
+            assert h5py.check_string_dtype(ours[key].dtype) == h5py.check_string_dtype(ref[key].dtype), key
+            assert np.array_equal(ours[key][()], ref[key][()]), key

@@ -3,6 +3,11 @@
 Small arrays (index columns, region columns, short tables) are read whole on first access, so HDMF's
 element-by-element access costs one store read; large 1-D arrays keep a small cache of decoded chunks
 so that iterating ragged columns does not re-read and re-decode the same chunk per element.
+
+Values come back as NWBHDF5IO gives them: numbers as numpy arrays; text as object arrays of ``str`` (the
+dtype reported is h5py's variable-length string dtype, ``object`` tagged ``{'vlen': str}``, also when the
+dataset is empty); compounds as numpy structured arrays with the stored field types (one row is a
+``numpy.void``), reference fields resolved into an ``object`` field; datasets of references as lists.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from hdmf.query import BuilderResolver, ContainerResolver
 from zarr.core.array import AsyncArray
 from zarr.core.sync import sync
 
-from ..format.base import NodeInfo
+from ..format.base import NodeInfo, map_objects
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -110,10 +115,17 @@ class ZarrDataset(zarr.Array):
 
     @property
     def dtype(self) -> Any:
+        """The dtype of the values read: text as h5py's variable-length string dtype (``object`` with
+        ``{'vlen': str}`` metadata, as HDF5IO reports it), compounds with text/reference fields as object."""
+        text = self._node.text_type
+        if text is not None:
+            return text_numpy_dtype(text)
         dt = self._array.dtype
         dt = getattr(dt, "to_native_dtype", lambda: dt)() if not isinstance(dt, np.dtype) else dt
-        if isinstance(dt, np.dtype) and dt.kind in "TOSU" and dt.names is None:
-            return np.dtype(object)
+        if isinstance(dt, np.dtype) and dt.names is not None:
+            return decoded_compound_dtype(dt, self._node.ref_fields)
+        if isinstance(dt, np.dtype) and dt.kind in "TOSU":
+            return text_numpy_dtype(str)
         return dt
 
     @property
@@ -249,9 +261,7 @@ class ZarrDataset(zarr.Array):
             values = np.array(values, dtype=object)
         if isinstance(values, np.ndarray):
             decoded = self._io.layout.decode_array_values(self._node, values)
-            if decoded.ndim == 0 and decoded.dtype.names is None:
-                return decoded[()]
-            return decoded
+            return decoded[()] if decoded.ndim == 0 else decoded  # one compound row is a numpy.void, as h5py's
         return values
 
     # --- writing (append mode) --------------------------------------------------------------
@@ -360,19 +370,22 @@ class _ReferenceMixin:
         return self._resolve_all(decoded)
 
     def _resolve_all(self, decoded: Any) -> Any:
-        if isinstance(decoded, np.ndarray) and decoded.dtype.names is None:
-            return [self._resolve_all(v) for v in decoded] if decoded.ndim else self._resolve(decoded[()])
-        if isinstance(decoded, np.ndarray):
-            return [self._resolve_row(row) for row in decoded.reshape(-1)] if decoded.ndim else \
-                self._resolve_row(decoded[()])
         if isinstance(decoded, np.void):
-            return self._resolve_row(decoded)
+            return self._resolve_rows(np.array(decoded, dtype=decoded.dtype))[()]
+        if isinstance(decoded, np.ndarray) and decoded.dtype.names is not None:
+            return self._resolve_rows(decoded)
+        if isinstance(decoded, np.ndarray):
+            return [self._resolve_all(v) for v in decoded] if decoded.ndim else self._resolve(decoded[()])
         return self._resolve(decoded)
 
-    def _resolve_row(self, row: np.void) -> tuple:
-        names = row.dtype.names
+    def _resolve_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Compound rows as a structured array whose reference fields hold the resolved objects (an object
+        field, as HDF5IO and hdmf-zarr return them); other fields keep their stored types."""
         refs = set(self.node.ref_fields)  # type: ignore[attr-defined]
-        return tuple(self._resolve(row[n]) if n in refs else _plain(row[n]) for n in names)
+        out = np.empty(rows.shape, dtype=decoded_compound_dtype(rows.dtype, tuple(refs)))
+        for name in rows.dtype.names:
+            out[name] = map_objects(rows[name], self._resolve) if name in refs else rows[name]
+        return out
 
     @property
     def dtype(self) -> Any:
@@ -388,10 +401,15 @@ class _ReferenceMixin:
         return self[:]  # type: ignore[index]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def text_numpy_dtype(text_type: type) -> np.dtype:
+    """h5py's spelling of a variable-length text dtype: ``object`` tagged ``{'vlen': str}`` (or bytes)."""
+    return np.dtype(object, metadata={"vlen": text_type})
+
+
+def decoded_compound_dtype(dtype: np.dtype, ref_fields: tuple[str, ...]) -> np.dtype:
+    """The structured dtype of decoded compound rows: text and reference fields as object, the rest as stored."""
+    return np.dtype([(n, object if n in ref_fields or dtype.fields[n][0].kind in "OUT" else dtype.fields[n][0])
+                     for n in dtype.names])
 
 
 def compound_dtype_labels(dtype: Any, ref_fields: tuple[str, ...]) -> list[str]:

@@ -9,7 +9,8 @@ from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuild
 
 from ..format.base import NodeInfo
 from ..format.reference import ZarrReference
-from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels
+from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels, text_numpy_dtype
+from .legacy_scalars import mark_scalar_compounds
 from .spec import SPEC_LOC
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ class TreeReader:
         self.io = io
         self.nodes = nodes
         self.builders: dict[str, Any] = {}
+        self.pending_refs: dict[str, _PendingReference] = {}
         self.children: dict[str, list[str]] = {}
         for path in nodes:
             if path:
@@ -34,6 +36,7 @@ class TreeReader:
     def read(self) -> GroupBuilder:
         spec_loc = self.nodes[""].document.get("attributes", {}).get(".specloc", SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
+        mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
         scalars = self._read_scalars(skip)
         root = self._build_group("", None, skip, scalars)
         self._attach_links_and_refs()
@@ -59,23 +62,38 @@ class TreeReader:
 
     def _build_dataset(self, node: NodeInfo, parent: GroupBuilder, scalars: dict) -> DatasetBuilder:
         kwargs: dict[str, Any] = {"attributes": dict(node.attrs), "source": self.io.source_name, "parent": parent}
+        pending = None
         if node.path in scalars:
             data, dtype = self._scalar_value(node, scalars[node.path])
             kwargs["dtype"] = dtype
+            if isinstance(data, _PendingReference):
+                pending, data = data, None  # the target's builder may not exist yet: set in the second pass
         else:
-            if node.is_reference or node.ref_fields or node.is_compound:
-                array = self.io.layout.open_array(self.io.store, node)
-                data = BuilderReferenceDataset(self.io, node, array)
-                kwargs["dtype"] = _compound_dtype(array, node) if _is_compound(array) else "object"
-            else:
-                data = ZarrDataset(self.io, node)
+            data = self._lazy_dataset(node, kwargs)
             kwargs["maxshape"] = data.maxshape
             kwargs["chunks"] = True
         builder = DatasetBuilder(node.name, data=data, **kwargs)
+        if pending is not None:
+            self.pending_refs[node.path] = pending
         builder.location = "/" + node.path.rsplit("/", 1)[0] if "/" in node.path else "/"
         self.builders[node.path] = builder
         self.io._mark_written(builder)
         return builder
+
+    def _lazy_dataset(self, node: NodeInfo, kwargs: dict[str, Any]) -> ZarrDataset:
+        """The lazy array of a non-scalar dataset; sets the builder dtype as hdmf-zarr and HDF5IO do:
+        compounds as their field list, references as 'object', text as numpy's vlen-str object dtype."""
+        if node.is_reference or node.ref_fields:
+            array = self.io.layout.open_array(self.io.store, node)
+            kwargs["dtype"] = _compound_dtype(array, node) if _is_compound(array) else "object"
+            return BuilderReferenceDataset(self.io, node, array)
+        if node.is_compound:
+            array = self.io.layout.open_array(self.io.store, node)
+            kwargs["dtype"] = _compound_dtype(array, node)
+            return ZarrDataset(self.io, node, array)
+        if node.text_type is not None:
+            kwargs["dtype"] = text_numpy_dtype(node.text_type)
+        return ZarrDataset(self.io, node)
 
     def _scalar_value(self, node: NodeInfo, raw: Any) -> tuple[Any, Any]:
         values = self.io.layout.decode_array_values(node, np.asarray(raw))
@@ -86,7 +104,7 @@ class TreeReader:
         value = values[()] if isinstance(values, np.ndarray) else values
         if node.is_reference:
             return _PendingReference(value), "object"
-        if isinstance(value, bytes):
+        if isinstance(value, bytes) and node.text_type is not bytes:  # bytes stay bytes, as in hdmf-zarr 0.13
             value = value.decode("utf-8")
         return value, None
 
@@ -113,8 +131,9 @@ class TreeReader:
             for key, value in list(builder.attributes.items()):
                 if isinstance(value, ZarrReference):
                     builder.attributes[key] = self.io.resolve_ref(value, where=f"/{path}@{key}")
-            if isinstance(builder, DatasetBuilder) and isinstance(builder.data, _PendingReference):
-                builder["data"] = ReferenceBuilder(self.io.resolve_ref(builder.data.ref, where="/" + path))
+            pending = self.pending_refs.get(path)
+            if pending is not None:
+                builder["data"] = ReferenceBuilder(self.io.resolve_ref(pending.ref, where="/" + path))
 
 
 class _PendingReference:

@@ -13,6 +13,9 @@ from zarr.core.buffer import default_buffer_prototype
 
 from .reference import ZarrReference
 
+BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
+TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode", "isodatetime", "datetime"})
+
 
 class FormatError(ValueError):
     """A store whose metadata does not follow the layout it claims."""
@@ -50,6 +53,19 @@ class NodeInfo:
     @property
     def is_reference(self) -> bool:
         return self.hdmf_dtype in ("object_reference", "object", "region_reference")
+
+    @property
+    def text_type(self) -> type | None:
+        """``str`` or ``bytes`` for a text array, else None: what its values read as (a Zarr v3 string array
+        gives ``str`` whatever its dtype label; otherwise the label decides, as the layouts decode it)."""
+        if self.kind != "array" or self.is_reference or self.is_compound:
+            return None
+        if self.document.get("data_type") in ("string", "variable_length_utf8"):
+            return str
+        label = (self.hdmf_dtype or "").lower()
+        if label in BYTES_LABELS:
+            return bytes
+        return str if label in TEXT_LABELS else None
 
 
 @dataclass

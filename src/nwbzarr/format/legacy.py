@@ -107,7 +107,9 @@ class LegacyLayout(Layout):
             return _decode_compound(values, node.ref_fields)
         if values.dtype.kind in "OTSU":
             values = values.astype(object) if values.dtype.kind != "O" else values
-            return map_objects(values, decode_reference_element if node.is_reference else _text)
+            if node.is_reference:
+                return map_objects(values, decode_reference_element)
+            return values if node.text_type is bytes else map_objects(values, _text)
         return values
 
     # --- writing ---------------------------------------------------------------------------
