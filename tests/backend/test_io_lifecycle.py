@@ -490,7 +490,6 @@ def test_validate_with_io_matches_hdf5(tmp_path):
         NWBZarrIO.get_namespaces(zr)["core"]
 
 
-@pytest.mark.xfail(strict=True, reason="pixel_mask reads as object dtype until issue 13 point 5 is merged")
 def test_validate_with_io_matches_hdf5_for_compound_columns(tmp_path):
     h5, zr = _write_both(tmp_path, broad_nwbfile)
     with NWBHDF5IO(h5, mode="r") as io:
