@@ -126,10 +126,16 @@ def remove_test_path(path: str) -> None:
         os.remove(path)
 
 
-def zarr_patches() -> list[tuple[object, str, object]]:
-    """``(owner, attribute, value)`` to swap NWBHDF5IO for NWBZarrIO in pynwb's round-trip mixins."""
-    return [(testh5io, "NWBHDF5IO", ZarrInPlaceOfHDF5IO), (testh5io, "pynwb_validate", validate_zarr),
-            (testh5io, "remove_test_file", remove_test_path)]
+def zarr_patches(cls: type[unittest.TestCase]) -> list[tuple[object, str, object]]:
+    """``(owner, attribute, value)`` to swap NWBHDF5IO for NWBZarrIO in pynwb's round-trip mixins and in the
+    test's own module (some classes override ``roundtripContainer`` with the module's NWBHDF5IO)."""
+    patches = [(testh5io, "NWBHDF5IO", ZarrInPlaceOfHDF5IO), (testh5io, "pynwb_validate", validate_zarr),
+               (testh5io, "remove_test_file", remove_test_path)]
+    module = sys.modules[cls.__module__]
+    for name, value in (("NWBHDF5IO", ZarrInPlaceOfHDF5IO), ("remove_test_file", remove_test_path)):
+        if hasattr(module, name):
+            patches.append((module, name, value))
+    return patches
 
 
 def run_case(cls: type[unittest.TestCase], method: str) -> unittest.TestResult:

@@ -23,18 +23,13 @@ def _collect() -> tuple[dict, str | None]:
 CASES, UNREACHABLE = _collect()
 
 
-@pytest.fixture
-def zarr_in_place_of_hdf5(monkeypatch, tmp_path):
-    """Swap NWBHDF5IO for NWBZarrIO in pynwb's mixins; files go to a temporary folder (the mixins use cwd)."""
-    for owner, name, value in zarr_patches():
-        monkeypatch.setattr(owner, name, value)
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.mark.skipif(UNREACHABLE is not None, reason=f"pynwb's sdist could not be fetched: {UNREACHABLE}")
 @pytest.mark.parametrize("test_id", sorted(CASES) or ["<sdist unavailable>"])
-def test_pynwb_roundtrip(test_id: str, zarr_in_place_of_hdf5) -> None:
+def test_pynwb_roundtrip(test_id: str, monkeypatch, tmp_path) -> None:
     cls, method = CASES[test_id]
+    for owner, name, value in zarr_patches(cls):  # NWBZarrIO in place of NWBHDF5IO
+        monkeypatch.setattr(owner, name, value)
+    monkeypatch.chdir(tmp_path)  # the mixins write their files to the working directory
     result = run_case(cls, method)
     problems = result.errors + result.failures
     if problems:
