@@ -21,6 +21,7 @@ from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from . import location as loc
+from .attr_types import type_unsigned_attributes
 from .queue import ZarrIODataChunkIteratorQueue
 from .read import TreeReader
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
@@ -231,6 +232,8 @@ class ZarrIO(HDMFIO):
         if self._root_builder is None:
             self._reader = TreeReader(self, self.nodes)
             self._root_builder = self._reader.read()
+            if self.manager is not None:  # JSON attributes lose their unsigned type: restore it from the specs
+                type_unsigned_attributes(self._root_builder, self.manager.namespace_catalog)
         return self._root_builder
 
     def resolve_ref(self, ref: ZarrReference | dict | str, where: str = "reference") -> Builder:
