@@ -47,8 +47,13 @@ def sdist_dir(lock: Callable[[Path], contextlib.AbstractContextManager[None]]) -
     with lock(CACHE / f".pynwb-sdist-{version}.lock"):
         if not (unpacked / "tests" / "integration").is_dir():
             archive = _download(version, target)
+            partial = target / "partial"  # unpack aside, then move into place: never a half-unpacked tree
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(unpacked, ignore_errors=True)
             with tarfile.open(archive) as tar:
-                tar.extractall(target, filter="data")
+                tar.extractall(partial, filter="data")
+            (partial / unpacked.name).rename(unpacked)
+            partial.rmdir()
     return unpacked
 
 
