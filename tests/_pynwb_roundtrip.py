@@ -108,15 +108,6 @@ def _mixin_test_classes(module) -> Iterator[type[unittest.TestCase]]:
             yield cls
 
 
-class ZarrInPlaceOfHDF5IO(NWBZarrIO):
-    """NWBZarrIO under the name the mixins use; ``export_io`` as on NWBHDF5IO, default ``write_args``."""
-
-    @classmethod
-    def export_io(cls, path: str, src_io, **kwargs) -> None:
-        with NWBZarrIO(path, mode="w") as write_io:
-            write_io.export(src_io=src_io, **kwargs)
-
-
 def validate_zarr(path: str, **kwargs) -> list:
     """``pynwb.validate`` on a Zarr store, through ``io=`` (pynwb picks its backend by path only for HDF5)."""
     with NWBZarrIO(path, mode="r") as io:
@@ -134,10 +125,10 @@ def remove_test_path(path: str) -> None:
 def zarr_patches(cls: type[unittest.TestCase]) -> list[tuple[object, str, object]]:
     """``(owner, attribute, value)`` to swap NWBHDF5IO for NWBZarrIO in pynwb's round-trip mixins and in the
     test's own module (some classes override ``roundtripContainer`` with the module's NWBHDF5IO)."""
-    patches = [(testh5io, "NWBHDF5IO", ZarrInPlaceOfHDF5IO), (testh5io, "pynwb_validate", validate_zarr),
+    patches = [(testh5io, "NWBHDF5IO", NWBZarrIO), (testh5io, "pynwb_validate", validate_zarr),
                (testh5io, "remove_test_file", remove_test_path)]
     module = sys.modules[cls.__module__]
-    for name, value in (("NWBHDF5IO", ZarrInPlaceOfHDF5IO), ("remove_test_file", remove_test_path)):
+    for name, value in (("NWBHDF5IO", NWBZarrIO), ("remove_test_file", remove_test_path)):
         if hasattr(module, name):
             patches.append((module, name, value))
     return patches
