@@ -43,12 +43,14 @@ def _external_links(io: NWBZarrIO) -> list[tuple[str, str, str]]:
 
 
 # --- point 1: default write_args ----------------------------------------------------------------------
-def test_default_export_copies_everything_and_outlives_its_source(tmp_path):
+@pytest.mark.parametrize("zarr_format", [None, 2], ids=["current", "legacy"])
+def test_default_export_copies_everything_and_outlives_its_source(tmp_path, zarr_format):
     """NWBHDF5IO -> NWBHDF5IO export with default write_args copies the file; so must Zarr -> Zarr."""
     nwb = broad_nwbfile()
     src, dst = tmp_path / "src.nwb.zarr", tmp_path / "dst.nwb.zarr"
-    _write_zarr(src, nwb)
-    with NWBZarrIO(src, mode="r") as read_io, NWBZarrIO(dst, mode="w") as export_io:
+    with NWBZarrIO(src, mode="w", zarr_format=zarr_format) as io:
+        io.write(nwb)
+    with NWBZarrIO(src, mode="r") as read_io, NWBZarrIO(dst, mode="w", zarr_format=zarr_format) as export_io:
         export_io.export(src_io=read_io)
     shutil.rmtree(src)
     with NWBZarrIO(dst, mode="r") as io:
