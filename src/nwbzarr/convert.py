@@ -112,7 +112,8 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
         _record_hdf5_types(builder, src._file)
         _progress_note(progress, f"converting {source} -> {target}")
         dst.show_progress = progress
-        dst.export(src_io=src, write_args=write_args)
+        # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
+        HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": os.path.abspath(source)})
         del builder
 
 

@@ -22,6 +22,7 @@ from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from . import lifecycle
 from . import location as loc
+from .attr_types import type_unsigned_attributes
 from .queue import ZarrIODataChunkIteratorQueue
 from .read import TreeReader
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
@@ -316,6 +317,8 @@ class ZarrIO(HDMFIO):
         if self._root_builder is None:
             self._reader = TreeReader(self, self.nodes)
             self._root_builder = self._reader.read()
+            if self.manager is not None:  # JSON attributes lose their unsigned type: restore it from the specs
+                type_unsigned_attributes(self._root_builder, self.manager.namespace_catalog)
         return self._root_builder
 
     def resolve_ref(self, ref: ZarrReference | dict | str, where: str = "reference") -> Builder:
@@ -393,15 +396,17 @@ class ZarrIO(HDMFIO):
     def write_builder(self, builder: GroupBuilder, link_data: bool = True, exhaust_dci: bool = True,
                       cache_spec: bool = False, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
                       multiprocessing_context: Any = None, consolidate_metadata: bool = True,
-                      scheduler: Any = None, **kwargs: Any) -> None:
+                      scheduler: Any = None, export_source: str | None = None, **kwargs: Any) -> None:
         """Write a root GroupBuilder: documents once each, data concurrently, consolidated root last.
 
         Like HDF5IO and hdmf-zarr, this caches no specifications unless ``cache_spec=True`` (``write()`` and
-        ``export()`` pass their own ``cache_spec``, True by default)."""
+        ``export()`` pass their own ``cache_spec``, True by default). ``export_source``: the store being
+        exported (its datasets are copied and links into it become internal, as ``HDF5IO`` does).
+        """
         self._check_writable()
         existing = self.nodes
         extra = self._spec_cache_groups(existing) if cache_spec else {}
-        writer = TreeWriter(self, builder, link_data=link_data)
+        writer = TreeWriter(self, builder, link_data=link_data, export_source=export_source)
         plan = writer.build(extra)
         self._add_specloc(plan, cache_spec or SPEC_LOC in existing)
         queue = ZarrIODataChunkIteratorQueue(number_of_jobs=number_of_jobs,
@@ -502,12 +507,20 @@ class ZarrIO(HDMFIO):
                clear_cache: bool = False, cache_spec: bool = True, number_of_jobs: int = 1,
                max_threads_per_process: int | None = None, multiprocessing_context: Any = None,
                consolidate_metadata: bool = True) -> None:
-        """Export everything ``src_io`` holds (or ``container``) into this store (hdmf-zarr 0.14's arguments)."""
+        """Export everything ``src_io`` holds (or ``container``) into this store, as ``HDF5IO.export`` does
+        (hdmf-zarr 0.14's arguments).
+
+        Datasets of ``src_io`` are copied (never linked back); with ``link_data=False`` the builders are rebuilt
+        from the containers (``clear_cache=True``), which migrates an older file to the installed schema.
+        """
         self._check_writable()
         write_args = dict(write_args or {})
         write_args.setdefault("cache_spec", cache_spec)
         write_args.update(_export_write_args(number_of_jobs, max_threads_per_process, multiprocessing_context,
                                              consolidate_metadata))
+        write_args["export_source"] = _source_location(src_io)
+        if not write_args.get("link_data", True):
+            clear_cache = True
         if self.manager is None and src_io.manager is not None:
             self._HDMFIO__manager = src_io.manager
         self._export_manager = src_io.manager  # its namespaces (extensions included) are cached too
@@ -515,6 +528,15 @@ class ZarrIO(HDMFIO):
             super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
         finally:
             self._export_manager = None
+
+    @classmethod
+    def export_io(cls, path: str | Path | Store, src_io: HDMFIO, container: Container | None = None,
+                  write_args: dict | None = None, clear_cache: bool = False, cache_spec: bool = True,
+                  **kwargs: Any) -> None:
+        """Export ``src_io`` into a new store at ``path`` (mode ``w``), like ``HDF5IO.export_io``."""
+        with cls(path, mode="w", **kwargs) as write_io:
+            write_io.export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache,
+                            cache_spec=cache_spec)
 
     # --- namespaces ---------------------------------------------------------------------------------
     @classmethod
@@ -623,6 +645,21 @@ def _export_write_args(number_of_jobs: int, max_threads_per_process: int | None,
              "multiprocessing_context": (multiprocessing_context, None),
              "consolidate_metadata": (consolidate_metadata, True)}
     return {name: value for name, (value, default) in given.items() if value != default}
+
+
+def _source_location(src_io: HDMFIO) -> str | None:
+    """Where an exported IO reads from: a Zarr store's location, or another backend's file path."""
+    if isinstance(src_io, ZarrIO):
+        return src_io.store_location
+    source = getattr(src_io, "source", None)
+    return os.path.abspath(source) if source is not None and "://" not in str(source) else source
+
+
+def same_location(a: str | None, b: str | None) -> bool:
+    """Whether two store locations (paths or URLs) name the same store."""
+    if a is None or b is None:
+        return False
+    return _same_location(str(a), str(b))
 
 
 def _same_location(a: str, b: str) -> bool:

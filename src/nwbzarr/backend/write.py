@@ -70,11 +70,13 @@ class WritePlan:
 class TreeWriter:
     """Turns a root GroupBuilder into documents and data jobs, then writes them."""
 
-    def __init__(self, io: ZarrIO, root: GroupBuilder, link_data: bool = True) -> None:
+    def __init__(self, io: ZarrIO, root: GroupBuilder, link_data: bool = True,
+                 export_source: str | None = None) -> None:
         self.io = io
         self.layout = io.layout
         self.root = root
         self.link_data = link_data
+        self.export_source = export_source  # the store being exported: its data is copied, never linked
         self.plan = WritePlan()
         self.local_fs = io.is_local_filesystem
 
@@ -169,9 +171,15 @@ class TreeWriter:
         if not isinstance(target, Builder):
             raise WriteError(f"{where}: cannot store {type(target).__name__} as a reference")
         root, path = builder_root_and_path(target)
-        if root is self.root:
+        if root is self.root or self._is_export_source(root.source):
             return ZarrReference(".", path, region=region)
         return ZarrReference(self._external_source(root, where), path, region=region)
+
+    def _is_export_source(self, source: str | None) -> bool:
+        """Whether ``source`` is the file being exported (whose objects the export copies into this store)."""
+        from .io import same_location
+
+        return self.export_source is not None and same_location(source, self.export_source)
 
     def _external_source(self, root: GroupBuilder, where: str) -> str:
         source = root.source
@@ -189,7 +197,8 @@ class TreeWriter:
     def _link_target(self, link: LinkBuilder, path: str) -> ZarrReference:
         target = link.builder
         root, _ = builder_root_and_path(target)
-        if root is not self.root and _is_hdf5_file(str(root.source or "")):
+        if root is not self.root and not self._is_export_source(root.source) \
+                and _is_hdf5_file(str(root.source or "")):
             sibling = self.io.converted_sibling(str(root.source))
             if sibling is None:
                 raise WriteError(
@@ -206,7 +215,7 @@ class TreeWriter:
         data, opts = unwrap_dataio(builder.data)
         if not isinstance(data, ZarrDataset) or data.io is self.io:
             return None
-        if not (opts.get("link_data") or self.link_data):
+        if not (opts.get("link_data") or self.link_data) or self._is_export_source(data.io.store_location):
             return None
         return ZarrReference(self.io.relative_source(data.io.store_location), "/" + data.path)
 
