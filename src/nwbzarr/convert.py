@@ -256,7 +256,7 @@ def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
     """The HDF5 string type a conversion recorded for a Zarr text array (None: plain UTF-8 text)."""
     if node.kind != "array" or node.is_reference or node.is_compound:
         return None
-    if node.hdmf_dtype not in ("ascii", "bytes", "utf8") and 0 not in node.shape and not _holds_bytes(node):
+    if node.hdmf_dtype not in ("ascii", "bytes", "utf8") and 0 not in node.shape and not node.is_fixed_length_bytes:
         return None  # plain text or numbers: nothing recorded (and no metadata parsed for it)
     stored = io.layout.open_array(io.store, node).dtype
     stored = stored if isinstance(stored, np.dtype) else stored.to_native_dtype()
@@ -264,14 +264,6 @@ def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
     if stored.kind != "S" and node.hdmf_dtype not in ("ascii", "bytes") and not empty_text:
         return None
     return hdf5_dtype_of(node.hdmf_dtype, stored)
-
-
-def _holds_bytes(node: NodeInfo) -> bool:
-    """Fixed-length bytes, by the metadata document alone (v3 ``null_terminated_bytes``, v2 ``|S<n>``)."""
-    dt = node.document.get("data_type", node.document.get("dtype"))
-    if isinstance(dt, dict):
-        return dt.get("name") in ("null_terminated_bytes", "fixed_length_bytes")
-    return isinstance(dt, str) and dt.lstrip("|<>").startswith("S")
 
 
 def _restore_text_type(dset: DatasetBuilder, h5_dtype: np.dtype) -> None:

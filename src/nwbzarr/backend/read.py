@@ -91,8 +91,11 @@ class TreeReader:
             array = self.io.layout.open_array(self.io.store, node)
             kwargs["dtype"] = _compound_dtype(array, node)
             return ZarrDataset(self.io, node, array)
-        if node.text_type is not None:
-            kwargs["dtype"] = text_numpy_dtype(node.text_type)
+        if node.text_type is not None and not node.is_fixed_length_bytes:
+            # text labelled ASCII keeps h5py's ASCII spelling (vlen bytes), as HDF5IO reads ASCII text;
+            # fixed-length bytes (kept by conversions) get no variable-length dtype: their own is the right one
+            ascii_label = (node.hdmf_dtype or "").lower() in ("ascii", "bytes")
+            kwargs["dtype"] = text_numpy_dtype(bytes if ascii_label else node.text_type)
         return ZarrDataset(self.io, node)
 
     def _scalar_value(self, node: NodeInfo, raw: Any) -> tuple[Any, Any]:

@@ -55,6 +55,14 @@ class NodeInfo:
         return self.hdmf_dtype in ("object_reference", "object", "region_reference")
 
     @property
+    def is_fixed_length_bytes(self) -> bool:
+        """Fixed-length bytes, by the metadata document alone (v3 ``null_terminated_bytes``, v2 ``|S<n>``)."""
+        dt = self.document.get("data_type", self.document.get("dtype"))
+        if isinstance(dt, dict):
+            return dt.get("name") in ("null_terminated_bytes", "fixed_length_bytes")
+        return isinstance(dt, str) and dt.lstrip("|<>").startswith("S")
+
+    @property
     def text_type(self) -> type | None:
         """``str`` or ``bytes`` for a text array, else None: what its values read as (a Zarr v3 string array
         gives ``str`` whatever its dtype label; otherwise the label decides, as the layouts decode it)."""
