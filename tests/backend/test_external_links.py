@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -108,17 +109,43 @@ def test_local_targets_follow_the_policy(dirs, place, kind, policy, zarr_format)
             _read(store, place, external_links=policy)
 
 
-def test_refused_local_target_is_never_touched(dirs):
-    """No stat/open of a refused path: a target that is unreadable to everyone gives the policy error."""
-    write_target(dirs["served"] / "target.zarr", 3)
-    store = write_linking_store(dirs["home"] / "hostile.zarr", dirs["served"] / "target.zarr", "link",
-                                str(dirs["served"] / "target.zarr"), 3)
-    os.chmod(dirs["served"], 0)
+_AUDITED: list[str] | None = None  # paths seen by the audit hook while a test records them
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _AUDITED is not None and event in ("open", "os.listdir", "os.scandir") and args:
+        _AUDITED.append(os.fsdecode(args[0]) if isinstance(args[0], (str, bytes, os.PathLike)) else "")
+
+
+sys.addaudithook(_audit)
+
+
+def _paths_touched(call) -> list[str]:
+    """Paths Python opened or listed while ``call`` ran (its ``open``/``os.listdir``/``os.scandir`` audit events)."""
+    global _AUDITED
+    _AUDITED = []
     try:
+        call()
+    finally:
+        seen, _AUDITED = _AUDITED, None
+    return seen
+
+
+@pytest.mark.parametrize("zarr_format", LAYOUTS)
+def test_refused_local_target_is_never_opened(dirs, zarr_format):
+    """No file under a refused path is opened or listed; the same read allowed does open them."""
+    write_target(dirs["served"] / "target.zarr", zarr_format)
+    store = write_linking_store(dirs["home"] / "hostile.zarr", dirs["served"] / "target.zarr", "link",
+                                str(dirs["served"] / "target.zarr"), zarr_format)
+
+    def refused() -> None:
         with pytest.raises(ExternalLinkError, match="external_links='local'"):
             _read(store, "link")
-    finally:
-        os.chmod(dirs["served"], 0o755)
+
+    served = str(dirs["served"])
+    assert not [p for p in _paths_touched(refused) if p.startswith(served)]
+    touched = _paths_touched(lambda: _read(store, "link", external_links="local"))
+    assert [p for p in touched if p.startswith(served)]
 
 
 def test_symlinked_sibling_leading_elsewhere_needs_local(dirs):
