@@ -91,3 +91,22 @@ def test_convert_checks_dataset_references_before_creating_the_target(tmp_path, 
     assert isinstance(result.exception, ExternalLinkError)
     assert PLACES[place] in str(result.exception)
     assert not (tmp_path / "out.nwb").exists()
+
+
+@pytest.mark.parametrize("folder", ["hdmf_zarr_0.13", "hdmf_zarr_0.14"])
+def test_info_and_migrate_never_open_a_linked_url(shared_data, tmp_path, folder):
+    """``info`` shows the link and ``migrate`` copies it as written; neither contacts the URL."""
+    from _link_stores import counting_server
+
+    served = tmp_path / "served"
+    shutil.copytree(shared_data / folder / "sample.nwb.zarr", served / "sample.nwb.zarr")
+    with counting_server(served) as (base, requests):
+        url = f"{base}/sample.nwb.zarr"
+        store = shutil.copytree(shared_data / folder / "extlink.nwb.zarr", tmp_path / "extlink.nwb.zarr")
+        replace_sources(store, {"../sample.nwb.zarr": url})
+        info = runner.invoke(app, ["info", str(store)])
+        assert info.exit_code == 0, info.output
+        assert f"data -> {url}:/acquisition/ts/data" in info.output
+        migrated = runner.invoke(app, ["migrate", str(store), str(tmp_path / "migrated.nwb.zarr")])
+        assert migrated.exit_code == 0, migrated.output
+        assert requests == []
