@@ -289,3 +289,9 @@ def test_relative_rule_is_containment_in_the_store_directory(segments):
 def test_same_host_rule(location, target, expected):
     assert allows("relative", location, target, target) is expected
     assert allows("local", location, target, target) is expected
+
+
+def test_remote_store_and_local_paths():
+    """From a remote store, a local path is never 'beside' it: only 'local' and 'any' follow it."""
+    location, target = "https://h/data/x.zarr", "/data/y.zarr"
+    assert [p for p in POLICIES if allows(p, location, target, target)] == ["local", "any"]
