@@ -295,3 +295,12 @@ def test_remote_store_and_local_paths():
     """From a remote store, a local path is never 'beside' it: only 'local' and 'any' follow it."""
     location, target = "https://h/data/x.zarr", "/data/y.zarr"
     assert [p for p in POLICIES if allows(p, location, target, target)] == ["local", "any"]
+
+
+def test_relative_source_never_climbs_above_the_host():
+    """'..' past a URL's root stays on the host (it never turns the URL into a local path such as 'http:/y')."""
+    from nwbzarr.backend.location import resolve_source
+
+    candidates = resolve_source("http://h:1/a/x.zarr", "../../../../y.zarr")
+    assert candidates[0] == "http://h:1/y.zarr"
+    assert all(allows("relative", "http://h:1/a/x.zarr", "../../../../y.zarr", c) for c in candidates)
