@@ -2,6 +2,7 @@
 
 from .backend import (
     DanglingReferenceError,
+    ExternalLinkError,
     NWBZarrIO,
     ZarrDataIO,
     ZarrDataset,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DanglingReferenceError",
+    "ExternalLinkError",
     "FormatError",
     "IncompleteConversionError",
     "InvalidNameError",

@@ -20,12 +20,18 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     link_data: bool = typer.Option(False, "--link-data", help="Link instead of copying where possible."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes copying large HDF5 datasets (-1: all cores)."),
+    links: str = typer.Option("relative", "--links", "--external-links",
+                              help="Which other files the source's links may open: none, relative (beside the "
+                                   "source; remote: same host), local (any local path) or any."),
 ) -> None:
     """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references."""
+    from .backend.links import POLICIES
     from .convert import convert as run
 
+    if links not in POLICIES:
+        raise typer.BadParameter(f"unknown policy {links!r}: use {', '.join(POLICIES)}", param_hint="--links")
     run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True,
-        jobs=jobs)
+        jobs=jobs, external_links=links)
     typer.echo(f"wrote {target}")
 
 

@@ -27,9 +27,11 @@ from .backend.hdf5_types import (
     typed_attribute,
 )
 from .backend.io import ZarrIO
+from .backend.links import DEFAULT_POLICY, check_hdf5_file, check_policy
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
 from .format.base import NodeInfo
+from .format.reference import ZarrReference
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -44,10 +46,13 @@ def is_hdf5_file(path: str | Path) -> bool:
 
 
 def convert(source: str | Path, target: str | Path, *, link_data: bool = False, zarr_format: int | None = None,
-            overwrite: bool = False, progress: bool = False, jobs: int = 1) -> str:
+            overwrite: bool = False, progress: bool = False, jobs: int = 1,
+            external_links: str = DEFAULT_POLICY) -> str:
     """Convert an HDF5 file to a Zarr store or a Zarr store to an HDF5 file (direction by content).
 
-    ``jobs`` > 1 (or -1: all cores) copies large HDF5 datasets into Zarr with that many processes."""
+    ``jobs`` > 1 (or -1: all cores) copies large HDF5 datasets into Zarr with that many processes.
+    ``external_links``: which other files the source's links may lead to (``ZarrIO``'s policy, applied to
+    HDF5 external links too, before they are followed)."""
     source, target = str(source), str(target)
     if jobs < 1 and jobs != -1:
         raise ValueError(f"jobs must be >= 1 (or -1 for all cores), not {jobs}")
@@ -55,10 +60,12 @@ def convert(source: str | Path, target: str | Path, *, link_data: bool = False, 
         raise FileNotFoundError(f"{source!r} does not exist")
     if os.path.exists(target) and not overwrite:
         raise FileExistsError(f"{target!r} exists; pass overwrite=True (--overwrite) to replace it")
+    check_policy(external_links)
     if is_hdf5_file(source):
+        check_hdf5_file(source, external_links)
         hdf5_to_zarr(source, target, link_data=link_data, zarr_format=zarr_format, progress=progress, jobs=jobs)
     elif ZarrIO.can_read(source):
-        zarr_to_hdf5(source, target, progress=progress)
+        zarr_to_hdf5(source, target, progress=progress, external_links=external_links)
     else:
         raise ValueError(f"{source!r} is neither an HDF5 file nor a Zarr store")
     return target
@@ -159,23 +166,26 @@ def _builder_path(builder: GroupBuilder | DatasetBuilder) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def zarr_to_hdf5(source: str, target: str, *, progress: bool = False) -> None:
-    """Export a Zarr store (either layout) into a new HDF5 file, builder by builder."""
+def zarr_to_hdf5(source: str, target: str, *, progress: bool = False, external_links: str = DEFAULT_POLICY) -> None:
+    """Export a Zarr store (either layout) into a new HDF5 file, builder by builder; ``external_links``: which
+    other stores the source's links and references may open (checked before the target is created)."""
     from pynwb import get_type_map
 
     type_map = get_type_map()
     ZarrIO.load_namespaces(type_map, source)
     manager = BuildManager(type_map)
     siblings: list[HDF5IO] = []
-    with ZarrIO(source, mode="r", manager=manager) as src, HDF5IO(target, mode="w", manager=manager) as dst:
+    with ZarrIO(source, mode="r", manager=manager, external_links=external_links) as src:
         specs = stored_spec_texts(src)
         regions = _region_reference_values(src)
         root = src.read_builder()
+        _open_referenced_stores(src)
         _wrap_for_hdf5(root, src)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
         _progress_note(progress, f"converting {source} -> {target}")
-        HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
-                                                   "export_source": src.store_location})
+        with HDF5IO(target, mode="w", manager=manager) as dst:
+            HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
+                                                       "export_source": src.store_location})
     for io in siblings:
         io.close()
     write_hdf5_spec_texts(target, specs)
@@ -195,6 +205,23 @@ def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
         if any(getattr(values[idx], "region", None) is not None for idx in np.ndindex(values.shape)):
             out["/" + path] = values
     return out
+
+
+def _open_referenced_stores(io: ZarrIO) -> None:
+    """Resolve one reference per other store named in reference datasets (read lazily otherwise), so that a
+    store the ``external_links`` policy refuses stops the conversion before the target is created."""
+    seen: set[str] = set()
+    for path, node in io.nodes.items():
+        if node.kind != "array" or not (node.is_reference or node.ref_fields):
+            continue
+        raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
+        values = io.layout.decode_array_values(node, raw)
+        columns = [values[name] for name in node.ref_fields] if node.ref_fields else [values]
+        for column in columns:
+            for ref in np.asarray(column, dtype=object).reshape(-1):
+                if isinstance(ref, ZarrReference) and not ref.is_local and ref.source not in seen:
+                    seen.add(ref.source)
+                    io.resolve_ref(ref, where=f"reference in /{path}")
 
 
 def _relink_to_hdf5_siblings(group: GroupBuilder, root: GroupBuilder, manager: BuildManager,

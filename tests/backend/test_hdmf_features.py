@@ -13,7 +13,7 @@ from pynwb import TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from _helpers import assert_containers_equal
-from nwbzarr import NWBZarrIO, ZarrDataIO, ZarrIO, ZarrReference
+from nwbzarr import ExternalLinkError, NWBZarrIO, ZarrDataIO, ZarrIO, ZarrReference
 from nwbzarr.format.reference import region_to_selection
 
 
@@ -98,7 +98,9 @@ def test_link_data_to_dataset_in_another_store(tmp_path):
     links = json.loads((dst / "zarr.json").read_text())["consolidated_metadata"]["metadata"][
         "acquisition/linked"]["attributes"]["_LINKS"]
     assert links == [{"name": "data", "source": "../../src.nwb.zarr", "path": "/acquisition/ts/data"}]
-    with NWBZarrIO(dst, mode="r") as io:
+    with NWBZarrIO(dst, mode="r") as io, pytest.raises(ExternalLinkError, match="external_links='local'"):
+        io.read()  # the target is outside the directory that holds dst (docs/compatibility.md)
+    with NWBZarrIO(dst, mode="r", external_links="local") as io:
         assert io.read().acquisition["linked"].data[:].tolist() == list(np.arange(6.0))
     src_io.close()
 

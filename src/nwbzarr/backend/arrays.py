@@ -426,7 +426,7 @@ class BuilderReferenceDataset(_ReferenceMixin, ZarrDataset, BuilderResolver):
     """A dataset of references (or a compound with reference columns) that yields builders."""
 
     def _resolve(self, ref: Any) -> Any:
-        return None if ref is None else self._io.resolve_ref(ref)
+        return None if ref is None else self._io.resolve_ref(ref, where=f"reference in /{self._node.path}")
 
     @classmethod
     def get_inverse_class(cls):
@@ -439,7 +439,7 @@ class ContainerReferenceDataset(_ReferenceMixin, ZarrDataset, ContainerResolver)
     def _resolve(self, ref: Any) -> Any:
         if ref is None:
             return None
-        return self._io.manager.construct(self._io.resolve_ref(ref))
+        return self._io.manager.construct(self._io.resolve_ref(ref, where=f"reference in /{self._node.path}"))
 
     @classmethod
     def get_inverse_class(cls):

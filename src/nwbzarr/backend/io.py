@@ -23,6 +23,7 @@ from ..format.reference import ZarrReference
 from . import lifecycle
 from . import location as loc
 from .attr_types import type_unsigned_attributes
+from .links import DEFAULT_POLICY, check_policy, check_target
 from .queue import ZarrIODataChunkIteratorQueue
 from .read import TreeReader
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
@@ -41,6 +42,8 @@ class ZarrIO(HDMFIO):
 
     ``path`` is a local path, a URL (fsspec, or a store scheme such as ``sqlite://``) or any zarr 3
     ``Store``.  Modes: ``r``, ``r-`` (ignore consolidated metadata), ``r+``, ``a``, ``w``, ``w-``, ``x``.
+    ``external_links``: which other stores links and references may open: ``"none"``, ``"relative"`` (default:
+    inside the directory holding the store; remote: same host), ``"local"`` or ``"any"`` (see links.py).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ZarrIO(HDMFIO):
         storage_options: dict | None = None,
         force_overwrite: bool = False,
         zarr_format: int | None = None,
+        external_links: str = DEFAULT_POLICY,
     ) -> None:
         if mode not in VALID_MODES:
             raise ValueError(f"invalid mode {mode!r} for {path!r}: use one of {', '.join(VALID_MODES)}")
@@ -61,6 +65,7 @@ class ZarrIO(HDMFIO):
         self._storage_options = storage_options
         self._force_overwrite = force_overwrite
         self._zarr_format = zarr_format
+        self._external_links = check_policy(external_links)
         self._store: Store | None = None
         self._location: str | None = None
         self._layout: Layout | None = None
@@ -342,12 +347,13 @@ class ZarrIO(HDMFIO):
         for candidate in candidates:
             if self._location is not None and _same_location(candidate, self._location):
                 return self
-        for candidate in candidates:
+        for candidate in check_target(self._external_links, self._location, source, candidates, where):
             if candidate in self._external:
                 return self._external[candidate]
             if "://" in candidate or os.path.isdir(candidate):
                 try:
-                    other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=self._storage_options)
+                    other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=self._storage_options,
+                                   external_links=self._external_links)
                 except (FileNotFoundError, FormatError):
                     continue
                 self._external[candidate] = other

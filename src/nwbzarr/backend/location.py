@@ -123,7 +123,8 @@ def _join_url(base: str, rel: str) -> str:
     parts = base.split("/")
     for piece in rel.split("/"):
         if piece == "..":
-            parts.pop()
+            if len(parts) > 3:  # never above the host: 'scheme:', '', 'host'
+                parts.pop()
         elif piece not in (".", ""):
             parts.append(piece)
     return "/".join(parts)

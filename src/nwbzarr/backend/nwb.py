@@ -9,6 +9,7 @@ from hdmf.build import BuildManager, TypeMap
 from zarr.abc.store import Store
 
 from .io import ZarrIO
+from .links import DEFAULT_POLICY
 
 
 class NWBZarrIO(ZarrIO):
@@ -16,6 +17,7 @@ class NWBZarrIO(ZarrIO):
 
     ``load_namespaces`` (on by default) loads the namespaces cached in an existing file, so files with
     extensions open without importing them; ``extensions`` adds namespace YAML paths or a TypeMap.
+    ``external_links``: which other stores links and references may open (``ZarrIO``; default ``"relative"``).
     """
 
     def __init__(
@@ -28,6 +30,7 @@ class NWBZarrIO(ZarrIO):
         load_namespaces: bool = True,
         extensions: Any = None,
         zarr_format: int | None = None,
+        external_links: str = DEFAULT_POLICY,
     ) -> None:
         from pynwb import get_type_map
 
@@ -42,7 +45,7 @@ class NWBZarrIO(ZarrIO):
         elif load_namespaces and reads_existing and ZarrIO.can_read(path):
             ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
         super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
-                         force_overwrite=force_overwrite, zarr_format=zarr_format)
+                         force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links)
 
     def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
                clear_cache: bool = False, cache_spec: bool = True, container: Any = None,
@@ -76,15 +79,16 @@ def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:
     return type_map
 
 
-def read_nwb(path: Any, storage_options: dict | None = None) -> Any:
+def read_nwb(path: Any, storage_options: dict | None = None, external_links: str = DEFAULT_POLICY) -> Any:
     """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file.
 
     ``s3://`` URLs given without ``storage_options`` are read anonymously (``{"anon": True}``), as
-    hdmf-zarr does; pass ``storage_options`` for credentials or another endpoint."""
+    hdmf-zarr does; pass ``storage_options`` for credentials or another endpoint. ``external_links``: which
+    other stores links and references may open (see ``ZarrIO``)."""
     if isinstance(path, Path):
         path = str(path)
     if storage_options is None and isinstance(path, str) and path.startswith("s3://"):
         storage_options = {"anon": True}
-    io = NWBZarrIO(path, mode="r", storage_options=storage_options)
+    io = NWBZarrIO(path, mode="r", storage_options=storage_options, external_links=external_links)
     nwbfile = io.read()
     return nwbfile
