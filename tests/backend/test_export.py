@@ -168,3 +168,32 @@ def test_export_without_links_migrates_like_nwbhdf5io(shared_data, tmp_path, nam
             expected, got = _normalized(h_io.read_builder()), _normalized(z_io.read_builder())
     assert dict(expected[""][1])["nwb_version"] != old_version  # the export migrated the file
     assert got == expected
+
+
+# --- a file whose TimeSeries data are external links (the shared extlink store) ------------------------
+def _hdf5_export_link_kind(shared_data: Path, tmp_path: Path, link_data: bool) -> str:
+    out = tmp_path / f"hdf5-{link_data}.nwb"
+    with NWBHDF5IO(shared_data / "hdf5" / "extlink.nwb", "r") as src, NWBHDF5IO(out, "w") as dst:
+        dst.export(src_io=src, write_args={"link_data": link_data})
+    with h5py.File(out, "r") as fh:
+        return type(fh["acquisition/ext"].get("data", getlink=True)).__name__
+
+
+@pytest.mark.parametrize("folder", ["hdmf_zarr_0.14", "hdmf_zarr_0.13"])
+@pytest.mark.parametrize("link_data", [False, True])
+def test_export_of_externally_linked_data_copies_or_links_as_hdf5(shared_data, tmp_path, folder, link_data):
+    """pynwb rebuilds a TimeSeries whose data is an external link as a link to a dataset of no file: HDF5IO copies
+    it with ``link_data=False`` and keeps an external link otherwise; so does nwbzarr."""
+    out = tmp_path / "out.nwb.zarr"
+    with NWBZarrIO(shared_data / folder / "extlink.nwb.zarr", "r") as src, NWBZarrIO(out, "w") as dst:
+        dst.export(src_io=src, write_args={"link_data": link_data})
+    expected_kind = {False: "HardLink", True: "ExternalLink"}[link_data]
+    assert _hdf5_export_link_kind(shared_data, tmp_path, link_data) == expected_kind
+    with NWBZarrIO(out, "r", external_links="local") as io:
+        links = {name for _, name, _ in _external_links(io)}
+        ext = io.read().acquisition["ext"]
+        assert links == ({"data", "timestamps"} if link_data else set())
+        with NWBHDF5IO(shared_data / "hdf5" / "sample.nwb", "r") as h5:
+            ts = h5.read().acquisition["ts"]
+            np.testing.assert_array_equal(ext.data[:], ts.data[:])
+            np.testing.assert_array_equal(ext.timestamps[:], ts.timestamps[:])

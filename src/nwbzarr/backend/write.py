@@ -97,6 +97,11 @@ class TreeWriter:
             self._check_name(name, path)
             if not self.io.get_written(child):
                 self._plan_dataset(child, join_path(path, name), builder)
+        for name, link in builder.links.items():
+            copied = self._orphan_link_copy(link)
+            if copied is not None:
+                self._check_name(name, path)
+                self._plan_dataset(copied, join_path(path, name), builder)
         links = self._links_of(builder, path)
         if written and not self._links_changed(path, links):
             return
@@ -117,7 +122,8 @@ class TreeWriter:
         links = []
         for name, link in builder.links.items():
             self._check_name(name, path)
-            links.append((name, self._link_target(link, path)))
+            if self._orphan_link_copy(link) is None:
+                links.append((name, self._link_target(link, path)))
         # datasets whose data is linked rather than copied live as links too
         for name, child in builder.datasets.items():
             target = self._data_link_target(child)
@@ -207,7 +213,37 @@ class TreeWriter:
                 )
             _, tpath = builder_root_and_path(target)
             return ZarrReference(self.io.relative_source(sibling), tpath)
+        orphan = self._orphan_target(link)
+        if orphan is not None:  # only links kept by _orphan_link_copy reach here
+            return self._orphan_data_link(orphan)
         return self.reference_to(target, f"link /{join_path(path, link.name)}")
+
+    def _orphan_target(self, link: LinkBuilder) -> DatasetBuilder | None:
+        """The target of a link to a dataset built outside any file (an export rebuilds a container of another
+        file, e.g. a TimeSeries whose data is an external link, without a source): None for other links."""
+        target = link.builder
+        if not isinstance(target, DatasetBuilder):
+            return None
+        root, _ = builder_root_and_path(target)
+        return target if root is not self.root and root.source is None else None
+
+    def _orphan_link_copy(self, link: LinkBuilder) -> DatasetBuilder | None:
+        """A copy of an orphan link's dataset, written in place of the link, as HDF5IO copies externally linked
+        data on export; None when the link is kept (other links, or ``link_data`` with Zarr data to link to)."""
+        target = self._orphan_target(link)
+        if target is None or self._orphan_data_link(target) is not None:
+            return None
+        return DatasetBuilder(link.name, data=target.data, dtype=target.dtype, attributes=dict(target.attributes),
+                              maxshape=target.maxshape, chunks=target.chunks)
+
+    def _orphan_data_link(self, target: DatasetBuilder) -> ZarrReference | None:
+        """With ``link_data``, an orphan link whose data was read from another Zarr store links to that store."""
+        data, _ = unwrap_dataio(target.data)
+        if not self.link_data or not isinstance(data, ZarrDataset) or data.io is self.io:
+            return None
+        if self._is_export_source(data.io.store_location):
+            return ZarrReference(".", "/" + data.path)
+        return ZarrReference(self.io.relative_source(data.io.store_location), "/" + data.path)
 
     def _data_link_target(self, builder: DatasetBuilder) -> ZarrReference | None:
         if self.io.get_written(builder):
