@@ -15,7 +15,7 @@ from nwbzarr.storage.dbm import _DBS, _Handle
 
 def _raw(store: DBMStore) -> _Handle:
     """The process's shared dbm handle for the store's file, bypassing store methods."""
-    return _DBS.acquire(store.path, lambda: _Handle(store._opener, True))
+    return _DBS.acquire(store.path, lambda: _Handle(store._opener, True, store._writer_lock()))
 
 
 class TestDBMStore(StoreTests[DBMStore, cpu.Buffer]):
