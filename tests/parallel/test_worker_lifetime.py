@@ -72,6 +72,7 @@ def test_killing_the_parent_ends_its_workers_and_keeps_earlier_data(tmp_path, co
     with NWBZarrIO(store, mode="w") as io:
         io.write(nwbfile({"early": EARLY}))
     parent = _start_append(store, markers, context)
+    descendants: set[int] = set()
     try:
         workers = _wait_for_workers(parent, markers)
         descendants = {p.pid for p in psutil.Process(parent.pid).children(recursive=True)}
@@ -83,6 +84,9 @@ def test_killing_the_parent_ends_its_workers_and_keeps_earlier_data(tmp_path, co
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+        for pid in descendants:  # a failed run must not leave its workers behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
     meta = json.loads((store / "acquisition" / "slow" / "data" / "zarr.json").read_text())
     assert meta["attributes"][INCOMPLETE_ATTR] is True

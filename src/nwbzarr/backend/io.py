@@ -20,7 +20,7 @@ from zarr.storage import LocalStore
 from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
-from ..storage.locks import acquire_store_lock
+from ..storage.locks import acquire_store_lock, check_lock_timeout
 from . import lifecycle
 from . import location as loc
 from .attr_types import type_unsigned_attributes
@@ -65,7 +65,7 @@ class ZarrIO(HDMFIO):
         self._storage_options = storage_options
         self._force_overwrite = force_overwrite
         self._zarr_format = zarr_format
-        self._lock_timeout = lock_timeout  # seconds to wait for another writer (storage/locks.py)
+        self._lock_timeout = check_lock_timeout(lock_timeout)  # seconds to wait for another writer
         self._writer_lock: Any = None
         self._store: Store | None = None
         self._location: str | None = None

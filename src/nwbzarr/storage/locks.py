@@ -20,11 +20,19 @@ from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
-__all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "lock_path", "store_lock_target"]
+__all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "check_lock_timeout", "lock_path",
+           "store_lock_target"]
 
 
 class StoreLockedError(RuntimeError):
     """Another writer holds the store's writer lock (names the store, the holder and the lock file)."""
+
+
+def check_lock_timeout(timeout: float) -> float:
+    """A lock timeout in seconds (0: fail at once, negative: wait for ever), or a TypeError naming it."""
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise TypeError(f"lock timeout must be a number of seconds, not {timeout!r}")
+    return float(timeout)
 
 
 class Releasable(Protocol):
@@ -60,11 +68,9 @@ class WriterLock:
 
     def __init__(self, target: str | os.PathLike[str], timeout: float = 0.0, what: str = "store",
                  kind: str = "nwbzarr") -> None:
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-            raise TypeError(f"lock timeout must be a number of seconds, not {timeout!r}")
+        self.timeout = check_lock_timeout(timeout)
         self.target = os.path.abspath(os.fspath(target))
         self.path = lock_path(self.target, kind)
-        self.timeout = float(timeout)
         self.what = what
         self._lock = FileLock(self.path, timeout=self.timeout, thread_local=False, on_acquired=_record_holder)
 
