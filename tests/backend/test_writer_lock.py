@@ -8,12 +8,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pynwb import NWBFile, TimeSeries
+from tests.storage.conftest import redis_kwargs, redis_server  # noqa: F401  (fixtures)
 
 from nwbzarr import NWBZarrIO
 from nwbzarr.storage.locks import StoreLockedError, lock_path
@@ -21,7 +23,7 @@ from nwbzarr.storage.locks import StoreLockedError, lock_path
 pytestmark = pytest.mark.timeout(300)
 
 SRC = str(Path(__file__).parents[2] / "src")
-STORE_NAMES = {"directory": "session.nwb.zarr", "sqlite": "session.sqlite"}
+STORE_NAMES = {"directory": "session.nwb.zarr", "sqlite": "session.sqlite", "redis": None}
 
 APPEND = textwrap.dedent("""
     import sys, time
@@ -53,7 +55,7 @@ def _python(code: str, *args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *args], env=_env(), **kwargs)
 
 
-def _new_file(path: Path) -> None:
+def _new_file(path: Path | str) -> None:
     nwb = NWBFile(session_description="locks", identifier="locks",
                   session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
     nwb.add_acquisition(TimeSeries(name="first", data=np.arange(5, dtype="int32"), unit="V", rate=1.0))
@@ -62,10 +64,22 @@ def _new_file(path: Path) -> None:
 
 
 @pytest.fixture(params=sorted(STORE_NAMES))
-def store(request, tmp_path) -> Path:
-    path = tmp_path / STORE_NAMES[request.param]
+def store(request, tmp_path) -> Path | str:
+    """A new NWB file: a directory, an SQLite file, or a Redis URL (a key prefix of its own)."""
+    if request.param == "redis":
+        kwargs = request.getfixturevalue("redis_kwargs")
+        path = f"redis://{kwargs['host']}:{kwargs['port']}/0?prefix={kwargs['prefix']}"
+    else:
+        path = tmp_path / STORE_NAMES[request.param]
     _new_file(path)
     return path
+
+
+def _names_store(message: str, store: Path | str) -> bool:
+    if isinstance(store, str):  # redis: the prefix and the host
+        prefix = store.rsplit("prefix=", 1)[1]
+        return repr(prefix) in message and "127.0.0.1" in message
+    return str(store) in message
 
 
 @pytest.fixture
@@ -97,7 +111,7 @@ def test_a_second_writer_is_refused_naming_the_file_and_the_holder(store, holder
     with pytest.raises(StoreLockedError) as info:
         NWBZarrIO(store, mode=mode)
     message = str(info.value)
-    assert str(store) in message and f"pid {holder.pid} " in message and "lock_timeout" in message
+    assert _names_store(message, store) and f"pid {holder.pid} " in message and "lock_timeout" in message
     with NWBZarrIO(store, mode="r") as io:  # readers take no lock; the refused 'w' cleared nothing
         assert set(io.read().acquisition) == {"first"}
 
@@ -124,3 +138,43 @@ def test_the_lock_is_released_at_close_and_after_a_failed_open(tmp_path) -> None
 def test_lock_timeout_must_be_seconds(tmp_path, timeout) -> None:
     with pytest.raises(TypeError, match="lock timeout must be a number of seconds"):
         NWBZarrIO(tmp_path / "new.nwb.zarr", mode="w", lock_timeout=timeout)
+
+
+HOLD_REDIS_LOCK = textwrap.dedent("""
+    import sys, time
+    import redis
+    from nwbzarr.storage.locks import RedisWriterLock
+    lock = RedisWriterLock(redis.Redis(host=sys.argv[1], port=int(sys.argv[2])), sys.argv[3], ttl=1.5)
+    lock.acquire()
+    print("holding", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_a_killed_redis_writer_frees_its_lock_key_when_it_expires(request) -> None:
+    import redis
+
+    from nwbzarr.storage.locks import RedisWriterLock
+
+    server = request.getfixturevalue("redis_kwargs")
+    key = f"{server['prefix']}.nwbzarr-lock"
+    holder = _python(HOLD_REDIS_LOCK, server["host"], str(server["port"]), key,
+                     stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        time.sleep(2.0)  # longer than the key's lifetime: the holder's thread renews it
+        client = redis.Redis(host=server["host"], port=server["port"])
+        with pytest.raises(StoreLockedError, match=f"pid {holder.pid} "):
+            RedisWriterLock(client, key, timeout=0).acquire()
+        holder.kill()
+        holder.wait(10)
+        started = time.monotonic()
+        lock = RedisWriterLock(redis.Redis(host=server["host"], port=server["port"]), key, timeout=10)
+        lock.acquire()
+        assert time.monotonic() - started < 3.0
+        lock.release()
+        assert client.get(key) is None
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -132,3 +132,66 @@ def acquire_store_lock(store: Any, timeout: float = 0.0) -> Releasable | None:
         warnings.warn(f"cannot create the writer lock {lock.path!r} ({exc}); writing {target!r} without one: "
                       "another process writing it at the same time would go undetected", stacklevel=3)
         return None
+
+
+class RedisWriterLock:
+    """A writer lock as one Redis key (``SET NX PX``) that expires ``ttl`` seconds after its holder stops
+    renewing it (a background thread renews it every ``ttl / 3``): a killed writer frees it within ``ttl``."""
+
+    RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+             "end return 0")
+    RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+    def __init__(self, client: Any, key: str, timeout: float = 0.0, what: str = "Redis store",
+                 ttl: float = 30.0, poll: float = 0.1) -> None:
+        self.client, self.key, self.what = client, key, what
+        self.timeout, self.ttl, self.poll = check_lock_timeout(timeout), ttl, poll
+        self.token = ""
+        self._stop: Any = None
+
+    def acquire(self) -> RedisWriterLock:
+        import threading
+        import uuid
+
+        token = (f"pid {os.getpid()} on host {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                 f" [{uuid.uuid4().hex}]")
+        deadline = time.monotonic() + self.timeout
+        try:
+            while not self.client.set(self.key, token, nx=True, px=int(self.ttl * 1000)):
+                if self.timeout >= 0 and time.monotonic() >= deadline:
+                    self._refuse()
+                time.sleep(self.poll)
+        except BaseException:
+            self.client.close()
+            raise
+        self.token, self._stop = token, threading.Event()
+        threading.Thread(target=self._renew, args=(self._stop,), name="nwbzarr-redis-lock", daemon=True).start()
+        return self
+
+    def _refuse(self) -> None:
+        holder = self.client.get(self.key)
+        holder = holder.decode("utf-8", "replace").rsplit(" [", 1)[0] if holder else "another process"
+        waited = "" if self.timeout == 0 else f" after waiting {self.timeout:g} s"
+        raise StoreLockedError(
+            f"{self.what} is being written by {holder}{waited}: only one writer at a time (lock key "
+            f"{self.key!r}, which expires {self.ttl:g} s after a killed writer stopped). Close the other writer "
+            "first, or pass lock_timeout=<seconds> to wait for it")
+
+    def _renew(self, stop: Any) -> None:
+        while not stop.wait(self.ttl / 3):
+            try:
+                if not self.client.eval(self.RENEW, 1, self.key, self.token, int(self.ttl * 1000)):
+                    warnings.warn(f"the writer lock {self.key!r} of {self.what} expired while held", stacklevel=1)
+                    return
+            except Exception:  # a brief outage: the next renewal tries again before the key expires
+                continue
+
+    def release(self) -> None:
+        if self._stop is None:
+            return
+        self._stop.set()
+        self._stop = None
+        try:
+            self.client.eval(self.RELEASE, 1, self.key, self.token)
+        finally:
+            self.client.close()
