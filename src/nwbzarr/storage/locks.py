@@ -111,8 +111,8 @@ def store_lock_target(store: Any) -> str | None:
         return store.path if {"file", "local"} & set(protocols) else None
     for name in ("path", "root"):  # nwbzarr's SQLite, LMDB, DBM and container stores, zarr's ZipStore
         value = getattr(store, name, None)
-        if isinstance(value, (str, os.PathLike)) and os.path.isabs(os.fspath(value)):
-            return os.fspath(value)
+        if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isabs(value)):
+            return os.path.abspath(os.fspath(value))
     return None
 
 
