@@ -143,7 +143,7 @@ def test_lock_timeout_must_be_seconds(tmp_path, timeout) -> None:
 HOLD_REDIS_LOCK = textwrap.dedent("""
     import sys, time
     import redis
-    from nwbzarr.storage.locks import RedisWriterLock
+    from nwbzarr.storage.leases import RedisWriterLock
     lock = RedisWriterLock(redis.Redis(host=sys.argv[1], port=int(sys.argv[2])), sys.argv[3], ttl=1.5)
     lock.acquire()
     print("holding", flush=True)
@@ -154,7 +154,7 @@ HOLD_REDIS_LOCK = textwrap.dedent("""
 def test_a_killed_redis_writer_frees_its_lock_key_when_it_expires(request) -> None:
     import redis
 
-    from nwbzarr.storage.locks import RedisWriterLock
+    from nwbzarr.storage.leases import RedisWriterLock
 
     server = request.getfixturevalue("redis_kwargs")
     key = f"{server['prefix']}.nwbzarr-lock"
@@ -178,3 +178,34 @@ def test_a_killed_redis_writer_frees_its_lock_key_when_it_expires(request) -> No
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_mongodb_writers_share_a_lease_document_that_expires_when_not_renewed(tmp_path) -> None:
+    """(mongomock: no MongoDB server can run here, so one process stands in for two writers.)"""
+    import mongomock
+
+    from nwbzarr.storage import MongoDBStore
+    from nwbzarr.storage.leases import MongoWriterLock
+
+    client = mongomock.MongoClient()
+
+    def store() -> MongoDBStore:
+        return MongoDBStore("locks", "session", client_factory=lambda **_: client)
+
+    _new_file(store())
+    with NWBZarrIO(store(), mode="a"):
+        with pytest.raises(StoreLockedError, match=rf"MongoDB collection locks\.session is being written by "
+                                                   rf"pid {os.getpid()} "):
+            NWBZarrIO(store(), mode="r+")
+        with NWBZarrIO(store(), mode="r") as reader:
+            assert set(reader.read().acquisition) == {"first"}
+    with NWBZarrIO(store(), mode="a") as io:  # released at close
+        assert "first" in io.read().acquisition
+
+    locks = client["locks"]["session.locks"]
+    stale = MongoWriterLock(client, locks, ttl=0.5).acquire()
+    stale._stop.set()  # as if its process were killed: no more renewals, no release
+    with pytest.raises(StoreLockedError):
+        MongoWriterLock(client, locks, timeout=0, ttl=0.5).acquire()
+    MongoWriterLock(client, locks, timeout=5, ttl=0.5).acquire().release()
+    assert locks.find_one({"_id": "writer"}) is None

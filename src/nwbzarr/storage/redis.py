@@ -53,7 +53,7 @@ class RedisStore(SyncBackendStore):
         outside the store's keys, expiring 30 s after a killed holder stopped renewing it."""
         import redis
 
-        from nwbzarr.storage.locks import RedisWriterLock
+        from nwbzarr.storage.leases import RedisWriterLock
 
         what = f"the Redis store {self.prefix!r} on {self.redis_kwargs.get('host', 'localhost')}"
         client = redis.Redis(**self.redis_kwargs)
