@@ -10,7 +10,8 @@ sharded, else its chunks), so no two workers ever write the same chunk or shard.
 *store object* pickled (a fresh, unopened copy with the same configuration and storage options), never
 a path. The dataset carries ``nwbzarr_incomplete: true`` while it is written; the attribute is removed
 only when every block is written, so a failed write stays visibly incomplete (``nwbzarr info``).
-Stores that only live in one process (``MemoryStore``, a DBM file, ...) are written serially.
+Stores that only live in one process (``MemoryStore``, a DBM file, ...) are written serially. Workers
+exit when the writing process dies, even by SIGKILL (``backend/parent_watch.py``).
 """
 
 from __future__ import annotations
