@@ -10,7 +10,8 @@ sharded, else its chunks), so no two workers ever write the same chunk or shard.
 *store object* pickled (a fresh, unopened copy with the same configuration and storage options), never
 a path. The dataset carries ``nwbzarr_incomplete: true`` while it is written; the attribute is removed
 only when every block is written, so a failed write stays visibly incomplete (``nwbzarr info``).
-Stores that only live in one process (``MemoryStore``, a DBM file, ...) are written serially.
+Stores that only live in one process (``MemoryStore``, a DBM file, ...) are written serially. Workers
+exit when the writing process dies, even by SIGKILL (``backend/parent_watch.py``).
 """
 
 from __future__ import annotations
@@ -311,11 +312,14 @@ def worker_count(number_of_jobs: int) -> int:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(targets: list[WriteTarget], max_threads: int | None, codec_threads: int) -> None:
-    """Per-process set-up: thread limits, the codec pool's share of the cores, the targets (stores
-    reopened from their pickles)."""
+def _init_worker(targets: list[WriteTarget], max_threads: int | None, codec_threads: int,
+                 owner: int | None = None) -> None:
+    """Per-process set-up: exit when the parent dies, thread limits, the codec pool's share of the cores,
+    the targets (stores reopened from their pickles)."""
+    from .backend.parent_watch import exit_with_parent
     from .backend.pool import set_codec_threads
 
+    exit_with_parent(owner)
     set_codec_threads(codec_threads)
     if max_threads is not None:
         for var in THREAD_ENV_VARS:  # libraries loaded later (numpy loads BLAS lazily)
@@ -426,8 +430,10 @@ def write_iterators_in_parallel(io: ZarrIO, writers: list[_IteratorWriter],
 def _run_pool(context: Any, jobs: int, targets: list[WriteTarget], tasks: list[tuple[int, tuple]],
               bars: list[Any], max_threads: int | None) -> None:
     workers = max(1, min(jobs, len(tasks)))
+    owner = os.getpid() if context.get_start_method() in ("fork", "spawn") else None  # the workers' parent
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(targets, max_threads, codec_threads_per_worker(workers, max_threads)))
+                                   initargs=(targets, max_threads, codec_threads_per_worker(workers, max_threads),
+                                             owner))
     futures: dict[Future, tuple[int, tuple]] = {}
     try:
         futures = {executor.submit(_run_block, i, sel): (i, sel) for i, sel in tasks}

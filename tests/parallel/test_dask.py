@@ -122,3 +122,20 @@ def test_as_dask_reads_from_s3_on_the_cluster(client, s3) -> None:
 def test_as_dask_refuses_other_objects() -> None:
     with pytest.raises(TypeError, match="needs a dataset read by nwbzarr"):
         as_dask(np.zeros(3))
+
+
+def test_a_store_that_is_not_multi_writer_safe_is_written_in_the_client_process(client, tmp_path) -> None:
+    """A DBM store (one writing process) is never handed to the cluster's workers."""
+    import dbm.dumb
+
+    from nwbzarr.storage import DBMStore
+
+    from .conftest import read_back
+
+    data = sample_data((64, 20))
+    store = DBMStore(tmp_path / "one-writer.dbm", open=dbm.dumb.open)
+    with pytest.warns(UserWarning, match="DBMStore cannot be written by several processes"):
+        write(store, iterator(data), scheduler=client)
+    store.close()
+    reader = DBMStore(tmp_path / "one-writer.dbm", open=dbm.dumb.open, read_only=True)
+    np.testing.assert_array_equal(read_back(reader), data)

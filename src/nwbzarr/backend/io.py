@@ -20,6 +20,7 @@ from zarr.storage import LocalStore
 from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
+from ..storage.locks import acquire_store_lock, check_lock_timeout
 from . import lifecycle
 from . import location as loc
 from .attr_types import type_unsigned_attributes
@@ -44,6 +45,8 @@ class ZarrIO(HDMFIO):
     ``Store``.  Modes: ``r``, ``r-`` (ignore consolidated metadata), ``r+``, ``a``, ``w``, ``w-``, ``x``.
     ``external_links``: which other stores links and references may open: ``"none"``, ``"relative"`` (default:
     inside the directory holding the store; remote: same host), ``"local"`` or ``"any"`` (see links.py).
+    Writable modes hold the store's writer lock from open to close: another writer waits up to
+    ``lock_timeout`` seconds (0: fails at once, negative: waits for ever), see docs/reliability.md.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class ZarrIO(HDMFIO):
         force_overwrite: bool = False,
         zarr_format: int | None = None,
         external_links: str = DEFAULT_POLICY,
+        lock_timeout: float = 0.0,
     ) -> None:
         if mode not in VALID_MODES:
             raise ValueError(f"invalid mode {mode!r} for {path!r}: use one of {', '.join(VALID_MODES)}")
@@ -66,6 +70,8 @@ class ZarrIO(HDMFIO):
         self._force_overwrite = force_overwrite
         self._zarr_format = zarr_format
         self._external_links = check_policy(external_links)
+        self._lock_timeout = check_lock_timeout(lock_timeout)  # seconds to wait for another writer
+        self._writer_lock: Any = None
         self._store: Store | None = None
         self._location: str | None = None
         self._layout: Layout | None = None
@@ -162,6 +168,9 @@ class ZarrIO(HDMFIO):
             except Exception:  # pragma: no cover - closing is best effort
                 pass
         self._store = None
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
 
     def _open_store(self) -> None:
         read_only = self._mode in READ_ONLY_MODES
@@ -169,6 +178,8 @@ class ZarrIO(HDMFIO):
             self._remove_plain_file()
         self._check_local_path()
         self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
+        if not read_only:
+            self._writer_lock = acquire_store_lock(self._store, self._lock_timeout)
         layout = self._run(detect_layout(self._store))
         if self._mode in ("r", "r-", "r+"):
             if layout is None:

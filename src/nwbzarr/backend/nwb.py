@@ -31,6 +31,7 @@ class NWBZarrIO(ZarrIO):
         extensions: Any = None,
         zarr_format: int | None = None,
         external_links: str = DEFAULT_POLICY,
+        lock_timeout: float = 0.0,
     ) -> None:
         from pynwb import get_type_map
 
@@ -45,7 +46,8 @@ class NWBZarrIO(ZarrIO):
         elif load_namespaces and reads_existing and ZarrIO.can_read(path):
             ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
         super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
-                         force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links)
+                         force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links,
+                         lock_timeout=lock_timeout)
 
     def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
                clear_cache: bool = False, cache_spec: bool = True, container: Any = None,

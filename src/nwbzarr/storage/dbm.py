@@ -11,6 +11,7 @@ from typing import Any
 from zarr.abc.store import ByteRequest
 
 from nwbzarr.storage.base import BytesLike, SharedHandles, SyncBackendStore, slice_value
+from nwbzarr.storage.locks import WriterLock
 
 __all__ = ["DBMStore"]
 
@@ -18,18 +19,27 @@ _DBS = SharedHandles()
 
 
 class _Handle:
-    """One open dbm database shared by all stores on its file, and the lock serialising it."""
+    """One open dbm database shared by all stores on its file, the thread lock serialising it and, while
+    it is writable, the file's writer lock (one writing process at a time)."""
 
-    def __init__(self, opener: Callable[[str], Any], writable: bool) -> None:
+    def __init__(self, opener: Callable[[str], Any], writable: bool, writer_lock: WriterLock) -> None:
         self.opener = opener
         self.lock = threading.RLock()
+        self.writer_lock = writer_lock
         self.writable = writable
-        self.db = opener("c" if writable else "r")
+        if writable:
+            writer_lock.acquire()
+        try:
+            self.db = opener("c" if writable else "r")
+        except BaseException:
+            writer_lock.release()
+            raise
 
     def upgrade(self, flag: str) -> None:
         """Reopen read-write (a writer joined stores that opened the file read-only)."""
         with self.lock:
             if not self.writable:
+                self.writer_lock.acquire()
                 self.close()
                 self.db = self.opener(flag)
                 self.writable = True
@@ -39,18 +49,26 @@ class _Handle:
         close a descriptor the process has since reused for another file."""
         with self.lock:
             db, self.db = self.db, None
-            if db is not None:
-                db.close()
+            try:
+                if db is not None:
+                    db.close()
+            finally:
+                self.writer_lock.release()
 
 
 class DBMStore(SyncBackendStore):
     """A zarr store in a dbm database (``open`` defaults to :func:`dbm.open`).
 
-    Concurrency: threads only. dbm modules are not thread-safe and several of them lock the file
-    per process, so every store on one file in a process shares one handle and one lock; other
-    processes must not write at the same time. dbm.dumb appends new values, so a writer killed
-    mid-write leaves the other values readable. Listing reads every key (dbm has no ordering).
+    Concurrency: one writing process. dbm modules are not thread-safe and several of them lock the file
+    per process, so every store on one file in a process shares one handle and one thread lock; a
+    writable store takes the file's writer lock (``.<name>.dbm-lock`` beside it) when it opens, so a
+    second writing process waits ``lock_timeout`` seconds (0: fails at once) and then raises
+    ``StoreLockedError``. Readers take no lock. The parallel writer writes a DBM store serially. dbm.dumb
+    appends new values, so a writer killed mid-write leaves the other values readable. Listing reads every
+    key (dbm has no ordering).
     """
+
+    supports_multiprocess_writes = False
 
     def __init__(
         self,
@@ -60,6 +78,7 @@ class DBMStore(SyncBackendStore):
         open: Callable[..., Any] | None = None,  # noqa: A002 - zarr 2's argument name
         *,
         read_only: bool = False,
+        lock_timeout: float = 0.0,
         **open_kwargs: Any,
     ) -> None:
         super().__init__(read_only=read_only or flag == "r")
@@ -69,9 +88,12 @@ class DBMStore(SyncBackendStore):
         self.flag, self.mode = flag, mode
         self.open = open or _dbm.open
         self.open_kwargs = dict(sorted(open_kwargs.items()))
+        self.lock_timeout = lock_timeout
+        WriterLock(self.path, lock_timeout, kind="dbm")  # checks the timeout now, not at the first write
 
     def _config(self) -> dict[str, Any]:
-        return {"path": self.path, "flag": self.flag, "mode": self.mode, "open": self.open, **self.open_kwargs}
+        return {"path": self.path, "flag": self.flag, "mode": self.mode, "open": self.open,
+                "lock_timeout": self.lock_timeout, **self.open_kwargs}
 
     def with_read_only(self, read_only: bool = False) -> DBMStore:
         """A new, unopened store on the same file with the given read_only setting."""
@@ -87,9 +109,12 @@ class DBMStore(SyncBackendStore):
         return self.open(self.path, flag, self.mode, **self.open_kwargs)
 
     def _b_open(self) -> None:
-        handle = _DBS.acquire(self.path, lambda: _Handle(self._opener, not self.read_only))
+        handle = _DBS.acquire(self.path, lambda: _Handle(self._opener, not self.read_only, self._writer_lock()))
         if not self.read_only and not handle.writable:
             handle.upgrade("c" if self.flag == "n" else self.flag)
+
+    def _writer_lock(self) -> WriterLock:
+        return WriterLock(self.path, self.lock_timeout, what="the DBM store", kind="dbm")
 
     def _b_close(self) -> None:
         if self._is_open:

@@ -38,7 +38,8 @@ class MongoDBStore(SyncBackendStore):
     Values above 15 MiB are split into 8 MiB parts in ``<collection>.parts``; the main document
     names the parts' version, so readers never see a half-written value. Concurrency: threads and
     processes writing disjoint keys (every document write is atomic). ``client_factory`` builds the
-    client from ``client_kwargs`` (default ``pymongo.MongoClient``).
+    client from ``client_kwargs`` (default ``pymongo.MongoClient``). A writing ZarrIO holds the lease
+    document ``{_id: "writer"}`` in ``<collection>.locks`` (``acquire_writer_lock``).
     """
 
     def __init__(
@@ -71,6 +72,16 @@ class MongoDBStore(SyncBackendStore):
         if not self.read_only:
             self._docs.create_index("key", unique=True)
             self._parts.create_index([("key", 1), ("version", 1), ("n", 1)])
+
+    def acquire_writer_lock(self, timeout: float = 0.0) -> Any:
+        """The store's writer lock (ZarrIO holds it from open to close): the document ``{_id: "writer"}`` of
+        ``<collection>.locks``, expiring 30 s after a killed holder stopped renewing it."""
+        from nwbzarr.storage.leases import MongoWriterLock
+
+        client = self.client_factory(**self.client_kwargs)
+        locks = client[self.database][self.collection + ".locks"]
+        what = f"the MongoDB collection {self.database}.{self.collection}"
+        return MongoWriterLock(client, locks, timeout, what).acquire()
 
     def _b_close(self) -> None:
         if self._client is not None:

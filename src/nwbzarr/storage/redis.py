@@ -26,6 +26,7 @@ class RedisStore(SyncBackendStore):
     and processes (Redis executes commands atomically; range reads and multi-gets are MULTI/EXEC
     pipelines). A writer killed mid-write cannot corrupt other values: every SET is atomic.
     Listing uses incremental SCAN so the server is never blocked. Values are limited to 512 MiB.
+    A writing ZarrIO holds the lock key ``{prefix}.nwbzarr-lock`` (``acquire_writer_lock``).
     """
 
     def __init__(self, prefix: str = "zarr", *, read_only: bool = False, **redis_kwargs: Any) -> None:
@@ -46,6 +47,17 @@ class RedisStore(SyncBackendStore):
             raise ImportError("RedisStore needs the 'redis' package: pip install nwbzarr[stores]") from err
         self._client = redis.Redis(**self.redis_kwargs)
         self._client.ping()
+
+    def acquire_writer_lock(self, timeout: float = 0.0) -> Any:
+        """The store's writer lock (ZarrIO holds it from open to close): the key ``{prefix}.nwbzarr-lock``,
+        outside the store's keys, expiring 30 s after a killed holder stopped renewing it."""
+        import redis
+
+        from nwbzarr.storage.leases import RedisWriterLock
+
+        what = f"the Redis store {self.prefix!r} on {self.redis_kwargs.get('host', 'localhost')}"
+        client = redis.Redis(**self.redis_kwargs)
+        return RedisWriterLock(client, f"{self.prefix}.nwbzarr-lock", timeout, what).acquire()
 
     def _b_close(self) -> None:
         if self._client is not None:
