@@ -216,18 +216,21 @@ _NON_FINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.in
 
 
 def encode_non_finite(document: bytes) -> bytes | None:
-    """``document`` with non-finite attribute values as strings and their places recorded (None: unchanged)."""
-    if b"NaN" not in document and b"Infinity" not in document:
+    """``document`` as Icechunk takes it (None: unchanged): non-finite attribute values as strings, their
+    places recorded, and no consolidated metadata (Icechunk keeps none; a copied one would go stale)."""
+    if b"NaN" not in document and b"Infinity" not in document and b"consolidated_metadata" not in document:
         return None
     doc = json.loads(document)
-    attributes = doc.get("attributes") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    dropped = doc.pop("consolidated_metadata", None) is not None
+    attributes = doc.get("attributes")
     places: list[list[str | int]] = []
     if isinstance(attributes, dict):
         doc["attributes"] = _strings_for_non_finite(attributes, [], places)
-    if not places:
-        return None
-    doc["attributes"][NON_FINITE] = places
-    return json.dumps(doc, allow_nan=False).encode()
+    if places:
+        doc["attributes"][NON_FINITE] = places
+    return json.dumps(doc, allow_nan=False).encode() if places or dropped else None
 
 
 def restore_non_finite(document: bytes) -> bytes:
