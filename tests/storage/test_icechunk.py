@@ -1,0 +1,226 @@
+"""Icechunk repositories as NWB stores: one transaction per IO, committed at close; killed writers
+(SIGKILL, real processes) leave the previous snapshot; concurrent appenders rebase or get a conflict
+error; earlier snapshots stay readable. Local repositories and S3 (moto server on loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import icechunk
+import numpy as np
+import pytest
+from pynwb import NWBFile, TimeSeries
+
+from _helpers import assert_containers_equal
+from nwbzarr import NWBZarrIO
+from nwbzarr.storage.icechunk import IcechunkConflictError, encode_non_finite, restore_non_finite
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _nwbfile() -> NWBFile:
+    nwb = NWBFile(session_description="icechunk", identifier="ic-1",
+                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb.add_acquisition(TimeSeries(name="first", data=np.arange(1000, dtype="i4"), unit="m", rate=10.0,
+                                   resolution=float("nan")))
+    return nwb
+
+
+def _append(url: str, name: str, **kwargs) -> None:
+    with NWBZarrIO(url, "a", **kwargs) as io:
+        nwb = io.read()
+        nwb.add_acquisition(TimeSeries(name=name, data=np.arange(10, dtype="f8"), unit="m", rate=1.0))
+        io.write(nwb)
+
+
+def _create(url: str, name: str) -> None:
+    nwb = NWBFile(session_description="icechunk", identifier="ic-2",
+                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb.add_acquisition(TimeSeries(name=name, data=np.arange(5, dtype="f8"), unit="m", rate=1.0))
+    with NWBZarrIO(url, "w") as io:
+        io.write(nwb)
+
+
+def _acquisition(url: str, mode: str = "r", **kwargs) -> list[str]:
+    with NWBZarrIO(url, mode, **kwargs) as io:
+        return sorted(io.read().acquisition)
+
+
+def _history(path: Path) -> list[str]:
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(path)))
+    return [s.id for s in repo.ancestry(branch="main")]
+
+
+def test_write_append_and_read_earlier_snapshots(tmp_path) -> None:
+    url = f"icechunk:///{tmp_path}/f.nwb.icechunk"
+    original = _nwbfile()
+    with NWBZarrIO(url, "w") as io:
+        io.write(original)
+    first = _history(tmp_path / "f.nwb.icechunk")
+    _append(url, "second")
+    history = _history(tmp_path / "f.nwb.icechunk")
+    assert history[1:] == first  # the append is exactly one new snapshot on top of the write
+    assert _acquisition(url) == ["first", "second"] == _acquisition(url, "r-")
+    assert _acquisition(f"{url}?snapshot={first[0]}") == ["first"]
+    assert _acquisition(url, storage_options={"snapshot": first[0]}) == ["first"]
+    with NWBZarrIO(url, "r", storage_options={"snapshot": first[0]}) as io:
+        assert_containers_equal(original, io.read())  # NaN attribute (resolution) read back as NaN
+
+
+def test_repository_object_is_committed_at_close(tmp_path) -> None:
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "r")))
+    with NWBZarrIO(repo, "w") as io:
+        io.write(_nwbfile())
+    assert len(list(repo.ancestry(branch="main"))) == 2  # the repository's initial snapshot + this write
+    with NWBZarrIO(repo, "r") as io:
+        assert list(io.read().acquisition) == ["first"]
+
+
+def test_own_session_is_left_for_the_caller_to_commit(tmp_path) -> None:
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "r")))
+    session = repo.writable_session("main")
+    with NWBZarrIO(session, "w") as io:
+        io.write(_nwbfile())
+    assert session.has_uncommitted_changes and len(list(repo.ancestry(branch="main"))) == 1
+    session.commit("by the caller")
+    with NWBZarrIO(repo.readonly_session("main"), "r") as io:
+        assert list(io.read().acquisition) == ["first"]
+
+
+def test_failed_write_commits_nothing(tmp_path) -> None:
+    url = f"icechunk:///{tmp_path}/f"
+    with NWBZarrIO(url, "w") as io:
+        io.write(_nwbfile())
+    before = _history(tmp_path / "f")
+    with pytest.raises(RuntimeError, match="boom"):
+        with NWBZarrIO(url, "w") as io:  # mode w clears the store: must not be committed
+            io.write(_nwbfile())
+            raise RuntimeError("boom")
+    assert _history(tmp_path / "f") == before
+    assert _acquisition(url) == ["first"]
+
+
+def test_legacy_layout_is_refused_clearly(tmp_path) -> None:
+    url = f"icechunk:///{tmp_path}/f"
+    _create(url, "kept")
+    before = _history(tmp_path / "f")
+    io = NWBZarrIO(url, "w", zarr_format=2)
+    with pytest.raises(ValueError, match="holds only the Zarr v3 layout.*zarr_format=3"):
+        io.write(_nwbfile())
+    io.close()  # the failed write (which had cleared the file) is not committed
+    assert _history(tmp_path / "f") == before
+    assert _acquisition(url) == ["kept"]
+
+
+def test_bad_urls_and_snapshots_name_the_problem(tmp_path) -> None:
+    url = f"icechunk:///{tmp_path}/f"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        NWBZarrIO(url, "r", load_namespaces=False)
+    _create(url, "x")
+    with pytest.raises(ValueError, match="read-only points in history"):
+        NWBZarrIO(f"{url}?snapshot={_history(tmp_path / 'f')[0]}", "a", load_namespaces=False)
+    with pytest.raises(LookupError, match="has no snapshot"):
+        NWBZarrIO(f"{url}?snapshot=0000000000000000000X", "r", load_namespaces=False)
+    with pytest.raises(ValueError, match="unknown Icechunk option"):
+        NWBZarrIO(f"{url}?colour=blue", "r", load_namespaces=False)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_attributes_round_trip_through_strict_json(value) -> None:
+    doc = ('{"zarr_format":3,"node_type":"group","attributes":{"a":%s,"b":[1.0,%s],"c":"NaN"}}'
+           % ((str(value).replace("nan", "NaN").replace("inf", "Infinity"),) * 2)).encode()
+    stored = encode_non_finite(doc)
+    import json
+
+    json.loads(stored, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c} left"))
+    back = json.loads(restore_non_finite(stored))["attributes"]
+    assert back["c"] == "NaN"  # a string that was a string stays one
+    for got in (back["a"], back["b"][1]):
+        assert (np.isnan(got) and np.isnan(value)) or got == value
+
+
+# ---------------------------------------------------------------------- killed writers (real processes)
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from hdmf.data_utils import DataChunkIterator
+    from pynwb import TimeSeries
+    from nwbzarr import NWBZarrIO
+    url, pause = sys.argv[1], float(sys.argv[2])
+
+    def blocks():  # a slow source (an acquisition stream): 40 blocks, 'streaming' once 5 are out
+        for i in range(40):
+            if i == 5:
+                print("streaming", flush=True)
+            time.sleep(0.05)
+            yield np.arange(i * 1000, (i + 1) * 1000, dtype="i4")
+
+    io = NWBZarrIO(url, "a")
+    print("opened", flush=True)
+    nwb = io.read()
+    nwb.add_acquisition(TimeSeries(name="big", data=DataChunkIterator(blocks(), buffer_size=1), unit="m",
+                                   rate=1.0))
+    io.write(nwb)
+    print("written", flush=True)
+    time.sleep(pause)
+    io.close()
+    print("committed", flush=True)
+    time.sleep(60)
+""")
+
+
+def _start_writer(url: str, pause: float) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-c", _WRITER, url, str(pause)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+
+
+def _wait_for(proc: subprocess.Popen, word: str) -> None:
+    for line in proc.stdout:
+        if line.strip() == word:
+            return
+    raise AssertionError(f"writer exited before {word!r}")
+
+
+@pytest.mark.parametrize("moment", ["after open", "mid write", "written, before commit", "around commit",
+                                    "after commit"])
+def test_killed_writer_leaves_a_whole_snapshot(tmp_path, moment) -> None:
+    path = tmp_path / "f"
+    url = f"icechunk:///{path}"
+    _create(url, "kept")
+    before = _history(path)
+    proc = _start_writer(url, pause={"written, before commit": 30.0}.get(moment, 0.0))
+    try:
+        if moment == "after open":
+            _wait_for(proc, "opened")
+        elif moment == "mid write":
+            _wait_for(proc, "streaming")
+        elif moment in ("written, before commit", "around commit"):
+            _wait_for(proc, "written")
+        else:
+            _wait_for(proc, "committed")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    after = _history(path)
+    if moment == "after commit":
+        assert after[1:] == before and _acquisition(url) == ["big", "kept"]
+    elif moment == "around commit":
+        assert after in (before, after[:1] + before)  # either the old snapshot or the whole new one
+    else:
+        assert after == before and _acquisition(url) == ["kept"]
+    names = _acquisition(url)
+    if "big" in names:
+        with NWBZarrIO(url, "r") as io:
+            data = io.read().acquisition["big"].data[:]
+        assert np.array_equal(data, np.arange(40_000, dtype="i4").reshape(40, 1000))  # DataChunkIterator stacks rows
+    _append(url, "after")  # the repository takes new writes after the kill
+    assert "after" in _acquisition(url)
