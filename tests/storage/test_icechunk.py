@@ -9,8 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import icechunk
@@ -20,14 +19,14 @@ from pynwb import NWBFile, TimeSeries
 
 from _helpers import assert_containers_equal
 from nwbzarr import NWBZarrIO
-from nwbzarr.storage.icechunk import IcechunkConflictError, encode_non_finite, restore_non_finite
+from nwbzarr.storage.icechunk import encode_non_finite, restore_non_finite
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _nwbfile() -> NWBFile:
     nwb = NWBFile(session_description="icechunk", identifier="ic-1",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+                  session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
     nwb.add_acquisition(TimeSeries(name="first", data=np.arange(1000, dtype="i4"), unit="m", rate=10.0,
                                    resolution=float("nan")))
     return nwb
@@ -42,7 +41,7 @@ def _append(url: str, name: str, **kwargs) -> None:
 
 def _create(url: str, name: str) -> None:
     nwb = NWBFile(session_description="icechunk", identifier="ic-2",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+                  session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
     nwb.add_acquisition(TimeSeries(name=name, data=np.arange(5, dtype="f8"), unit="m", rate=1.0))
     with NWBZarrIO(url, "w") as io:
         io.write(nwb)
@@ -224,3 +223,79 @@ def test_killed_writer_leaves_a_whole_snapshot(tmp_path, moment) -> None:
         assert np.array_equal(data, np.arange(40_000, dtype="i4").reshape(40, 1000))  # DataChunkIterator stacks rows
     _append(url, "after")  # the repository takes new writes after the kill
     assert "after" in _acquisition(url)
+
+
+# ---------------------------------------------------------------------- S3 (moto) and concurrent appenders
+
+@pytest.fixture
+def s3_url(s3_server, request) -> str:
+    import boto3
+
+    bucket = f"ic-{abs(hash(request.node.nodeid)) % 10**8}"
+    boto3.client("s3", endpoint_url=s3_server["endpoint_url"]).create_bucket(Bucket=bucket)
+    return f"icechunk+s3://{bucket}/f.nwb?endpoint_url={s3_server['endpoint_url']}&region=us-east-1"
+
+
+def test_s3_write_append_and_snapshot(s3_url) -> None:
+    original = _nwbfile()
+    with NWBZarrIO(s3_url, "w") as io:
+        io.write(original)
+    with NWBZarrIO(s3_url, "r") as io:
+        assert_containers_equal(original, io.read())
+        first = io.store.session.snapshot_id
+    _append(s3_url, "second")
+    assert _acquisition(s3_url) == ["first", "second"]
+    assert _acquisition(f"{s3_url}&snapshot={first}") == ["first"]
+
+
+_APPENDER = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from pynwb import TimeSeries
+    from nwbzarr import NWBZarrIO
+    url, name, go = sys.argv[1], sys.argv[2], sys.argv[3]
+    io = NWBZarrIO(url, "a")
+    nwb = io.read()
+    nwb.add_acquisition(TimeSeries(name=name, data=np.arange(100, dtype="f8"), unit="m", rate=1.0))
+    io.write(nwb)
+    print("written", flush=True)
+    while not os.path.exists(go):  # both appenders have written before either commits
+        time.sleep(0.01)
+    try:
+        io.close()
+        print("committed", flush=True)
+    except Exception as err:
+        print(type(err).__name__, str(err).replace(chr(10), " "), flush=True)
+""")
+
+
+def _run_appenders(url: str, names: list[str], go: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, url, name, str(go)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env=env) for name in names]
+    for proc in procs:
+        _wait_for(proc, "written")
+    go.touch()
+    outcomes = [proc.stdout.read().strip().splitlines()[-1] for proc in procs]  # Icechunk logs above
+    for proc in procs:
+        assert proc.wait(60) == 0
+    return outcomes
+
+
+def test_concurrent_appenders_of_different_objects_both_land(s3_url, tmp_path) -> None:
+    with NWBZarrIO(s3_url, "w") as io:
+        io.write(_nwbfile())
+    outcomes = _run_appenders(s3_url, ["a1", "a2"], tmp_path / "go")
+    assert outcomes == ["committed", "committed"]  # the later commit rebased onto the earlier one
+    assert _acquisition(s3_url) == ["a1", "a2", "first"] == _acquisition(s3_url, "r-")
+
+
+def test_concurrent_appenders_of_the_same_object_conflict_clearly(s3_url, tmp_path) -> None:
+    with NWBZarrIO(s3_url, "w") as io:
+        io.write(_nwbfile())
+    outcomes = sorted(_run_appenders(s3_url, ["same", "same"], tmp_path / "go"))
+    assert outcomes[0].startswith("IcechunkConflictError icechunk+s3://") and outcomes[1] == "committed"
+    assert "acquisition/same" in outcomes[0] and "nothing of this IO was committed" in outcomes[0]
+    assert _acquisition(s3_url) == ["first", "same"]
+    with NWBZarrIO(s3_url, "r") as io:
+        assert np.array_equal(io.read().acquisition["same"].data[:], np.arange(100, dtype="f8"))
