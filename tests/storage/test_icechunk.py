@@ -15,6 +15,7 @@ from pathlib import Path
 import icechunk
 import numpy as np
 import pytest
+from hdmf.data_utils import GenericDataChunkIterator
 from pynwb import NWBFile, TimeSeries
 
 from _helpers import assert_containers_equal
@@ -299,3 +300,46 @@ def test_concurrent_appenders_of_the_same_object_conflict_clearly(s3_url, tmp_pa
     assert _acquisition(s3_url) == ["first", "same"]
     with NWBZarrIO(s3_url, "r") as io:
         assert np.array_equal(io.read().acquisition["same"].data[:], np.arange(100, dtype="f8"))
+
+
+# ---------------------------------------------------------------------- other ZarrIO features on Icechunk
+
+class _BlockIterator(GenericDataChunkIterator):
+    def __init__(self, array: np.ndarray, **kwargs) -> None:
+        self.array = array
+        super().__init__(**kwargs)
+
+    def _get_data(self, selection):
+        return self.array[selection]
+
+    def _get_maxshape(self):
+        return self.array.shape
+
+    def _get_dtype(self):
+        return self.array.dtype
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_block_iterator_write_with_and_without_jobs(tmp_path, jobs) -> None:
+    """A writable session is one process's: number_of_jobs=2 writes in this process (no worker touches it)."""
+    url = f"icechunk:///{tmp_path}/f"
+    data = np.arange(200_000, dtype="i4").reshape(2000, 100)
+    nwb = _nwbfile()
+    nwb.add_acquisition(TimeSeries(name="blocks", data=_BlockIterator(data, chunk_shape=(100, 100),
+                                                                      buffer_shape=(500, 100)), unit="m", rate=1.0))
+    with NWBZarrIO(url, "w") as io:
+        io.write(nwb, number_of_jobs=jobs)
+    assert len(_history(tmp_path / "f")) == 2
+    with NWBZarrIO(url, "r") as io:
+        assert np.array_equal(io.read().acquisition["blocks"].data[:], data)
+
+
+def test_export_into_icechunk(tmp_path) -> None:
+    original = _nwbfile()
+    with NWBZarrIO(str(tmp_path / "src.nwb.zarr"), "w") as io:
+        io.write(original)
+    url = f"icechunk:///{tmp_path}/dst"
+    with NWBZarrIO(str(tmp_path / "src.nwb.zarr"), "r") as src, NWBZarrIO(url, "w") as dst:
+        dst.export(src_io=src)
+    with NWBZarrIO(url, "r") as io:
+        assert_containers_equal(original, io.read())

@@ -99,6 +99,7 @@ class IcechunkNWBStore(WrapperStore[icechunk.IcechunkStore]):
 
     supports_consolidated_metadata = False  # Icechunk keeps all metadata in one snapshot document
     documents_before_chunks = True  # Icechunk refuses a chunk of an array whose zarr.json is not written yet
+    supports_multiprocess_writes = False  # a writable session is one process's (see nwbzarr.parallel)
 
     def __init__(self, store: icechunk.IcechunkStore, transaction: IcechunkTransaction | None = None,
                  name: str = "icechunk repository") -> None:
