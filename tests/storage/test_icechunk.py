@@ -321,14 +321,18 @@ class _BlockIterator(GenericDataChunkIterator):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_block_iterator_write_with_and_without_jobs(tmp_path, jobs) -> None:
-    """A writable session is one process's: number_of_jobs=2 writes in this process (no worker touches it)."""
+    """A writable session is one process's: number_of_jobs=2 warns and writes serially in this process."""
     url = f"icechunk:///{tmp_path}/f"
     data = np.arange(200_000, dtype="i4").reshape(2000, 100)
     nwb = _nwbfile()
     nwb.add_acquisition(TimeSeries(name="blocks", data=_BlockIterator(data, chunk_shape=(100, 100),
                                                                       buffer_shape=(500, 100)), unit="m", rate=1.0))
     with NWBZarrIO(url, "w") as io:
-        io.write(nwb, number_of_jobs=jobs)
+        if jobs == 1:
+            io.write(nwb)
+        else:
+            with pytest.warns(UserWarning, match="IcechunkNWBStore cannot be written by several processes"):
+                io.write(nwb, number_of_jobs=jobs)
     assert len(_history(tmp_path / "f")) == 2
     with NWBZarrIO(url, "r") as io:
         assert np.array_equal(io.read().acquisition["blocks"].data[:], data)
