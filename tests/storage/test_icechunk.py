@@ -371,3 +371,16 @@ def test_builder_round_trips_on_icechunk(case, monkeypatch) -> None:
 
     monkeypatch.setattr(generated, "_round_trip", _icechunk_round_trip)
     getattr(generated, case)()
+
+
+def test_convert_a_real_hdf5_file_into_icechunk(shared_data, tmp_path) -> None:
+    from pynwb import NWBHDF5IO
+
+    from nwbzarr.convert import convert
+
+    source = shared_data / "hdf5" / "anm.nwb"
+    url = f"icechunk:///{tmp_path}/anm.nwb.icechunk"
+    convert(str(source), url)
+    assert len(_history(tmp_path / "anm.nwb.icechunk")) == 2  # the conversion is one snapshot
+    with NWBHDF5IO(str(source), "r") as h5, NWBZarrIO(url, "r") as io:
+        assert_containers_equal(h5.read(), io.read())
