@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -330,8 +331,6 @@ def open_icechunk_url(spec: str, mode: str = "r", **kwargs: Any) -> IcechunkNWBS
 
 def _local_path(spec: str, parts: Any) -> str:
     """'icechunk:///rel' or 'icechunk:////abs' (as sqlite://), also 'icechunk://rel'."""
-    import os
-
     rest = unquote(spec.split("://", 1)[1].split("?", 1)[0])
     path = rest[1:] if rest.startswith("/") else rest
     if not path:
