@@ -298,6 +298,8 @@ class ZarrIO(HDMFIO):
         try:
             if self._consolidated_stale and self.writable:
                 self.consolidate_metadata()
+            if self.writable:
+                lifecycle.end_transaction(self._store, commit=True)
         finally:
             for other in self._external.values():
                 other.close()
@@ -311,6 +313,8 @@ class ZarrIO(HDMFIO):
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if exc[0] is not None and self.writable:
+            lifecycle.end_transaction(self._store, commit=False)  # a transactional store commits nothing
         self.close()
 
     def _describe(self) -> str:
@@ -405,10 +409,14 @@ class ZarrIO(HDMFIO):
         self._check_writable()
         if self.manager is None:
             raise ValueError("ZarrIO.write needs a BuildManager (pass manager=..., or use NWBZarrIO)")
-        super().write(container=container, cache_spec=cache_spec, link_data=link_data, exhaust_dci=exhaust_dci,
-                      number_of_jobs=number_of_jobs, max_threads_per_process=max_threads_per_process,
-                      multiprocessing_context=multiprocessing_context,
-                      consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
+        try:
+            super().write(container=container, cache_spec=cache_spec, link_data=link_data, exhaust_dci=exhaust_dci,
+                          number_of_jobs=number_of_jobs, max_threads_per_process=max_threads_per_process,
+                          multiprocessing_context=multiprocessing_context,
+                          consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
+        except BaseException:
+            lifecycle.end_transaction(self._store, commit=False)
+            raise
 
     def write_builder(self, builder: GroupBuilder, link_data: bool = True, exhaust_dci: bool = True,
                       cache_spec: bool = False, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
@@ -496,6 +504,7 @@ class ZarrIO(HDMFIO):
             root_node = self.nodes.get("") if self._nodes is not None else None
             root_documents = self._layout.documents_of(root_node) if root_node else {}
         final = dict(root_documents)
+        consolidate = consolidate and lifecycle.consolidates(self._store)
         if consolidate:
             final.update(self._layout.consolidated_documents(documents))
         self._run(_put_documents(self._store, final))
@@ -504,6 +513,9 @@ class ZarrIO(HDMFIO):
     def consolidate_metadata(self) -> None:
         """Rewrite consolidated metadata so that it matches the hierarchy in the store."""
         self._check_writable()
+        if not lifecycle.consolidates(self._store):
+            self._consolidated_stale = False
+            return
         self._nodes = None
         nodes = self._run(self._layout.load_nodes(self._store, use_consolidated=False))
         documents = self._all_documents(nodes)

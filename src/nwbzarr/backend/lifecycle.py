@@ -73,3 +73,16 @@ def group_source(file: Any) -> Store:
             raise ValueError(f"file must be the root group of a Zarr store, not the group {file.path!r}")
         return file.store
     raise TypeError(f"file must be a zarr.Group (an IO's `_file`), not {type(file).__name__}")
+
+
+def end_transaction(store: Store | None, commit: bool) -> None:
+    """Stores that write in transactions (Icechunk's) commit what an IO wrote when it closes, and drop it when
+    a write raised: the capability is a store's ``commit_transaction`` / ``discard_transaction`` methods."""
+    end = getattr(store, "commit_transaction" if commit else "discard_transaction", None)
+    if callable(end):
+        end()
+
+
+def consolidates(store: Store) -> bool:
+    """Whether consolidated metadata belongs in this store (zarr's capability flag; Icechunk says no)."""
+    return bool(getattr(store, "supports_consolidated_metadata", True))

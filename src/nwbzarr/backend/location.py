@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from zarr.storage import FsspecStore, LocalStore
 
 def open_location(path: Any, read_only: bool, storage_options: dict | None = None) -> tuple[Store, str | None]:
     """(store, location): ``location`` is a local directory or URL used to resolve relative sources."""
+    transactional = _icechunk_store(path, read_only)
+    if transactional is not None:
+        return transactional, store_location(transactional)
     if isinstance(path, Store):
         store = path
         if read_only and not store.read_only:
@@ -33,6 +37,15 @@ def open_location(path: Any, read_only: bool, storage_options: dict | None = Non
 
         return _opened(open_store(local, mode="r" if read_only else "a")), local
     return LocalStore(local, read_only=read_only), local
+
+
+def _icechunk_store(path: Any, read_only: bool) -> Store | None:
+    """An Icechunk repository, session or store given as ``path``, as nwbzarr's store (None otherwise)."""
+    if "icechunk" not in sys.modules or isinstance(path, (str, Path)):
+        return None  # nothing from Icechunk can have been passed
+    from ..storage.icechunk import as_store
+
+    return as_store(path, read_only)
 
 
 SINGLE_FILE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3", ".lmdb", ".zip")
@@ -85,7 +98,7 @@ def is_remote_store(store: Store) -> bool:
 
 # URL schemes nwbzarr opens with its own stores; any other URL goes to fsspec
 _NATIVE_SCHEMES = ("file", "memory", "sqlite", "lmdb", "dbm", "redis", "rediss", "mongodb", "mongodb+srv",
-                   "h5container", "zipcontainer")
+                   "h5container", "zipcontainer", "icechunk", "icechunk+file")
 
 
 def is_remote_url(path: Any) -> bool:

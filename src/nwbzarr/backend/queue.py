@@ -100,6 +100,8 @@ class _IteratorWriter:
             self.shape = [max(s, e) for s, e in zip(self.shape, self.extent)]
             self.io.layout.resize_documents(self.job.path, self.job.documents, tuple(self.shape))
             self.array = self.io.layout.open_array_for_write(self.io.store, self.job.path, self.job.documents)
+            if getattr(self.io.store, "documents_before_chunks", False):  # e.g. Icechunk: see storage/icechunk.py
+                self.io._run(_put_all(self.io, self.job.documents))
         values = self.io.layout.encode_array_values(self.job.spec, chunk.data) \
             if self.job.spec.kind != "numeric" else np.asarray(chunk.data, dtype=self.job.spec.dtype)
         try:

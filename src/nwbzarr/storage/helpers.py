@@ -64,8 +64,18 @@ async def _copy_store(
         if progress:
             print(f"copy {s} -> {d} ({len(value)} bytes)", file=sys.stderr)
 
-    await concurrent_map(todo, copy_one, limit=config.get("async.concurrency"))
+    # metadata documents first, parents before children: stores such as Icechunk take a chunk only for an
+    # array whose document is already there
+    documents = sorted((p for p in todo if _is_document(p[1])), key=lambda p: p[1].count("/"))
+    for s, d in documents:
+        await copy_one(s, d)
+    chunks = [p for p in todo if not _is_document(p[1])]
+    await concurrent_map(chunks, copy_one, limit=config.get("async.concurrency"))
     return counts[0], counts[1], counts[2]
+
+
+def _is_document(key: str) -> bool:
+    return key.rsplit("/", 1)[-1] in ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 
 
 def copy_store(

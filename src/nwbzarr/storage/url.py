@@ -100,7 +100,8 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
 
     Understands ``sqlite:///f.sqldb``, ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
     (``?prefix=``), ``mongodb://host/db?collection=``, ``memory://``, ``file://``,
-    ``h5container://`` / ``zipcontainer://``, any other fsspec URL (``s3://``, ``gs://``, ``https://``;
+    ``h5container://`` / ``zipcontainer://``, ``icechunk:///dir`` / ``icechunk+s3://bucket/prefix``
+    (``?branch=``, ``?snapshot=``; see nwbzarr.storage.icechunk), any other fsspec URL (``s3://``, ``gs://``, ``https://``;
     ``kwargs`` become ``storage_options``), and local paths (``.zip``, ``.sqldb``, ``.lmdb``,
     directories). A Store is returned as is. Extra ``kwargs`` go to the store's constructor.
     """
@@ -136,6 +137,10 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
         return _mongodb(spec, read_only, kwargs)
     if scheme == "memory":
         return MemoryStore(read_only=read_only)
+    if scheme in ("icechunk", "icechunk+file", "icechunk+s3"):
+        from nwbzarr.storage.icechunk import open_icechunk_url
+
+        return open_icechunk_url(spec, mode, **kwargs)
     if scheme in ("h5container", "zipcontainer"):
         return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
     return FsspecStore.from_url(spec, storage_options=kwargs or None, read_only=read_only)
