@@ -168,6 +168,27 @@ def test_one_element_type_list_reads_as_builders_and_is_named_by_read(store):
     assert runner.invoke(app, ["info", str(store)]).exit_code == 0
 
 
+@pytest.mark.parametrize("store", LAYOUTS, indirect=True)
+@pytest.mark.parametrize("value", [[1], "text", 3, None])
+def test_metadata_document_that_is_not_an_object_is_named(store, tmp_path, value):
+    """A node's document replaced by other JSON, in its own key and in the consolidated metadata."""
+    if _layout(store) == "v3":
+        key, consolidated, entry = store / "acquisition/zarr.json", store / "zarr.json", "acquisition"
+        root = json.loads(consolidated.read_text())
+        root["consolidated_metadata"]["metadata"][entry] = value
+    else:
+        key, consolidated, entry = store / "acquisition/.zgroup", store / ".zmetadata", "acquisition/.zgroup"
+        root = json.loads(consolidated.read_text())
+        root["metadata"][entry] = value
+    key.write_text(json.dumps(value))
+    consolidated.write_text(json.dumps(root))
+    for mode in ("r", "r-"):  # consolidated metadata, then the documents themselves
+        with pytest.raises(FormatError) as err:
+            ZarrIO(store, mode=mode).read_builder()
+        expect_named(err, store, "acquisition", "not a JSON object")
+    expect_named(info(store), store, "acquisition", "not a JSON object")
+
+
 # --- links -------------------------------------------------------------------------------------------
 LINK_ATTR = {"v3": "_LINKS", "v2": "zarr_link"}
 BAD_LINKS = ["abc", {"name": "x", "path": "/y"}, ["abc"], [{"path": "/acquisition"}], [{"name": 3, "path": "/a"}],

@@ -35,7 +35,7 @@ class TreeReader:
                 self.children.setdefault(parent, []).append(path)
 
     def read(self) -> GroupBuilder:
-        spec_loc = self.nodes[""].document.get("attributes", {}).get(".specloc", SPEC_LOC)
+        spec_loc = (self.nodes[""].document.get("attributes") or {}).get(".specloc", SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
         mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
         scalars = self._read_scalars(skip)

@@ -82,6 +82,9 @@ class LegacyLayout(Layout):
     def node_info(self, path: str, parts: dict[str, dict]) -> LegacyNode:
         """Interpret one node's documents (``{".zgroup"|".zarray"|".zattrs": doc}``)."""
         where = "/" + path
+        for name, part in parts.items():
+            if not isinstance(part, dict):
+                raise FormatError(f"node {where}: {name} is a {type(part).__name__}, not a JSON object")
         raw = check_attributes(where, parts.get(ATTRS_DOC), ATTRS_DOC)
         attrs = {k: decode_attr_value(v, f"{where}@{k}") for k, v in raw.items() if k not in HIDDEN_ATTRS}
         if GROUP_DOC in parts:
