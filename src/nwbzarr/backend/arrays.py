@@ -224,7 +224,10 @@ class ZarrDataset(zarr.Array):
         except PASS_THROUGH:
             raise
         except Exception as exc:  # a chunk that does not decode: find it and name it
-            raise self._io._run(read_error(array, slices, exc)) from exc
+            named = self._io._run(read_error(array, slices))
+            if named is None:
+                raise
+            raise named from exc
         if dropped:
             out = out[tuple(0 if d in dropped else slice(None) for d in range(out.ndim))]
         return out

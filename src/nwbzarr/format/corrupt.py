@@ -45,18 +45,19 @@ def chunk_error(store: Store, path: str, key: str, exc: BaseException) -> Corrup
     )
 
 
-async def read_error(array: AsyncArray, selection: Any, exc: BaseException) -> FormatError:
-    """The error to raise for a failed read of ``selection``: names the damaged chunk when one is found."""
-    path = array.store_path.path
+async def read_error(array: AsyncArray, selection: Any) -> CorruptChunkError | None:
+    """The error naming the chunk under ``selection`` that does not decode, or None when every chunk decodes
+    or the store itself fails (a missing store, a dead server: their own errors are raised as they are)."""
     found = await find_bad_chunk(array, selection)
-    if found is not None:
-        return chunk_error(array.store_path.store, path, *found)
-    return FormatError(f"{store_name(array.store_path.store)}: dataset /{path} cannot be read "
-                       f"({type(exc).__name__}: {exc})")
+    if found is None:
+        return None
+    return chunk_error(array.store_path.store, array.store_path.path, *found)
 
 
 async def find_bad_chunk(array: AsyncArray, selection: Any) -> tuple[str, BaseException] | None:
-    """(store key, error) of the first chunk under ``selection`` that fails to decode, or None."""
+    """(store key, error) of the first chunk under ``selection`` whose stored bytes fail to decode, or None."""
+    from zarr.core.buffer import default_buffer_prototype
+
     metadata = array.metadata
     grid = _storage_chunk_shape(metadata)
     shape = tuple(metadata.shape)
@@ -64,16 +65,22 @@ async def find_bad_chunk(array: AsyncArray, selection: Any) -> tuple[str, BaseEx
         coords_list: Any = [()] if not shape else []
     else:
         coords_list = itertools.islice(_chunks_under(selection, shape, grid), MAX_PROBED_CHUNKS)
+    prefix = array.store_path.path
     for coords in coords_list:
+        key = metadata.encode_chunk_key(coords)
+        key = f"{prefix}/{key}" if prefix else key
+        try:  # the bytes first: a store that fails is not a damaged chunk
+            if await array.store_path.store.get(key, prototype=default_buffer_prototype()) is None:
+                continue
+        except Exception:
+            return None
         region = tuple(slice(c * n, min(s, (c + 1) * n)) for c, n, s in zip(coords, grid or (), shape))
         try:
             await AsyncArray.getitem(array, region if shape else ...)
         except PASS_THROUGH:
             continue
         except Exception as exc:
-            prefix = array.store_path.path
-            key = metadata.encode_chunk_key(coords)
-            return (f"{prefix}/{key}" if prefix else key), exc
+            return key, exc
     return None
 
 
@@ -110,7 +117,10 @@ class CheckedArray(AsyncArray):
         except PASS_THROUGH:
             raise
         except Exception as exc:
-            raise await read_error(self, selection, exc) from exc
+            named = await read_error(self, selection)
+            if named is None:
+                raise
+            raise named from exc
 
 
 def with_store(exc: FormatError, store: str) -> FormatError:

@@ -388,7 +388,10 @@ class NamedArray:
         except PASS_THROUGH:
             raise
         except Exception as exc:
-            raise await read_error(self._inner, selection, exc) from exc
+            named = await read_error(self._inner, selection)
+            if named is not None:
+                raise named from exc
+            raise FormatError(f"dataset {self.where} cannot be read: {type(exc).__name__}: {exc}") from exc
 
     async def setitem(self, selection: Any, values: Any) -> None:
         try:
