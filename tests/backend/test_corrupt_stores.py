@@ -397,3 +397,17 @@ def test_plain_zarr_group_is_named_as_not_nwb(tmp_path, zarr_format):
     assert builder["x"].data[:].tolist() == [1, 2, 3]
     result = runner.invoke(app, ["info", str(path)])
     assert result.exit_code == 0 and "x" in result.output
+
+
+@pytest.mark.parametrize("store", ["v2"], indirect=True)
+def test_a_store_that_fails_is_not_called_damaged(store):
+    """Store failures keep their own error (here: the store was deleted after it was opened); only bytes
+    that do not decode become CorruptChunkError. (v3: test_io_lifecycle's deleted-store test, whose
+    FileNotFoundError goes through the same wrapper.)"""
+    with NWBZarrIO(store, mode="r") as io:
+        data = io.read().acquisition["ts"].data
+    shutil.rmtree(store)  # datasets outlive their IO and reopen the store: it is gone
+    with pytest.raises(Exception) as err:
+        data[24:32]
+    assert not isinstance(err.value, CorruptChunkError), repr(err.value)
+    assert "does not exist" in str(err.value) or isinstance(err.value, FileNotFoundError)
