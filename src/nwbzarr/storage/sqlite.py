@@ -31,9 +31,8 @@ def _names_corruption(method: Any) -> Any:
         except sqlite3.DatabaseError as exc:
             if not _is_corruption(exc):
                 raise
-            what = f" while reading {_describe_args(args)}" if args else ""
-            raise StoreCorruptError(f"SQLite store {self.path} is damaged{what}: {exc} (restore the file from "
-                                    "a copy; `sqlite3 FILE .recover` may save what is left)") from exc
+            raise StoreCorruptError(f"SQLite store {self.path} is damaged{_describe_args(args)}: {exc} (restore "
+                                    "the file from a copy; `sqlite3 FILE .recover` may save what is left)") from exc
 
     return wrapper
 
@@ -46,13 +45,14 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
 
 
 def _describe_args(args: tuple[Any, ...]) -> str:
-    first = args[0]
+    """Where a primitive was working, for the error: its key, prefix or keys."""
+    first = args[0] if args else None
     if isinstance(first, str):
-        return f"key {first!r}" if first else "the key list"
+        return f" at key {first!r}" if first else " while listing its keys"
     if isinstance(first, list) and first:
         keys = [item[0] for item in first]
-        return f"keys {keys[:3]!r}" + (" ..." if len(keys) > 3 else "")
-    return "the store"
+        return f" at keys {keys[:3]!r}" + (" ..." if len(keys) > 3 else "")
+    return ""
 
 
 def _range_clause(prefix: str) -> tuple[str, tuple[str, ...]]:
