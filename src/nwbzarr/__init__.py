@@ -21,11 +21,13 @@ from .compat import (
     convert_to_v3,
     is_zarr_v2_file,
 )
-from .format import FormatError, InvalidNameError, ZarrReference
+from .format import CorruptChunkError, FormatError, InvalidNameError, ZarrReference
+from .storage.errors import StoreCorruptError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CorruptChunkError",
     "DanglingReferenceError",
     "ExternalLinkError",
     "FormatError",
@@ -33,6 +35,7 @@ __all__ = [
     "InvalidNameError",
     "NWBZarrIO",
     "NWBZarrV2IO",
+    "StoreCorruptError",
     "UnsafePickleCodecError",
     "ZarrDataIO",
     "ZarrDataset",

@@ -10,7 +10,8 @@ import numpy as np
 from zarr.core.sync import sync
 
 from .backend.location import open_location
-from .format.base import NodeInfo
+from .format.base import FormatError, NodeInfo
+from .format.corrupt import with_store
 from .format.detect import detect_layout
 
 
@@ -27,6 +28,7 @@ class NodeSummary:
     logical_bytes: int
     links: list[str]
     incomplete: bool = False
+    error: str | None = None  # a legacy dataset whose metadata cannot be used: why
 
 
 def summarise(path: Any, storage_options: dict | None = None) -> list[NodeSummary]:
@@ -35,7 +37,10 @@ def summarise(path: Any, storage_options: dict | None = None) -> list[NodeSummar
     layout = sync(detect_layout(store))
     if layout is None:
         raise ValueError(f"{path!r} is not a Zarr store")
-    nodes = sync(layout.load_nodes(store))
+    try:
+        nodes = sync(layout.load_nodes(store))
+    except FormatError as exc:
+        raise with_store(exc, repr(str(path))) from exc
     sizes = sync(_stored_sizes(store))
     return [_summary(node, sizes) for _, node in sorted(nodes.items())]
 
@@ -62,6 +67,10 @@ def _summary(node: NodeInfo, sizes: dict[str, int]) -> NodeSummary:
         return NodeSummary(node.path, "group", node.attrs.get("neurodata_type"), None, None, None, [], 0, 0,
                            [f"{n} -> {r.source}:{r.path}" for n, r in node.links])
     stored = sum(v for k, v in sizes.items() if k.startswith(prefix) and _is_chunk_key(k[len(prefix):]))
+    error = getattr(node, "error", None)
+    if error is not None:
+        return NodeSummary(node.path, "array", node.attrs.get("neurodata_type"), None, None, None, [], stored, 0,
+                           [], error=error)
     shape = tuple(doc.get("shape", ()))
     dtype_label, itemsize = _dtype_of(doc, node)
     return NodeSummary(
@@ -164,6 +173,8 @@ def format_tree(summaries: list[NodeSummary]) -> str:
             lines.append(f"{'  ' * depth}{name}/{typ}")
             for link in s.links:
                 lines.append(f"{'  ' * (depth + 1)}{link}  (link)")
+        elif s.error is not None:
+            lines.append(f"{'  ' * depth}{name}{typ}  UNREADABLE: {s.error}")
         else:
             codecs = "+".join(s.codecs) or "raw"
             flag = "  [INCOMPLETE]" if s.incomplete else ""

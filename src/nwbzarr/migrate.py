@@ -25,6 +25,7 @@ from zarr.core.sync import sync
 
 from .backend.location import open_location
 from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, to_buffer
+from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
 from .format.reference import ZarrReference
 
@@ -79,7 +80,10 @@ def migrate(source: str | Path | Store, target: str | Path | Store, to: str | in
     _prepare_target(target, src_loc, overwrite)
     dst_store, dst_loc = open_location(target, False)
     report = MigrationReport(str(src_loc or source), str(dst_loc or target), src_layout.name, dst_layout.name)
-    nodes = sync(src_layout.load_nodes(src_store))
+    try:
+        nodes = sync(src_layout.load_nodes(src_store))
+    except FormatError as exc:
+        raise with_store(exc, repr(str(src_loc or source))) from exc
     copier = _Copier(src_store, src_layout, dst_store, dst_layout, block_bytes)
     checksums = copier.run(nodes, report, progress)
     _note_relative_sources(nodes, src_loc, dst_loc, report)

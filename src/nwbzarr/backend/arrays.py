@@ -23,6 +23,7 @@ from zarr.core.array import AsyncArray
 from zarr.core.sync import sync
 
 from ..format.base import NodeInfo, map_objects
+from ..format.corrupt import PASS_THROUGH, read_error
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -98,7 +99,7 @@ class ZarrDataset(zarr.Array):
     @property
     def shape(self) -> tuple[int, ...]:
         stored = self._node.document.get("shape")
-        shape = tuple(stored) if stored is not None else tuple(self._array.shape)
+        shape = self._node.shape if stored is not None else tuple(self._array.shape)  # node: validated
         return shape[1:] if self._node.scalar_as_1d else shape
 
     @property
@@ -217,8 +218,16 @@ class ZarrDataset(zarr.Array):
             return None
         slices, dropped = selection
         out = np.empty(tuple(s.stop - s.start for s in slices), dtype=native)
-        if out.size and not _fill_in_this_thread(array, decoder, slices, out):
-            self._io._run(_fill_from_chunks(array, decoder, slices, out))
+        try:
+            if out.size and not _fill_in_this_thread(array, decoder, slices, out):
+                self._io._run(_fill_from_chunks(array, decoder, slices, out))
+        except PASS_THROUGH:
+            raise
+        except Exception as exc:  # a chunk that does not decode: find it and name it
+            named = self._io._run(read_error(array, slices))
+            if named is None:
+                raise
+            raise named from exc
         if dropped:
             out = out[tuple(0 if d in dropped else slice(None) for d in range(out.ndim))]
         return out

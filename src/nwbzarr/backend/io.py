@@ -18,6 +18,7 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
+from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
@@ -26,7 +27,7 @@ from . import location as loc
 from .attr_types import type_unsigned_attributes
 from .links import DEFAULT_POLICY, check_policy, check_target
 from .queue import ZarrIODataChunkIteratorQueue
-from .read import TreeReader
+from .read import TreeReader, check_typed_root
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
 from .write import TreeWriter, execute_plan
 
@@ -329,7 +330,7 @@ class ZarrIO(HDMFIO):
         try:
             return self._run(self._layout.load_nodes(self.store, use_consolidated=use_consolidated))
         except FormatError as exc:
-            raise FormatError(f"{self._describe()}: {exc}") from exc
+            raise with_store(exc, self._describe()) from exc
 
     # --- reading ------------------------------------------------------------------------------------
     def read_builder(self) -> GroupBuilder:
@@ -340,6 +341,11 @@ class ZarrIO(HDMFIO):
             if self.manager is not None:  # JSON attributes lose their unsigned type: restore it from the specs
                 type_unsigned_attributes(self._root_builder, self.manager.namespace_catalog)
         return self._root_builder
+
+    def read(self, **kwargs: Any) -> Container:
+        """The root container (HDMF's ``read``); a store whose root group has no HDMF type is named as such."""
+        check_typed_root(self, self.read_builder())
+        return super().read(**kwargs)
 
     def resolve_ref(self, ref: ZarrReference | dict | str, where: str = "reference") -> Builder:
         """The builder a reference (or link) points to, opening the other store for external ones."""

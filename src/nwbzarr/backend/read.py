@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 
-from ..format.base import NodeInfo
+from ..format.base import FormatError, NodeInfo
 from ..format.reference import ZarrReference
+from ..format.validate import TYPE_KEYS
 from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels, text_numpy_dtype
 from .legacy_scalars import mark_scalar_compounds
 from .spec import SPEC_LOC
@@ -34,7 +35,7 @@ class TreeReader:
                 self.children.setdefault(parent, []).append(path)
 
     def read(self) -> GroupBuilder:
-        spec_loc = self.nodes[""].document.get("attributes", {}).get(".specloc", SPEC_LOC)
+        spec_loc = (self.nodes[""].document.get("attributes") or {}).get(".specloc", SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
         mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
         scalars = self._read_scalars(skip)
@@ -168,3 +169,24 @@ def _compound_dtype(array: Any, node: NodeInfo) -> list[dict[str, Any]]:
 def _compound_dtype_from_numpy(dt: np.dtype, node: NodeInfo) -> list[dict[str, Any]]:
     labels = compound_dtype_labels(dt, node.ref_fields)
     return [{"name": n, "dtype": lab} for n, lab in zip(dt.names, labels)]
+
+
+def check_typed_root(io: ZarrIO, root: GroupBuilder) -> None:
+    """``read()`` builds containers from HDMF types: a root group without one is a plain Zarr store (or one
+    whose root attributes were lost), which ``read_builder()`` or zarr itself can still read; a type name
+    that is not text (a one-element list, as MatNWB writes it) is named instead of failing inside HDMF."""
+    manager = io.manager
+    if manager is None or all(len(v) == 0 for v in root.values()):
+        return  # an empty root: HDMF's read() says "no values", as with hdmf-zarr
+    if manager.get_builder_dt(root) is None:
+        key = manager.namespace_catalog.group_spec_cls.type_key()
+        raise FormatError(f"{io._describe()}: the root group has no {key!r} attribute, so it holds no NWB/HDMF "
+                          "file (a plain Zarr group? read it with zarr.open_group, or its builders with "
+                          "read_builder())")
+    builders = io._reader.builders if io._reader is not None else {"": root}
+    for path, builder in builders.items():
+        for key in TYPE_KEYS:
+            value = builder.attributes.get(key)
+            if value is not None and not isinstance(value, str):
+                raise FormatError(f"{io._describe()}: node /{path}: attribute {key!r} is {value!r}, not text, so "
+                                  "HDMF cannot build it (read_builder() reads the file as it is)")

@@ -8,6 +8,8 @@ from typing import Any
 from hdmf.backends.utils import NamespaceToBuilderHelper
 from hdmf.spec import NamespaceBuilder, SpecReader, SpecWriter
 
+from ..format.base import FormatError
+
 SPEC_LOC = "specifications"
 NAMESPACE_FILE = "namespace"
 
@@ -41,18 +43,30 @@ class ZarrSpecReader(SpecReader):
         self.texts = texts
         self._namespace: Any = None
 
-    def _read(self, path: str) -> Any:
+    def _read(self, path: str) -> dict[str, Any]:
+        """A cached spec document: JSON text holding an object (the one place cached spec text is parsed)."""
         text = self.texts.get(path)
         if text is None:
             raise KeyError(f"spec {path!r} is not cached in {self.source}")
-        return json.loads(text)
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = "is empty (its chunk is missing or holds no text)" if not text.strip() else f"is not valid JSON ({exc})"
+            raise FormatError(f"cached specification {self.source}/{path} {why}") from None
+        if not isinstance(doc, dict):
+            raise FormatError(f"cached specification {self.source}/{path} holds a {type(doc).__name__}, "
+                              "not a JSON object")
+        return doc
 
     def read_spec(self, spec_path: str) -> Any:
         return self._read(spec_path)
 
     def read_namespace(self, ns_path: str) -> Any:
         if self._namespace is None:
-            self._namespace = self._read(ns_path)
+            doc = self._read(ns_path)
+            if not isinstance(doc.get("namespaces"), list):
+                raise FormatError(f"cached namespace {self.source}/{ns_path} has no 'namespaces' list")
+            self._namespace = doc
         return self._namespace["namespaces"]
 
 

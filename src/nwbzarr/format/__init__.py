@@ -4,12 +4,14 @@ One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr
 """
 
 from .base import ArraySpec, FormatError, Layout, NodeInfo
+from .corrupt import CorruptChunkError
 from .detect import detect_layout, get_layout
 from .names import InvalidNameError
 from .reference import ZarrReference
 
 __all__ = [
     "ArraySpec",
+    "CorruptChunkError",
     "FormatError",
     "InvalidNameError",
     "Layout",

@@ -120,6 +120,8 @@ class Layout(ABC):
         async def one(node: NodeInfo) -> np.ndarray:
             try:
                 return await self.open_array(store, node).getitem(...)
+            except FormatError:  # names the store, the dataset and what is wrong already
+                raise
             except Exception as exc:
                 raise OSError(f"cannot read dataset /{node.path}: {exc}") from exc
 
@@ -198,9 +200,12 @@ async def read_json(store: Store, key: str) -> dict[str, Any] | None:
         return None
     raw = buf.to_bytes()
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"metadata document {key!r} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise FormatError(f"metadata document {key!r} is a {type(doc).__name__}, not a JSON object")
+    return doc
 
 
 def to_buffer(data: bytes):

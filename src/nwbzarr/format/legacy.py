@@ -23,8 +23,10 @@ from zarr.storage import StorePath
 
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
 from .codec_map import ensure_codecs_known
+from .corrupt import PASS_THROUGH, read_error, store_name
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
+from .validate import check_attributes, check_v2_array, parse_links
 
 DTYPE_ATTR = "zarr_dtype"
 LINK_ATTR = "zarr_link"
@@ -55,8 +57,11 @@ class LegacyNode(NodeInfo):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        shape = tuple(self.document.get("shape", ()))
-        return shape if shape or self.error is None else (0,)
+        shape = self.document.get("shape", ())
+        if self.error is not None and not (shape and isinstance(shape, list)
+                                           and all(isinstance(n, int) and n >= 0 for n in shape)):
+            return (0,)  # unusable metadata: reads raise the reason
+        return tuple(shape)
 
 
 class LegacyLayout(Layout):
@@ -77,13 +82,15 @@ class LegacyLayout(Layout):
     def node_info(self, path: str, parts: dict[str, dict]) -> LegacyNode:
         """Interpret one node's documents (``{".zgroup"|".zarray"|".zattrs": doc}``)."""
         where = "/" + path
-        raw = parts.get(ATTRS_DOC) or {}
-        if not isinstance(raw, dict):
-            raise FormatError(f"node {where}: .zattrs is not a JSON object")
+        for name, part in parts.items():
+            if not isinstance(part, dict):
+                raise FormatError(f"node {where}: {name} is a {type(part).__name__}, not a JSON object")
+        raw = check_attributes(where, parts.get(ATTRS_DOC), ATTRS_DOC)
         attrs = {k: decode_attr_value(v, f"{where}@{k}") for k, v in raw.items() if k not in HIDDEN_ATTRS}
         if GROUP_DOC in parts:
             doc = {**parts[GROUP_DOC], "attributes": raw}
-            return LegacyNode(path=path, kind="group", attrs=attrs, links=_links(raw, where), document=doc)
+            links = parse_links(where, raw.get(LINK_ATTR), LINK_ATTR)
+            return LegacyNode(path=path, kind="group", attrs=attrs, links=links, document=doc)
         zarray = parts.get(ARRAY_DOC)
         doc = {**(zarray or {}), "attributes": raw}
         node = LegacyNode(path=path, kind="array", attrs=attrs, document=doc)
@@ -98,7 +105,7 @@ class LegacyLayout(Layout):
     def open_array(self, store: Store, node: NodeInfo) -> Any:
         error = getattr(node, "error", None)
         if error is not None:
-            return BrokenArray("/" + node.path, error, node.shape)
+            return BrokenArray(f"/{node.path} of {store_name(store)}", error, node.shape)
         zarray = {k: v for k, v in node.document.items() if k != "attributes"}
         return open_v2_array(store, node.path, zarray, getattr(node, "storage_dtype", None))
 
@@ -258,9 +265,10 @@ def _storage_dtype(zarray: dict, where: str) -> np.dtype:
 def _type_array(node: LegacyNode, zarray: dict, zdtype: Any) -> None:
     """Set ``hdmf_dtype``/``ref_fields``/``scalar_as_1d``/``storage_dtype`` from ``zarr_dtype``."""
     where = "/" + node.path
-    stored = _storage_dtype(zarray, where)
     if "shape" not in zarray or "chunks" not in zarray:
         raise FormatError(".zarray has no shape or chunks")
+    check_v2_array(zarray)
+    stored = _storage_dtype(zarray, where)
     codec = _object_codec(zarray)
     if stored.hasobject and codec is None:
         raise FormatError(f"object dtype without an object codec (filters {zarray.get('filters')})")
@@ -360,12 +368,12 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
     try:
         metadata = ArrayV2Metadata.from_dict(meta)
     except Exception as exc:
-        raise FormatError(f"dataset {where}: .zarray cannot be used ({exc})") from exc
+        raise FormatError(f"{store_name(store)}: dataset {where}: .zarray cannot be used ({exc})") from exc
     return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
 
 
 class NamedArray:
-    """zarr's ``AsyncArray`` whose read and write errors name the dataset."""
+    """zarr's ``AsyncArray`` whose read and write errors name the store, the dataset (and the damaged chunk)."""
 
     def __init__(self, array: AsyncArray, where: str) -> None:
         self._inner = array
@@ -377,9 +385,12 @@ class NamedArray:
     async def getitem(self, selection: Any) -> Any:
         try:
             return await self._inner.getitem(selection)
-        except (IndexError, KeyError):
+        except PASS_THROUGH:
             raise
         except Exception as exc:
+            named = await read_error(self._inner, selection)
+            if named is not None:
+                raise named from exc
             raise FormatError(f"dataset {self.where} cannot be read: {type(exc).__name__}: {exc}") from exc
 
     async def setitem(self, selection: Any, values: Any) -> None:
@@ -392,27 +403,18 @@ class NamedArray:
 # --- attributes and links ----------------------------------------------------------------------
 def decode_attr_value(value: Any, where: str) -> Any:
     """``{"zarr_dtype": "object", "value": {...}}`` as a ZarrReference; anything else unchanged."""
-    if isinstance(value, dict) and value.get(DTYPE_ATTR) == "object" and "value" in value:
-        return ZarrReference.from_json(value["value"], f"reference in attribute {where}")
-    if isinstance(value, dict) and "_REFERENCE" in value:
-        return ZarrReference.from_json(value["_REFERENCE"], f"reference in attribute {where}")
+    try:
+        if isinstance(value, dict) and value.get(DTYPE_ATTR) == "object" and "value" in value:
+            return ZarrReference.from_json(value["value"], f"reference in attribute {where}")
+        if isinstance(value, dict) and "_REFERENCE" in value:
+            return ZarrReference.from_json(value["_REFERENCE"], f"reference in attribute {where}")
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
     return value
 
 
 def encode_reference_attr(ref: ZarrReference) -> dict[str, Any]:
     return {DTYPE_ATTR: "object", "value": encode_reference_element(ref)}
-
-
-def _links(raw: dict, where: str) -> list[tuple[str, ZarrReference]]:
-    links = raw.get(LINK_ATTR) or []
-    if not isinstance(links, list):
-        raise FormatError(f"group {where}: zarr_link is not a list")
-    out = []
-    for link in links:
-        if not isinstance(link, dict) or "name" not in link:
-            raise FormatError(f"group {where}: zarr_link entry {link!r} has no name")
-        out.append((link["name"], ZarrReference.from_json(link, f"link {where}/{link['name']}")))
-    return out
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 
 from .base import FormatError, to_buffer
+from .corrupt import chunk_error
 from .reference import ZarrReference
 
 OBJECT_CODECS = frozenset({"pickle", "json2", "json", "vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"})
@@ -216,8 +217,7 @@ class ObjectArray:
         except FormatError as exc:
             raise FormatError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
         except Exception as exc:
-            raise FormatError(f"dataset {self.where}: chunk {key!r} cannot be decoded "
-                              f"({type(exc).__name__}: {exc})") from None
+            raise chunk_error(self.store, self.path, key, exc) from None
 
     def decode_chunk(self, data: bytes) -> np.ndarray:
         if self._compressor is not None:

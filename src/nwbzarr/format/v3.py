@@ -20,7 +20,9 @@ from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_js
 from .chunks import decode_single_chunk
 from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
+from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
 from .reference import ZarrReference
+from .validate import check_attributes, check_v3_array, parse_links
 
 DTYPE_ATTR = "_DTYPE"
 LINKS_ATTR = "_LINKS"
@@ -49,7 +51,8 @@ class CurrentLayout(Layout):
             raise FormatError(f"root zarr.json has zarr_format {root.get('zarr_format')!r}, expected 3")
         docs: dict[str, dict] = {"": root}
         consolidated = root.get("consolidated_metadata") if use_consolidated else None
-        if consolidated and isinstance(consolidated.get("metadata"), dict) and consolidated["metadata"]:
+        if isinstance(consolidated, dict) and isinstance(consolidated.get("metadata"), dict) \
+                and consolidated["metadata"]:
             docs.update(_flatten_consolidated(consolidated["metadata"]))
         else:
             docs.update(await _walk(store, root))
@@ -57,20 +60,26 @@ class CurrentLayout(Layout):
 
     def node_info(self, path: str, doc: dict[str, Any]) -> NodeInfo:
         """Interpret one ``zarr.json`` document."""
+        where = "/" + path
+        if not isinstance(doc, dict):
+            raise FormatError(f"node {where}: zarr.json is a {type(doc).__name__}, not a JSON object")
         node_type = doc.get("node_type")
         if node_type not in ("group", "array"):
             raise FormatError(f"node {path or '/'!r}: zarr.json has node_type {node_type!r}")
-        raw_attrs = doc.get("attributes") or {}
-        attrs = {k: decode_attr_value(v) for k, v in raw_attrs.items() if k not in HIDDEN_ATTRS}
-        links = [(lk["name"], ZarrReference.from_json(lk, f"link in {path or '/'}")) for lk in raw_attrs.get(LINKS_ATTR, [])]
+        raw_attrs = check_attributes(where, doc.get("attributes"), "zarr.json")
+        attrs = {k: decode_attr_value(v, f"{where}@{k}") for k, v in raw_attrs.items() if k not in HIDDEN_ATTRS}
+        links = parse_links(where, raw_attrs.get(LINKS_ATTR), LINKS_ATTR)
         info = NodeInfo(path=path, kind=node_type, attrs=attrs, links=links, document=doc)
         if node_type == "array":
-            info.hdmf_dtype = raw_attrs.get(DTYPE_ATTR)
-            info.ref_fields = tuple(raw_attrs.get(REF_FIELDS_ATTR, ()))
+            check_v3_array(where, doc)
+            info.hdmf_dtype = _text_attr(where, raw_attrs, DTYPE_ATTR)
+            info.ref_fields = _ref_fields(where, raw_attrs.get(REF_FIELDS_ATTR, ()))
         return info
 
     def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:
-        return AsyncArray(metadata=parsed_metadata(node.document), store_path=StorePath(store, node.path))
+        """zarr's array, whose failed reads name the store, the dataset and the damaged chunk."""
+        metadata = parsed_metadata(node.document, f"{store_name(store)}: array /{node.path}")
+        return CheckedArray(metadata=metadata, store_path=StorePath(store, node.path))
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
@@ -79,7 +88,7 @@ class CurrentLayout(Layout):
 
         from ..storage.batch import get_many
 
-        metas = [parsed_metadata(n.document) for n in nodes]
+        metas = [parsed_metadata(n.document, f"{store_name(store)}: array /{n.path}") for n in nodes]
         keys = [f"{n.path}/{m.encode_chunk_key((0,) * len(m.shape))}" for n, m in zip(nodes, metas)]
         prototype = default_buffer_prototype()
         raws = await get_many(store, keys, prototype)
@@ -90,7 +99,12 @@ class CurrentLayout(Layout):
             if raw is None:
                 out.append(np.full(meta.shape, _fill_value(meta), dtype=_native(meta)))
                 continue
-            value = decode_single_chunk(meta, raw, config)
+            try:
+                value = decode_single_chunk(meta, raw, config)
+            except PASS_THROUGH:
+                raise
+            except Exception as exc:
+                raise chunk_error(store, nodes[i].path, keys[i], exc) from exc
             out.append(value)
             if value is None:
                 slow.append(i)
@@ -183,9 +197,10 @@ def _flatten_consolidated(metadata: dict[str, Any]) -> dict[str, dict]:
     """Consolidated entries by relative path (nested consolidated blocks flattened too)."""
     out: dict[str, dict] = {}
     for path, doc in metadata.items():
-        out[path.strip("/")] = doc
-        nested = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
-        for sub, subdoc in _flatten_consolidated(nested).items():
+        out[path.strip("/")] = doc  # not a JSON object: node_info says so, naming the node
+        block = doc.get("consolidated_metadata") if isinstance(doc, dict) else None
+        nested = block.get("metadata") if isinstance(block, dict) else None
+        for sub, subdoc in _flatten_consolidated(nested if isinstance(nested, dict) else {}).items():
             out.setdefault(f"{path.strip('/')}/{sub}", subdoc)
     return out
 
@@ -231,9 +246,28 @@ def _parsed_from_json(text: str) -> Any:
         return ArrayV3Metadata.from_dict(doc)
 
 
-def parsed_metadata(doc: dict[str, Any]) -> Any:
-    """zarr's parsed metadata for an array document (attributes left out; cached by content)."""
-    return _parsed_from_json(json.dumps(installed_zarr_metadata(doc), sort_keys=True))
+def parsed_metadata(doc: dict[str, Any], where: str = "array") -> Any:
+    """zarr's parsed metadata for an array document (attributes left out; cached by content); a document
+    zarr refuses raises a ``FormatError`` that starts with ``where``."""
+    try:
+        return _parsed_from_json(json.dumps(installed_zarr_metadata(doc), sort_keys=True))
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise FormatError(f"{where}: zarr.json cannot be used ({type(exc).__name__}: {exc})") from exc
+
+
+def _text_attr(where: str, attrs: dict[str, Any], key: str) -> str | None:
+    value = attrs.get(key)
+    if value is not None and not isinstance(value, str):
+        raise FormatError(f"array {where}: attribute {key!r} is {value!r}, not a dtype name")
+    return value
+
+
+def _ref_fields(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise FormatError(f"array {where}: attribute {REF_FIELDS_ATTR!r} is {value!r}, not a list of field names")
+    return tuple(value)
 
 
 def _native(meta: Any) -> Any:
@@ -420,13 +454,16 @@ def encode_reference_attr(ref: ZarrReference) -> dict[str, Any]:
     return {REF_KEY: body}
 
 
-def decode_attr_value(value: Any) -> Any:
+def decode_attr_value(value: Any, where: str = "attribute") -> Any:
     """Attribute JSON -> Python, with ``{"_REFERENCE": ...}`` (and legacy object values) as ZarrReference."""
-    if isinstance(value, dict):
-        if REF_KEY in value:
-            return ZarrReference.from_json(value[REF_KEY])
-        if value.get("zarr_dtype") == "object" and "value" in value:
-            return ZarrReference.from_json(value["value"])
+    try:
+        if isinstance(value, dict):
+            if REF_KEY in value:
+                return ZarrReference.from_json(value[REF_KEY], f"reference in attribute {where}")
+            if value.get("zarr_dtype") == "object" and "value" in value:
+                return ZarrReference.from_json(value["value"], f"reference in attribute {where}")
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
     return value
 
 

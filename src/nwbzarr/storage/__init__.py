@@ -1,6 +1,7 @@
 """nwbzarr.storage: zarr-python 3 stores (SQLite, LMDB, DBM, Redis, MongoDB, caches) and helpers."""
 
 from nwbzarr.storage.dbm import DBMStore
+from nwbzarr.storage.errors import StoreCorruptError
 from nwbzarr.storage.helpers import copy_store, getsize, listdir, rename, rmdir
 from nwbzarr.storage.lmdb import LMDBStore
 from nwbzarr.storage.lru import LRUStoreCache
@@ -19,6 +20,7 @@ __all__ = [
     "MongoDBStore",
     "RedisStore",
     "SQLiteStore",
+    "StoreCorruptError",
     "TempStore",
     "copy_store",
     "getsize",

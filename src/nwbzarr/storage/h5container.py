@@ -21,6 +21,7 @@ from zarr.abc.store import ByteRequest
 from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
 from nwbzarr.storage._files import slice_bounds
 from nwbzarr.storage._routing import LockSpec
+from nwbzarr.storage.errors import StoreCorruptError
 
 __all__ = ["H5ContainerStore"]
 
@@ -33,6 +34,15 @@ def _open(path: Path, mode: str) -> h5py.File | None:
         return h5py.File(path, mode, locking=False)
     except FileNotFoundError:
         return None
+    except (PermissionError, IsADirectoryError):
+        raise
+    except OSError as exc:  # truncated, overwritten, not HDF5 at all
+        raise _damaged(path, str(exc)) from exc
+
+
+def _damaged(path: Path | str, why: str) -> StoreCorruptError:
+    return StoreCorruptError(f"HDF5 container {path} is damaged ({why}); the chunks it holds cannot be read "
+                             "(restore it from a copy)")
 
 
 def _dataset(f: h5py.File, member: str) -> h5py.Dataset | None:
@@ -40,7 +50,7 @@ def _dataset(f: h5py.File, member: str) -> h5py.Dataset | None:
     if obj is None:
         return None
     if not isinstance(obj, h5py.Dataset):
-        raise OSError(f"{f.filename}: {member!r} is a group, not a chunk dataset")
+        raise _damaged(f.filename, f"{member!r} is a group, not a chunk dataset")
     return obj
 
 
@@ -51,7 +61,7 @@ def _read_dataset(ds: h5py.Dataset, byte_range: ByteRequest | None) -> bytes:
         start, stop = slice_bounds(len(raw), byte_range)
         return raw[start:stop]
     if ds.ndim != 1 or ds.dtype.itemsize != 1:
-        raise OSError(f"{ds.file.filename}: dataset {ds.name!r} is not a byte chunk ({ds.dtype}, {ds.shape})")
+        raise _damaged(ds.file.filename, f"dataset {ds.name!r} is not a byte chunk ({ds.dtype}, {ds.shape})")
     start, stop = slice_bounds(ds.shape[0], byte_range)
     if stop <= start:
         return b""
@@ -69,7 +79,7 @@ def _pread(filename: str, offset: int, size: int) -> bytes:
     finally:
         os.close(fd)
     if len(data) != size:
-        raise OSError(f"{filename}: container truncated ({len(data)} of {size} bytes at offset {offset})")
+        raise _damaged(filename, f"truncated: {len(data)} of {size} bytes at offset {offset}")
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -12,10 +13,46 @@ from urllib.parse import quote
 from zarr.abc.store import ByteRequest
 
 from nwbzarr.storage.base import BytesLike, SyncBackendStore, prefix_upper_bound, resolve_range
+from nwbzarr.storage.errors import StoreCorruptError
 
 __all__ = ["SQLiteStore"]
 
 _CREATE = "CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)"
+_CORRUPT_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # damaged pages / not a database at all
+
+
+def _names_corruption(method: Any) -> Any:
+    """A primitive whose SQLite corruption errors become ``StoreCorruptError`` naming the file and key."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteStore, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise
+            raise StoreCorruptError(f"SQLite store {self.path} is damaged{_describe_args(args)}: {exc} (restore "
+                                    "the file from a copy; `sqlite3 FILE .recover` may save what is left)") from exc
+
+    return wrapper
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(_CORRUPT_CODES)  # extended codes too (SQLITE_CORRUPT_INDEX, ...)
+    return type(exc) is sqlite3.DatabaseError  # older Pythons: corruption is the bare DatabaseError
+
+
+def _describe_args(args: tuple[Any, ...]) -> str:
+    """Where a primitive was working, for the error: its key, prefix or keys."""
+    first = args[0] if args else None
+    if isinstance(first, str):
+        return f" at key {first!r}" if first else " while listing its keys"
+    if isinstance(first, list) and first:
+        keys = [item[0] for item in first]
+        return f" at keys {keys[:3]!r}" + (" ..." if len(keys) > 3 else "")
+    return ""
 
 
 def _range_clause(prefix: str) -> tuple[str, tuple[str, ...]]:
@@ -80,6 +117,7 @@ class SQLiteStore(SyncBackendStore):
             con = self._local.con = self._connect()
         return con
 
+    @_names_corruption
     def _b_open(self) -> None:
         con = self._con()
         if self.read_only:
@@ -102,6 +140,7 @@ class SQLiteStore(SyncBackendStore):
 
     # ------------------------------------------------------------ primitives
 
+    @_names_corruption
     def _b_get(self, key: str, byte_range: ByteRequest | None) -> BytesLike | None:
         con = self._con()
         if byte_range is None:
@@ -119,13 +158,16 @@ class SQLiteStore(SyncBackendStore):
         finally:
             con.execute("COMMIT")
 
+    @_names_corruption
     def _b_get_many(self, requests: list[tuple[str, ByteRequest | None]]) -> list[BytesLike | None]:
         return [self._b_get(k, r) for k, r in requests]
 
+    @_names_corruption
     def _b_size(self, key: str) -> int | None:
         row = self._con().execute("SELECT length(v) FROM zarr WHERE k = ?", (key,)).fetchone()
         return None if row is None else int(row[0] or 0)
 
+    @_names_corruption
     def _b_exists(self, key: str) -> bool:
         return self._con().execute("SELECT 1 FROM zarr WHERE k = ?", (key,)).fetchone() is not None
 
@@ -134,12 +176,15 @@ class SQLiteStore(SyncBackendStore):
         with self._write_lock:
             con.execute(sql, args)
 
+    @_names_corruption
     def _b_set(self, key: str, data: BytesLike) -> None:
         self._write("REPLACE INTO zarr VALUES (?, ?)", (key, data))
 
+    @_names_corruption
     def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
         self._write("INSERT OR IGNORE INTO zarr VALUES (?, ?)", (key, data))
 
+    @_names_corruption
     def _b_set_many(self, items: list[tuple[str, BytesLike]]) -> None:
         con = self._con()
         with self._write_lock:
@@ -155,17 +200,21 @@ class SQLiteStore(SyncBackendStore):
             raise
         con.execute("COMMIT")
 
+    @_names_corruption
     def _b_delete(self, key: str) -> None:
         self._write("DELETE FROM zarr WHERE k = ?", (key,))
 
+    @_names_corruption
     def _b_delete_prefix(self, prefix: str) -> None:
         clause, args = _range_clause(prefix)
         self._write(f"DELETE FROM zarr WHERE {clause}", args)
 
+    @_names_corruption
     def _b_list_prefix(self, prefix: str) -> list[str]:
         clause, args = _range_clause(prefix)
         return [r[0] for r in self._con().execute(f"SELECT k FROM zarr WHERE {clause} ORDER BY k", args)]
 
+    @_names_corruption
     def _b_any_with_prefix(self, prefix: str) -> bool:
         clause, args = _range_clause(prefix)
         return self._con().execute(f"SELECT 1 FROM zarr WHERE {clause} LIMIT 1", args).fetchone() is not None

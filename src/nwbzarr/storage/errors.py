@@ -1,0 +1,12 @@
+"""Errors of damaged storage: a file a store keeps its keys in that can no longer be read."""
+
+from __future__ import annotations
+
+from nwbzarr.format.base import FormatError
+
+
+class StoreCorruptError(FormatError, OSError):
+    """A store file that is damaged or truncated (a corrupt SQLite page, a truncated HDF5 container).
+
+    Names the file and the key being read; both a ``FormatError`` and an ``OSError``.
+    """
