@@ -27,7 +27,8 @@ def _names_corruption(method: Any) -> Any:
     @functools.wraps(method)
     def wrapper(self: SQLiteStore, *args: Any) -> Any:
         try:
-            return method(self, *args)
+            with self._connection_lock():  # close() from another thread waits for this call to end
+                return method(self, *args)
         except sqlite3.DatabaseError as exc:
             if not _is_corruption(exc):
                 raise
@@ -83,7 +84,7 @@ class SQLiteStore(SyncBackendStore):
         self.wal = bool(wal)
         self.timeout = float(timeout)
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[sqlite3.Connection, threading.RLock]] = []
         self._conns_lock = threading.Lock()
         self._pid = os.getpid()
         self._write_lock = threading.Lock()  # in-process writers queue here, not in SQLite's busy-sleep
@@ -104,9 +105,17 @@ class SQLiteStore(SyncBackendStore):
         con = sqlite3.connect(
             target, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=uri
         )
+        con.execute("PRAGMA cell_size_check=ON")  # damaged pages are detected as they are read, not followed
+        lock = self._local.lock = threading.RLock()  # primitives call primitives
         with self._conns_lock:
-            self._conns.append(con)
+            self._conns.append((con, lock))
         return con
+
+    def _connection_lock(self) -> threading.RLock:
+        """The lock of this thread's connection, held while a primitive uses it: closing a connection that
+        another thread is reading from crashes SQLite (reads still in flight after an error, then close)."""
+        self._con()
+        return self._local.lock
 
     def _con(self) -> sqlite3.Connection:
         """This thread's connection (a new one after fork: SQLite handles must not cross fork)."""
@@ -135,8 +144,9 @@ class SQLiteStore(SyncBackendStore):
             conns, self._conns = self._conns, []
         self._local = threading.local()
         if self._pid == os.getpid():
-            for con in conns:
-                con.close()
+            for con, lock in conns:
+                with lock:
+                    con.close()
 
     # ------------------------------------------------------------ primitives
 
