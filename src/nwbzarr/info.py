@@ -10,7 +10,7 @@ import numpy as np
 from zarr.core.sync import sync
 
 from .backend.location import open_location
-from .format.base import NodeInfo
+from .format.base import FormatError, NodeInfo
 from .format.detect import detect_layout
 
 
@@ -35,7 +35,10 @@ def summarise(path: Any, storage_options: dict | None = None) -> list[NodeSummar
     layout = sync(detect_layout(store))
     if layout is None:
         raise ValueError(f"{path!r} is not a Zarr store")
-    nodes = sync(layout.load_nodes(store))
+    try:
+        nodes = sync(layout.load_nodes(store))
+    except FormatError as exc:  # same class (a ResourceLimitError stays one), with the store named
+        raise type(exc)(f"{path}: {exc}") from exc
     sizes = sync(_stored_sizes(store))
     return [_summary(node, sizes) for _, node in sorted(nodes.items())]
 

@@ -8,6 +8,8 @@ from typing import Any
 from hdmf.backends.utils import NamespaceToBuilderHelper
 from hdmf.spec import NamespaceBuilder, SpecReader, SpecWriter
 
+from ..format.base import parse_json
+
 SPEC_LOC = "specifications"
 NAMESPACE_FILE = "namespace"
 
@@ -45,7 +47,7 @@ class ZarrSpecReader(SpecReader):
         text = self.texts.get(path)
         if text is None:
             raise KeyError(f"spec {path!r} is not cached in {self.source}")
-        return json.loads(text)
+        return parse_json(text, f"cached spec {path!r} of {self.source}")
 
     def read_spec(self, spec_path: str) -> Any:
         return self._read(spec_path)

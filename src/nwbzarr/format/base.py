@@ -17,8 +17,16 @@ BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
 TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode", "isodatetime", "datetime"})
 
 
+MAX_JSON_DEPTH = 128  # nesting levels of one JSON document: far above any NWB file, far below Python's stack
+MAX_NODE_DEPTH = 100  # groups nested in groups: NWB files use fewer than 10; HDMF builds trees recursively
+
+
 class FormatError(ValueError):
     """A store whose metadata does not follow the layout it claims."""
+
+
+class ResourceLimitError(FormatError):
+    """A store whose metadata would exhaust the stack or memory (nesting too deep, a shape too large)."""
 
 
 @dataclass
@@ -196,11 +204,46 @@ async def read_json(store: Store, key: str) -> dict[str, Any] | None:
     buf = await store.get(key, prototype=default_buffer_prototype())
     if buf is None:
         return None
-    raw = buf.to_bytes()
+    return parse_json(buf.to_bytes(), f"metadata document {key!r}")
+
+
+def parse_json(raw: bytes | str, where: str) -> Any:
+    """JSON text as Python values, refused with a FormatError naming ``where`` when it is not JSON or
+    nests deeper than ``MAX_JSON_DEPTH`` (so nothing that handles it later can run out of stack)."""
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
+    except RecursionError:
+        raise ResourceLimitError(f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"metadata document {key!r} is not valid JSON: {exc}") from exc
+        raise FormatError(f"{where} is not valid JSON: {exc}") from exc
+    check_json_depth(doc, where)
+    return doc
+
+
+def check_node_depth(path: str) -> None:
+    """Refuse a node nested deeper than ``MAX_NODE_DEPTH`` groups (reading it would exhaust the stack)."""
+    depth = path.count("/") + 1 if path else 0
+    if depth > MAX_NODE_DEPTH:
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        raise ResourceLimitError(
+            f"node /{shown} is nested {depth} groups deep; nwbzarr reads at most {MAX_NODE_DEPTH} levels"
+        )
+
+
+def check_json_depth(doc: Any, where: str) -> None:
+    """Raise a ResourceLimitError naming the place in ``doc`` where nesting passes ``MAX_JSON_DEPTH``."""
+    stack: list[tuple[Any, int, tuple[str, ...]]] = [(doc, 1, ())]
+    while stack:
+        value, depth, place = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            shown = "/".join(place[:8]) + ("/..." if len(place) > 8 else "")
+            raise ResourceLimitError(
+                f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels (at {shown})"
+            )
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1, (*place, str(key))))
 
 
 def to_buffer(data: bytes):
