@@ -27,11 +27,14 @@ from .backend.hdf5_types import (
     typed_attribute,
 )
 from .backend.io import ZarrIO
+from .backend.sparse_copy import StoredChunksIterator, check_fits_in_memory, stored_regions
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
 from .format.base import NodeInfo
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
+OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in memory
 
 
 def is_hdf5_file(path: str | Path) -> bool:
@@ -245,11 +248,37 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
         return
     dtype = data.dtype
     if getattr(dtype, "kind", "O") == "O":
+        check_fits_in_memory(data.size * OBJECT_ELEMENT_BYTES, _dataset_name(data))  # HDF5IO reads it whole
         return
     chunks = tuple(min(c, s) if s else c for c, s in zip(data.chunks, data.shape))
     compressed = _is_compressed(data)
+    compression = "gzip" if compressed else None
+    if data.size * np.dtype(dtype).itemsize > WHOLE_COPY_BYTES:
+        regions = stored_regions(data.io, data.node)
+        if regions is not None:  # chunk by chunk, only the stored chunks: bounded memory, sparse stays sparse
+            dset["data"] = H5DataIO(data=StoredChunksIterator(data, regions, chunks), chunks=chunks,
+                                    compression=compression, **_fill_value_option(data))
+            return
+        check_fits_in_memory(data.size * np.dtype(dtype).itemsize, _dataset_name(data))
     dset["data"] = H5DataIO(data=data.read(), chunks=chunks if compressed or chunks != data.shape else None,
-                            compression="gzip" if compressed else None)
+                            compression=compression)
+
+
+def _dataset_name(data: ZarrDataset) -> str:
+    return f"dataset /{data.node.path} of {data.io.store_location} (shape {data.shape})"
+
+
+def _fill_value_option(data: ZarrDataset) -> dict[str, Any]:
+    """The Zarr fill value as HDF5's, so chunks missing on both sides read the same (HDF5's default is 0)."""
+    arr = data.dataset
+    meta = getattr(arr, "metadata", None) or getattr(getattr(arr, "_inner", None), "metadata", None)
+    fill = getattr(meta, "fill_value", None)
+    if fill is None:
+        return {}
+    fill = np.asarray(fill, dtype=np.dtype(data.dtype))
+    if fill.dtype.names is not None or fill == 0:  # NaN is not 0: kept
+        return {}
+    return {"fillvalue": fill[()]}
 
 
 def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
