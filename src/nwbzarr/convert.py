@@ -8,6 +8,7 @@ installed schema; a file without cached specs gets none.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,8 @@ def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
     for path, node in io.nodes.items():
         if node.kind != "array" or not node.is_reference or node.is_compound:
             continue
+        check_fits_in_memory(math.prod(node.shape) * OBJECT_ELEMENT_BYTES,
+                             f"reference dataset /{path} of {io.store_location} (shape {node.shape})")
         raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
         values = io.layout.decode_array_values(node, raw)
         values = values.reshape(()) if node.scalar_as_1d else values
@@ -298,6 +301,8 @@ def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
 def _restore_text_type(dset: DatasetBuilder, h5_dtype: np.dtype) -> None:
     """Text recorded as ASCII or fixed length: written back to HDF5 with that type."""
     data = dset.data
+    if isinstance(data, ZarrDataset):
+        check_fits_in_memory(data.size * OBJECT_ELEMENT_BYTES, _dataset_name(data))
     values = data.read() if isinstance(data, ZarrDataset) else data
     arr = np.asarray(_encoded(values), dtype=h5_dtype if h5_dtype.kind == "S" else object)
     dset["data"] = arr

@@ -232,6 +232,8 @@ def check_node_depth(path: str) -> None:
 
 def check_json_depth(doc: Any, where: str) -> None:
     """Raise a ResourceLimitError naming the place in ``doc`` where nesting passes ``MAX_JSON_DEPTH``."""
+    if not isinstance(doc, (dict, list)):
+        return
     stack: list[tuple[Any, int, tuple[str, ...]]] = [(doc, 1, ())]
     while stack:
         value, depth, place = stack.pop()
