@@ -298,3 +298,33 @@ def test_text_dataset_too_large_for_memory_is_refused(tmp_path) -> None:
 
 def test_format_error_is_the_base() -> None:
     assert issubclass(ResourceLimitError, FormatError)
+
+
+def test_hdf5_with_huge_sparse_2d_dataset_converts_to_zarr(tmp_path) -> None:
+    """HDF5 -> Zarr: a chunked dataset resized to 10^9 x 10^6 (8 PB declared, 4 chunks allocated): even
+    one row is too large for memory, so only the allocated chunks are copied."""
+    import h5py
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb import NWBHDF5IO
+
+    h5, target = tmp_path / "wide.nwb", tmp_path / "wide.nwb.zarr"
+    nwb = _nwb()
+    values = np.arange(20.0).reshape(10, 2)
+    nwb.add_acquisition(TimeSeries(name="wide", data=H5DataIO(values, chunks=(5, 1), maxshape=(None, None)),
+                                   unit="m", rate=1.0))
+    with NWBHDF5IO(str(h5), "w") as io:
+        io.write(nwb)
+    with h5py.File(h5, "a") as f:
+        f["acquisition/wide/data"].resize((10**9, 10**6))
+    result = run_limited(f"""
+        import json
+        from nwbzarr import NWBZarrIO
+        from nwbzarr.convert import convert
+        convert({str(h5)!r}, {str(target)!r})
+        with NWBZarrIO({str(target)!r}, mode="r") as io:
+            data = io.read().acquisition["wide"].data
+            print(json.dumps([list(data.shape), data[:10, :2].tolist(), data[10**9 - 1, 10**6 - 3:].tolist()]))
+    """)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shape, head, tail = json.loads(result.stdout)
+    assert shape == [10**9, 10**6] and head == values.tolist() and tail == [0.0, 0.0, 0.0]
