@@ -3,7 +3,7 @@
 One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr <= 0.13, Zarr v2).
 """
 
-from .base import ArraySpec, FormatError, Layout, NodeInfo
+from .base import ArraySpec, FormatError, Layout, NodeInfo, ResourceLimitError
 from .detect import detect_layout, get_layout
 from .names import InvalidNameError
 from .reference import ZarrReference
@@ -14,6 +14,7 @@ __all__ = [
     "InvalidNameError",
     "Layout",
     "NodeInfo",
+    "ResourceLimitError",
     "ZarrReference",
     "detect_layout",
     "get_layout",
