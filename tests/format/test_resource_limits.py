@@ -328,3 +328,14 @@ def test_hdf5_with_huge_sparse_2d_dataset_converts_to_zarr(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     shape, head, tail = json.loads(result.stdout)
     assert shape == [10**9, 10**6] and head == values.tolist() and tail == [0.0, 0.0, 0.0]
+
+
+def test_documents_too_deep_to_read_back_are_not_written() -> None:
+    from nwbzarr.format.base import encode_json
+
+    value: list = [1]
+    for _ in range(MAX_JSON_DEPTH):
+        value = [value]
+    with pytest.raises(ResourceLimitError, match="being written"):
+        encode_json({"attributes": {"deep": value}})
+    assert json.loads(encode_json({"attributes": {"ok": value[0][0][0]}}))["attributes"]["ok"] == value[0][0][0]

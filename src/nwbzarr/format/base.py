@@ -185,7 +185,9 @@ def map_objects(values: np.ndarray, fn: Any) -> np.ndarray:
 
 
 def encode_json(doc: dict[str, Any]) -> bytes:
-    """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does)."""
+    """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does);
+    a document nested deeper than nwbzarr reads back is refused."""
+    check_json_depth(doc, "metadata document being written")
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
 
 
