@@ -234,20 +234,39 @@ def check_node_depth(path: str) -> None:
 
 def check_json_depth(doc: Any, where: str) -> None:
     """Raise a ResourceLimitError naming the place in ``doc`` where nesting passes ``MAX_JSON_DEPTH``."""
-    if not isinstance(doc, (dict, list)):
+    if not _too_deep(doc):
         return
-    stack: list[tuple[Any, int, tuple[str, ...]]] = [(doc, 1, ())]
-    while stack:
-        value, depth, place = stack.pop()
+    place = _deepest_place(doc)
+    shown = "/".join(place[:8]) + ("/..." if len(place) > 8 else "")
+    raise ResourceLimitError(f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels (at {shown})")
+
+
+def _children(value: Any) -> Any:
+    return value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+
+
+def _too_deep(doc: Any) -> bool:
+    """True when containers nest deeper than MAX_JSON_DEPTH (an iterative walk: no recursion)."""
+    level, depth = [doc] if isinstance(doc, (dict, list)) else [], 1
+    while level:
         if depth > MAX_JSON_DEPTH:
-            shown = "/".join(place[:8]) + ("/..." if len(place) > 8 else "")
-            raise ResourceLimitError(
-                f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels (at {shown})"
-            )
+            return True
+        level = [item for value in level for item in _children(value) if isinstance(item, (dict, list))]
+        depth += 1
+    return False
+
+
+def _deepest_place(doc: Any) -> tuple[str, ...]:
+    """The keys leading to a container past MAX_JSON_DEPTH (only walked once a document is refused)."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        value, place = stack.pop()
+        if len(place) >= MAX_JSON_DEPTH:
+            return place
         items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            if isinstance(item, (dict, list)):
-                stack.append((item, depth + 1, (*place, str(key))))
+        stack.extend((item, (*place, str(key))) for key, item in items if isinstance(item, (dict, list)))
+    return ()
+
 
 
 def to_buffer(data: bytes):
