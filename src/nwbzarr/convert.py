@@ -31,7 +31,7 @@ from .backend.io import ZarrIO
 from .backend.sparse_copy import StoredChunksIterator, check_fits_in_memory, stored_regions
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
-from .format.base import NodeInfo
+from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
@@ -104,6 +104,7 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
                  progress: bool = False, jobs: int = 1) -> None:
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
     with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
+    _check_hdf5_depth(source)
     manager = _manager_for_hdf5(source)
     specs = hdf5_spec_texts(source)
     io_class = _zarr_io_class(jobs, specs)
@@ -119,6 +120,15 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
         # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
         HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": os.path.abspath(source)})
         del builder
+
+
+def _check_hdf5_depth(path: str) -> None:
+    """Refuse an HDF5 file with groups nested deeper than nwbzarr reads (HDF5IO would exhaust the stack)."""
+    with h5py.File(path, "r") as fh:
+        deep = fh.visit(lambda name: name if name.count("/") >= MAX_NODE_DEPTH else None)
+    if deep is not None:
+        raise ResourceLimitError(f"{path}: node /{deep[:80]}... is nested more than {MAX_NODE_DEPTH} groups deep; "
+                                 f"nwbzarr reads at most {MAX_NODE_DEPTH} levels")
 
 
 def _record_hdf5_types(group: GroupBuilder, h5file: h5py.File) -> None:

@@ -339,3 +339,31 @@ def test_documents_too_deep_to_read_back_are_not_written() -> None:
     with pytest.raises(ResourceLimitError, match="being written"):
         encode_json({"attributes": {"deep": value}})
     assert json.loads(encode_json({"attributes": {"ok": value[0][0][0]}}))["attributes"]["ok"] == value[0][0][0]
+
+
+def test_hdf5_groups_nested_too_deep_are_refused(tmp_path) -> None:
+    """HDF5 -> Zarr and the structure tools refuse 3000 nested groups (HDF5IO itself would hit RecursionError)."""
+    import h5py
+    from pynwb import NWBHDF5IO
+
+    h5 = tmp_path / "deep.nwb"
+    with NWBHDF5IO(str(h5), "w") as io:
+        io.write(_nwb())
+    with h5py.File(h5, "a") as f:
+        f.create_group("analysis/" + "/".join(["g"] * 3000))
+    result = run_limited(f"""
+        from nwbzarr.convert import convert
+        from nwbzarr.structure.sources import open_source
+        for name, call in (("convert", lambda: convert({str(h5)!r}, {str(tmp_path / "x.zarr")!r})),
+                           ("graph", lambda: open_source({str(h5)!r}).structure())):
+            try:
+                call()
+                print(name, "no error")
+            except ValueError as exc:
+                print(name, type(exc).__name__, exc)
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("convert ResourceLimitError") and str(h5) in lines[0], lines
+    assert lines[1].startswith("graph StructureError") and str(h5) in lines[1], lines
+    assert not (tmp_path / "x.zarr").exists()
