@@ -367,3 +367,22 @@ def test_hdf5_groups_nested_too_deep_are_refused(tmp_path) -> None:
     assert lines[0].startswith("convert ResourceLimitError") and str(h5) in lines[0], lines
     assert lines[1].startswith("graph StructureError") and str(h5) in lines[1], lines
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_parallel_convert_of_a_huge_sparse_hdf5_dataset(small_store, tmp_path) -> None:
+    """``jobs=2`` leaves sparse datasets to the chunk-by-chunk copy instead of iterating their whole shape."""
+    path, fmt = small_store
+    _declare_huge(path, fmt)
+    h5, back = tmp_path / "huge.nwb", tmp_path / "back.nwb.zarr"
+    result = run_limited(f"""
+        import json
+        from nwbzarr import NWBZarrIO
+        from nwbzarr.convert import convert
+        convert({str(path)!r}, {str(h5)!r})
+        convert({str(h5)!r}, {str(back)!r}, jobs=2)
+        with NWBZarrIO({str(back)!r}, mode="r") as io:
+            data = io.read().acquisition["ts"].data
+            print(data.shape[0], json.dumps(data[:11].tolist()))
+    """)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [str(HUGE), *json.dumps([float(i) for i in range(10)] + [0.0]).split()]
