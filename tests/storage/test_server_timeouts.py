@@ -177,10 +177,13 @@ def test_mongodb_error_hides_credentials() -> None:
 
 
 def test_mongodb_uri_timeouts_take_precedence() -> None:
-    store = MongoDBStore("db", "c", host="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1234", timeout=2)
-    kwargs = store._full_client_kwargs()
-    assert "serverSelectionTimeoutMS" not in kwargs
-    assert kwargs["connectTimeoutMS"] == kwargs["socketTimeoutMS"] == 2000
+    """A timeout written in the URI wins over the store's: 1.5 s server selection despite timeout=20."""
+    host = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=1500"
+    store = MongoDBStore("db", "c", host=host, timeout=20, read_only=True)
+    start = time.monotonic()
+    with pytest.raises(ServerUnavailableError):
+        store.get_sync("k")
+    assert 1.0 < time.monotonic() - start < 1.5 + SLACK
 
 
 def test_nwbzarrio_on_dead_redis_fails_fast() -> None:
