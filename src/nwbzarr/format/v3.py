@@ -16,7 +16,16 @@ from zarr.core.array import AsyncArray
 from zarr.storage import StorePath
 
 from . import attributes as attr_codec
-from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .base import (
+    ArraySpec,
+    FormatError,
+    Layout,
+    NodeInfo,
+    check_node_depth,
+    map_objects,
+    parse_json,
+    read_json,
+)
 from .chunks import decode_single_chunk
 from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
@@ -56,6 +65,8 @@ class CurrentLayout(Layout):
             docs.update(_flatten_consolidated(consolidated["metadata"]))
         else:
             docs.update(await _walk(store, root))
+        for path in docs:
+            check_node_depth(path)
         return {path: self.node_info(path, doc) for path, doc in docs.items()}
 
     def node_info(self, path: str, doc: dict[str, Any]) -> NodeInfo:
@@ -211,6 +222,7 @@ async def _walk(store: Store, root: dict) -> dict[str, dict]:
     limit = asyncio.Semaphore(LIST_CONCURRENCY)
 
     async def visit(path: str) -> None:
+        check_node_depth(path)
         async with limit:
             prefix = f"{path}/" if path else ""
             names = [n async for n in store.list_dir(prefix)]
@@ -485,7 +497,7 @@ def decode_reference_element(value: Any) -> ZarrReference | None:
     if not value:
         return None
     if isinstance(value, str) and value.startswith("{"):
-        return ZarrReference.from_json(json.loads(value))
+        return ZarrReference.from_json(parse_json(value, "reference"))
     return ZarrReference(".", str(value))
 
 
