@@ -23,6 +23,7 @@ from zarr.core.array import AsyncArray
 from zarr.core.sync import sync
 
 from ..format.base import NodeInfo, map_objects
+from ..format.chunk_errors import ChunkError, locate_bad_chunk
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -191,7 +192,15 @@ class ZarrDataset(zarr.Array):
     def _read_raw(self, key: Any) -> np.ndarray:
         if isinstance(key, tuple) and key == ():
             key = ...
-        fast = self._read_chunks_directly(key)
+        try:
+            fast = self._read_chunks_directly(key)
+        except (IndexError, KeyError, ChunkError):
+            raise
+        except Exception as exc:  # a chunk that does not decode: name it (the search runs only now)
+            found = self._io._run(locate_bad_chunk(self._array, key, self.name))
+            if found is not None:
+                raise found from exc
+            raise
         if fast is not None:
             return fast
         return self._io._run(self._array.getitem(key))

@@ -24,6 +24,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .chunk_errors import locate_bad_chunk
 from .codec_map import ensure_codecs_known
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
@@ -396,6 +397,9 @@ class NamedArray:
         except (IndexError, KeyError):
             raise
         except Exception as exc:
+            found = await locate_bad_chunk(self._inner, selection, self.where)
+            if found is not None:
+                raise found from exc
             raise FormatError(f"dataset {self.where} cannot be read: {type(exc).__name__}: {exc}") from exc
 
     async def setitem(self, selection: Any, values: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import json
 import math
@@ -17,10 +18,12 @@ from zarr.storage import StorePath
 
 from . import attributes as attr_codec
 from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .chunk_errors import CheckedAsyncArray
 from .chunks import decode_single_chunk
 from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
 from .reference import ZarrReference
+from .safe_codecs import checked_v3_codecs
 
 DTYPE_ATTR = "_DTYPE"
 LINKS_ATTR = "_LINKS"
@@ -70,7 +73,7 @@ class CurrentLayout(Layout):
         return info
 
     def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:
-        return AsyncArray(metadata=parsed_metadata(node.document), store_path=StorePath(store, node.path))
+        return CheckedAsyncArray(metadata=parsed_metadata(node.document), store_path=StorePath(store, node.path))
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
@@ -131,7 +134,7 @@ class CurrentLayout(Layout):
 
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
         doc = documents[meta_key(path)]
-        return AsyncArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
+        return CheckedAsyncArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
 
     def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
         if spec.kind == "reference":
@@ -228,7 +231,8 @@ def _parsed_from_json(text: str) -> Any:
     ensure_codecs_known(doc.get("codecs"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ArrayV3Metadata.from_dict(doc)
+        meta = ArrayV3Metadata.from_dict(doc)
+    return dataclasses.replace(meta, codecs=checked_v3_codecs(tuple(meta.codecs)))
 
 
 def parsed_metadata(doc: dict[str, Any]) -> Any:
