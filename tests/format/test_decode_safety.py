@@ -328,3 +328,25 @@ def test_chunk_of_the_wrong_size_names_dataset_and_key(tmp_path: Path, kind: str
         for selection in (slice(None), slice(8, 10), 9, [1, 9]):
             with pytest.raises(FormatError, match=rf"dataset /{DATA}, chunk '{keys[1]}'"):
                 data[selection]
+
+
+def test_container_verify_never_runs_a_pickle_even_with_the_unsafe_opt_in(tmp_path: Path):
+    import json
+
+    root = tmp_path / "z.zipc"
+    store = ZipContainerStore(root)
+    _write(store, 2)
+    proto = default_buffer_prototype()
+    zarray = json.loads(sync(store.get(f"{LOCATION}/.zarray", prototype=proto)).to_bytes())
+    zarray["compressor"] = {"id": "pickle", "protocol": 5}
+    marker = tmp_path / "payload-ran"
+    sync(store.set(f"{LOCATION}/.zarray", proto.buffer.from_bytes(json.dumps(zarray).encode())))
+    sync(store.set(f"{LOCATION}/0", proto.buffer.from_bytes(pickle.dumps(_Touch(str(marker))))))
+    report = _child("""
+        import sys, numcodecs.pickles
+        assert numcodecs.pickles.ALLOW_UNSAFE_PICKLE_DECODE
+        from nwbzarr.storage import ZipContainerStore
+        print(ZipContainerStore(sys.argv[1]).verify().problems)
+    """, str(root), env={"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1"})
+    assert not marker.exists(), report
+    assert f"{LOCATION}/0: chunk does not decode" in report and "refusing to unpickle posix.system" in report, report

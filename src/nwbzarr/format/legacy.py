@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +26,7 @@ from .chunk_errors import locate_bad_chunk
 from .codec_map import ensure_codecs_known
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
-from .safe_codecs import numeric_chain
+from .safe_codecs import safe_v2_metadata
 
 DTYPE_ATTR = "zarr_dtype"
 LINK_ATTR = "zarr_link"
@@ -368,17 +366,6 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
     except Exception as exc:
         raise FormatError(f"dataset {where}: .zarray cannot be used ({exc})") from exc
     return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
-
-
-def safe_v2_metadata(metadata: ArrayV2Metadata) -> ArrayV2Metadata:
-    """zarr's v2 metadata with nwbzarr's codecs: pickle restricted wherever it stands, decoders bounded
-    by the chunk's size (``safe_codecs``)."""
-    native = metadata.dtype.to_native_dtype()
-    chunk_bytes = math.prod(metadata.chunks) * max(native.itemsize, 1)
-    filters, compressor = numeric_chain([f.get_config() for f in metadata.filters or ()],
-                                        metadata.compressor.get_config() if metadata.compressor else None,
-                                        chunk_bytes)
-    return dataclasses.replace(metadata, filters=filters or None, compressor=compressor)
 
 
 class NamedArray:

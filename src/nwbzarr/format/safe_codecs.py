@@ -141,6 +141,37 @@ def numeric_chain(filters: list | None, compressor: dict | None, chunk_bytes: in
     return v2_chain(filters, compressor, chunk_bytes, FILTER_GROWTH * chunk_bytes)
 
 
+def safe_v2_metadata(metadata: Any) -> Any:
+    """zarr's v2 array metadata with nwbzarr's codecs: pickle restricted wherever it stands, every decoder
+    bounded by the chunk's size (object chunks by ``object_chunk_limit``)."""
+    import dataclasses
+
+    native = metadata.dtype.to_native_dtype()
+    elements = math.prod(metadata.chunks)
+    filters = [f.get_config() for f in metadata.filters or ()]
+    compressor = metadata.compressor.get_config() if metadata.compressor else None
+    if native.hasobject:
+        out_filters, out_comp = v2_chain(filters, compressor, None, object_chunk_limit(elements))
+    else:
+        out_filters, out_comp = numeric_chain(filters, compressor, elements * max(native.itemsize, 1))
+    return dataclasses.replace(metadata, filters=out_filters or None, compressor=out_comp)
+
+
+def safe_zarr_array(array: Any) -> Any:
+    """A ``zarr.Array`` opened by zarr itself, with the codecs of ``safe_v2_metadata``/``checked_v3_codecs``."""
+    import dataclasses
+
+    import zarr
+    from zarr.core.array import AsyncArray
+
+    meta = array.metadata
+    if meta.zarr_format == 2:
+        meta = safe_v2_metadata(meta)
+    else:
+        meta = dataclasses.replace(meta, codecs=checked_v3_codecs(tuple(meta.codecs)))
+    return zarr.Array(AsyncArray(metadata=meta, store_path=array.store_path))
+
+
 # --- declared sizes ------------------------------------------------------------------------------
 def _declared_size(codec: Codec, data: np.ndarray) -> int | None:
     """The decoded size a compressed chunk declares in its header (blosc, zstd, lz4), checked for
