@@ -19,6 +19,8 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pynwb import NWBFile, TimeSeries
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
@@ -350,3 +352,36 @@ def test_container_verify_never_runs_a_pickle_even_with_the_unsafe_opt_in(tmp_pa
     """, str(root), env={"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1"})
     assert not marker.exists(), report
     assert f"{LOCATION}/0: chunk does not decode" in report and "refusing to unpickle posix.system" in report, report
+
+
+CODECS = {"blosc": numcodecs.Blosc("lz4"), "zstd": numcodecs.Zstd(1), "gzip": numcodecs.GZip(1),
+          "zlib": numcodecs.Zlib(1), "lz4": numcodecs.LZ4(), "bz2": numcodecs.BZ2(1), "lzma": numcodecs.LZMA()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(codec=st.sampled_from(sorted(CODECS)), n=st.integers(1, 5000), cut=st.floats(0, 0.999),
+       seed=st.integers(0, 2**16))
+def test_bounded_codecs_never_return_a_damaged_chunk(codec: str, n: int, cut: float, seed: int):
+    """A chunk cut anywhere decodes to an error, never to values; the whole chunk decodes to its values."""
+    from nwbzarr.format.safe_codecs import numeric_chain
+
+    values = np.random.default_rng(seed).integers(0, 50, n).astype("<i4")
+    encoded = bytes(CODECS[codec].encode(values))
+    _, compressor = numeric_chain(None, CODECS[codec].get_config(), values.nbytes)
+    np.testing.assert_array_equal(np.frombuffer(bytes(compressor.decode(encoded)), "<i4"), values)
+    with pytest.raises(Exception) as info:
+        compressor.decode(encoded[: int(len(encoded) * cut)])
+    assert not isinstance(info.value, (MemoryError, AssertionError))
+
+
+@settings(max_examples=40, deadline=None)
+@given(items=st.lists(st.one_of(st.text(max_size=20), st.integers(-2**62, 2**62), st.none(),
+                                st.binary(max_size=20)), min_size=1, max_size=50),
+       protocol=st.sampled_from([2, 4, 5]))
+def test_restricted_unpickler_rebuilds_object_arrays_within_its_budget(items: list, protocol: int):
+    from nwbzarr.format.unpickle import restricted_loads
+
+    values = np.empty(len(items), dtype=object)
+    values[:] = items
+    back = restricted_loads(pickle.dumps(values, protocol=protocol), len(items) * 8)
+    assert type(back) is np.ndarray and back.tolist() == items
