@@ -385,3 +385,20 @@ def test_restricted_unpickler_rebuilds_object_arrays_within_its_budget(items: li
     values[:] = items
     back = restricted_loads(pickle.dumps(values, protocol=protocol), len(items) * 8)
     assert type(back) is np.ndarray and back.tolist() == items
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_migrate_and_convert_name_a_truncated_chunk(tmp_path: Path, zarr_format: int):
+    from nwbzarr.convert import convert
+    from nwbzarr.migrate import MigrationError, migrate
+
+    source = tmp_path / "s.nwb.zarr"
+    _write(source, zarr_format, data=np.arange(40.0), chunks=(8,), compressors=False)
+    from zarr.storage import LocalStore
+
+    key = sorted(_chunk_keys(LocalStore(source), DATA))[2]
+    _damage(LocalStore(source), key, "truncated")
+    with pytest.raises(MigrationError, match=rf"dataset /{DATA}.*chunk '{key}'"):
+        migrate(source, tmp_path / "m.zarr", progress=False)
+    with pytest.raises(FormatError, match=rf"dataset /{DATA}.*chunk '{key}'"):
+        convert(source, tmp_path / "c.nwb", progress=False)
