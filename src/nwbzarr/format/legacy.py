@@ -361,8 +361,6 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
     ensure_codecs_known([meta.get("compressor")] + list(meta.get("filters") or []))
     try:
         metadata = safe_v2_metadata(ArrayV2Metadata.from_dict(meta))
-    except FormatError as exc:
-        raise FormatError(f"dataset {where}: .zarray cannot be used ({exc})") from None
     except Exception as exc:
         raise FormatError(f"dataset {where}: .zarray cannot be used ({exc})") from exc
     return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
