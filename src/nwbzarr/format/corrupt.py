@@ -45,9 +45,18 @@ def chunk_error(store: Store, path: str, key: str, exc: BaseException) -> Corrup
     )
 
 
-async def read_error(array: AsyncArray, selection: Any) -> CorruptChunkError | None:
-    """The error naming the chunk under ``selection`` that does not decode, or None when every chunk decodes
-    or the store itself fails (a missing store, a dead server: their own errors are raised as they are)."""
+async def read_error(array: AsyncArray, selection: Any, where: str | None = None) -> CorruptChunkError | None:
+    """The error naming the chunk under ``selection`` that does not decode or decodes to the wrong size, or None
+    when every chunk decodes or the store itself fails (a missing store, a dead server: their own errors are
+    raised as they are). ``where`` names the dataset (default: its path in the store)."""
+    from .chunk_errors import locate_bad_chunk  # regular grids with the size check; shards: find_bad_chunk
+
+    try:
+        sized = await locate_bad_chunk(array, selection, where or "/" + array.store_path.path)
+    except Exception:  # the store failed while probing: not a damaged chunk
+        return None
+    if sized is not None:
+        return sized
     found = await find_bad_chunk(array, selection)
     if found is None:
         return None

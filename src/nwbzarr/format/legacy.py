@@ -35,6 +35,7 @@ from .codec_map import ensure_codecs_known
 from .corrupt import PASS_THROUGH, read_error, store_name
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
+from .safe_codecs import safe_v2_metadata
 from .validate import check_attributes, check_v2_array, parse_links
 
 DTYPE_ATTR = "zarr_dtype"
@@ -379,7 +380,7 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
     meta.pop("attributes", None)
     ensure_codecs_known([meta.get("compressor")] + list(meta.get("filters") or []))
     try:
-        metadata = ArrayV2Metadata.from_dict(meta)
+        metadata = safe_v2_metadata(ArrayV2Metadata.from_dict(meta))
     except Exception as exc:
         raise FormatError(f"{store_name(store)}: dataset {where}: .zarray cannot be used ({exc})") from exc
     return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
@@ -401,7 +402,7 @@ class NamedArray:
         except PASS_THROUGH:
             raise
         except Exception as exc:
-            named = await read_error(self._inner, selection)
+            named = await read_error(self._inner, selection, self.where)
             if named is not None:
                 raise named from exc
             raise FormatError(f"dataset {self.where} cannot be read: {type(exc).__name__}: {exc}") from exc

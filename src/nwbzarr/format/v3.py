@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import json
 import math
@@ -31,6 +32,7 @@ from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
 from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
 from .reference import ZarrReference
+from .safe_codecs import checked_v3_codecs
 from .validate import check_attributes, check_v3_array, parse_links
 
 DTYPE_ATTR = "_DTYPE"
@@ -156,7 +158,7 @@ class CurrentLayout(Layout):
 
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
         doc = documents[meta_key(path)]
-        return AsyncArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
+        return CheckedArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
 
     def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
         if spec.kind == "reference":
@@ -255,7 +257,8 @@ def _parsed_from_json(text: str) -> Any:
     ensure_codecs_known(doc.get("codecs"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ArrayV3Metadata.from_dict(doc)
+        meta = ArrayV3Metadata.from_dict(doc)
+    return dataclasses.replace(meta, codecs=checked_v3_codecs(tuple(meta.codecs)))
 
 
 def parsed_metadata(doc: dict[str, Any], where: str = "array") -> Any:
