@@ -247,7 +247,7 @@ def test_small_pickle_cannot_allocate_gigabytes(tmp_path: Path, name: str):
     write_doc(store, f"{GROUP}/.zarray", zarray)
     write_chunk(store, GROUP, payload)
     report = _child(LIMITED_READ, str(store), GROUP)
-    assert report.startswith(("PickleTooLargeError", "FormatError")), report
+    assert report.startswith(("PickleTooLargeError", "FormatError", "ChunkError")), report
     assert f"/{GROUP}" in report and "MemoryError" not in report, report
 
 
@@ -256,7 +256,7 @@ def test_vlen_header_declaring_1e9_elements_allocates_nothing(tmp_path: Path):
     _write(store, 2)
     write_chunk(store, LOCATION, (1_000_000_000).to_bytes(4, "little") + b"\0" * 16)
     report = _child(LIMITED_READ, str(store), LOCATION)
-    assert report.startswith("FormatError") and "declares 1000000000 elements where the chunk holds 3" in report
+    assert report.startswith(("FormatError", "ChunkError")) and "declares 1000000000 elements where the chunk holds 3" in report
     assert f"/{LOCATION}" in report, report
 
 

@@ -15,7 +15,6 @@ from zarr.core.array import AsyncArray
 from .base import FormatError
 
 MAX_PROBED_CHUNKS = 4096  # chunks decoded one by one to find the damaged one (a failed read only)
-PASS_THROUGH = (IndexError, KeyError, FormatError, MemoryError)  # selection errors and errors that already name
 
 
 class CorruptChunkError(FormatError, OSError):
@@ -23,6 +22,11 @@ class CorruptChunkError(FormatError, OSError):
 
     Both a ``FormatError`` and an ``OSError``, so code catching either keeps working.
     """
+
+
+# selection errors, memory errors and errors that already name their chunk go through unchanged; any other
+# error of a read (codecs' own, nwbzarr's size and pickle checks) starts the search for the chunk at fault
+PASS_THROUGH = (IndexError, KeyError, MemoryError, CorruptChunkError)
 
 
 def store_name(store: Store) -> str:

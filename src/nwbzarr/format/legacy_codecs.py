@@ -22,7 +22,8 @@ from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 
 from .base import FormatError, to_buffer
-from .corrupt import chunk_error
+from .chunk_errors import ChunkError
+from .corrupt import chunk_error, store_name
 from .safe_codecs import ChunkSizeError, object_chunk_limit, v2_chain
 from .unpickle import PickleTooLargeError, RestrictedUnpickler, UnsafePickleError, restricted_loads
 
@@ -159,8 +160,8 @@ class ObjectArray:
             return self.decode_chunk(buf.to_bytes())
         except UnsafePickleError as exc:
             raise UnsafePickleError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
-        except FormatError as exc:
-            raise FormatError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
+        except FormatError as exc:  # nwbzarr's size checks: the chunk is damaged (or hostile)
+            raise ChunkError(f"{store_name(self.store)}: dataset {self.where}, chunk {key!r}: cannot be decoded: {exc}") from None
         except Exception as exc:
             raise chunk_error(self.store, self.path, key, exc) from None
 
