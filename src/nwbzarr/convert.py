@@ -8,6 +8,7 @@ installed schema; a file without cached specs gets none.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,15 @@ from .backend.hdf5_types import (
 )
 from .backend.io import ZarrIO
 from .backend.links import DEFAULT_POLICY, check_hdf5_file, check_policy
+from .backend.sparse_copy import StoredChunksIterator, check_fits_in_memory, stored_regions
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
-from .format.base import NodeInfo
+from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 from .format.reference import ZarrReference
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
+OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in memory
 
 
 def is_hdf5_file(path: str | Path) -> bool:
@@ -107,6 +111,7 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
                  progress: bool = False, jobs: int = 1) -> None:
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
     with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
+    _check_hdf5_depth(source)
     manager = _manager_for_hdf5(source)
     specs = hdf5_spec_texts(source)
     io_class = _zarr_io_class(jobs, specs)
@@ -122,6 +127,15 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
         # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
         HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": os.path.abspath(source)})
         del builder
+
+
+def _check_hdf5_depth(path: str) -> None:
+    """Refuse an HDF5 file with groups nested deeper than nwbzarr reads (HDF5IO would exhaust the stack)."""
+    with h5py.File(path, "r") as fh:
+        deep = fh.visit(lambda name: name if name.count("/") >= MAX_NODE_DEPTH else None)
+    if deep is not None:
+        raise ResourceLimitError(f"{path}: node /{deep[:80]}... is nested more than {MAX_NODE_DEPTH} groups deep; "
+                                 f"nwbzarr reads at most {MAX_NODE_DEPTH} levels")
 
 
 def _record_hdf5_types(group: GroupBuilder, h5file: h5py.File) -> None:
@@ -199,6 +213,8 @@ def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
     for path, node in io.nodes.items():
         if node.kind != "array" or not node.is_reference or node.is_compound:
             continue
+        check_fits_in_memory(math.prod(node.shape) * OBJECT_ELEMENT_BYTES,
+                             f"reference dataset /{path} of {io.store_location} (shape {node.shape})")
         raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
         values = io.layout.decode_array_values(node, raw)
         values = values.reshape(()) if node.scalar_as_1d else values
@@ -272,11 +288,37 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
         return
     dtype = data.dtype
     if getattr(dtype, "kind", "O") == "O":
+        check_fits_in_memory(data.size * OBJECT_ELEMENT_BYTES, _dataset_name(data))  # HDF5IO reads it whole
         return
     chunks = tuple(min(c, s) if s else c for c, s in zip(data.chunks, data.shape))
     compressed = _is_compressed(data)
+    compression = "gzip" if compressed else None
+    if data.size * np.dtype(dtype).itemsize > WHOLE_COPY_BYTES:
+        regions = stored_regions(data.io, data.node)
+        if regions is not None:  # chunk by chunk, only the stored chunks: bounded memory, sparse stays sparse
+            dset["data"] = H5DataIO(data=StoredChunksIterator(data, regions, chunks), chunks=chunks,
+                                    compression=compression, **_fill_value_option(data))
+            return
+        check_fits_in_memory(data.size * np.dtype(dtype).itemsize, _dataset_name(data))
     dset["data"] = H5DataIO(data=data.read(), chunks=chunks if compressed or chunks != data.shape else None,
-                            compression="gzip" if compressed else None)
+                            compression=compression)
+
+
+def _dataset_name(data: ZarrDataset) -> str:
+    return f"dataset /{data.node.path} of {data.io.store_location} (shape {data.shape})"
+
+
+def _fill_value_option(data: ZarrDataset) -> dict[str, Any]:
+    """The Zarr fill value as HDF5's, so chunks missing on both sides read the same (HDF5's default is 0)."""
+    arr = data.dataset
+    meta = getattr(arr, "metadata", None) or getattr(getattr(arr, "_inner", None), "metadata", None)
+    fill = getattr(meta, "fill_value", None)
+    if fill is None:
+        return {}
+    fill = np.asarray(fill, dtype=np.dtype(data.dtype))
+    if fill.dtype.names is not None or fill == 0:  # NaN is not 0: kept
+        return {}
+    return {"fillvalue": fill[()]}
 
 
 def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
@@ -296,6 +338,8 @@ def _recorded_hdf5_text_type(io: ZarrIO, node: NodeInfo) -> np.dtype | None:
 def _restore_text_type(dset: DatasetBuilder, h5_dtype: np.dtype) -> None:
     """Text recorded as ASCII or fixed length: written back to HDF5 with that type."""
     data = dset.data
+    if isinstance(data, ZarrDataset):
+        check_fits_in_memory(data.size * OBJECT_ELEMENT_BYTES, _dataset_name(data))
     values = data.read() if isinstance(data, ZarrDataset) else data
     arr = np.asarray(_encoded(values), dtype=h5_dtype if h5_dtype.kind == "S" else object)
     dset["data"] = arr

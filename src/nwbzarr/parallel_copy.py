@@ -8,6 +8,7 @@ same bytes. Datasets whose dtype the spec would change are left to the serial co
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from hdmf.data_utils import GenericDataChunkIterator
 from .backend.dataio import ZarrDataIO
 from .backend.io import ZarrIO
 from .backend.planning import guess_chunks, h5_source_options
+from .backend.sparse_copy import sparse_regions
 
 PARALLEL_COPY_BYTES = 32 << 20  # datasets at least this large are copied by the pool
 BUFFER_BYTES = 64 << 20
@@ -65,8 +67,10 @@ def parallel_source(dset: h5py.Dataset, builder: DatasetBuilder, min_bytes: int)
     chunks = tuple(max(1, min(c, s)) for c, s in zip(opts.get("chunks") or guess_chunks(dset.shape,
                                                                                         dset.dtype.itemsize),
                                                     dset.shape))
-    row_bytes = int(np.prod(dset.shape[1:]) or 1) * dset.dtype.itemsize
+    row_bytes = math.prod(dset.shape[1:]) * dset.dtype.itemsize
     rows = min(dset.shape[0], max(chunks[0], (BUFFER_BYTES // max(row_bytes, 1)) // chunks[0] * chunks[0]))
+    if sparse_regions(dset, rows * row_bytes > 4 * BUFFER_BYTES) is not None:
+        return None  # sparse, or rows too large for memory: the serial copy takes only the allocated chunks
     iterator = H5DatasetIterator(dset.file.filename, dset.name, chunk_shape=chunks,
                                  buffer_shape=(rows,) + tuple(dset.shape[1:]))
     return ZarrDataIO(data=iterator, chunks=chunks, compressors=opts.get("compressors", "auto"),

@@ -68,6 +68,8 @@ async def test_many_keys_listed_with_scan(redis_kwargs: dict) -> None:
 async def test_unreachable_server_is_a_clear_error() -> None:
     from tests.storage.conftest import free_port
 
+    from nwbzarr.storage._server import ServerUnavailableError
+
     store = RedisStore(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(ServerUnavailableError, match="Redis server 127.0.0.1:"):
         await store.get("zarr.json")

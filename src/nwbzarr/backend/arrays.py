@@ -224,7 +224,7 @@ class ZarrDataset(zarr.Array):
         except PASS_THROUGH:
             raise
         except Exception as exc:  # a chunk that does not decode: find it and name it
-            named = self._io._run(read_error(array, slices))
+            named = self._io._run(read_error(array, slices, self.name))
             if named is None:
                 raise
             raise named from exc

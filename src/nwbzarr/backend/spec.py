@@ -8,7 +8,7 @@ from typing import Any
 from hdmf.backends.utils import NamespaceToBuilderHelper
 from hdmf.spec import NamespaceBuilder, SpecReader, SpecWriter
 
-from ..format.base import FormatError
+from ..format.base import FormatError, parse_json
 
 SPEC_LOC = "specifications"
 NAMESPACE_FILE = "namespace"
@@ -48,11 +48,9 @@ class ZarrSpecReader(SpecReader):
         text = self.texts.get(path)
         if text is None:
             raise KeyError(f"spec {path!r} is not cached in {self.source}")
-        try:
-            doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            why = "is empty (its chunk is missing or holds no text)" if not text.strip() else f"is not valid JSON ({exc})"
-            raise FormatError(f"cached specification {self.source}/{path} {why}") from None
+        if not text.strip():
+            raise FormatError(f"cached specification {self.source}/{path} is empty (its chunk is missing or holds no text)")
+        doc = parse_json(text, f"cached specification {self.source}/{path}")
         if not isinstance(doc, dict):
             raise FormatError(f"cached specification {self.source}/{path} holds a {type(doc).__name__}, "
                               "not a JSON object")

@@ -4,6 +4,7 @@ consolidated root written last (so an interrupted write never looks complete).""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from .planning import (
     text_values,
     unwrap_dataio,
 )
+from .sparse_copy import check_fits_in_memory, sparse_regions
 
 if TYPE_CHECKING:
     from .io import ZarrIO
@@ -463,7 +465,7 @@ def _copy_progress(io: ZarrIO, copies: list[ArrayJob]) -> Any:
         return None
     from tqdm import tqdm
 
-    total = sum(int(np.prod(j.spec.shape)) * (j.spec.dtype.itemsize if j.spec.dtype is not None else 16)
+    total = sum(math.prod(j.spec.shape) * (j.spec.dtype.itemsize if j.spec.dtype is not None else 16)
                 for j in copies)
     return tqdm(total=total, unit="B", unit_scale=True, desc="copying datasets")
 
@@ -497,25 +499,31 @@ async def copy_array(io: ZarrIO, job: ArrayJob, bar: Any = None) -> None:
     row_bytes = int(np.prod(shape[1:]) or 1) * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16)
     rows = max(chunk0, (COPY_BLOCK_BYTES // max(row_bytes, 1)) // chunk0 * chunk0)
     loop = asyncio.get_running_loop()
-    for start in range(0, shape[0], rows):
-        stop = min(shape[0], start + rows)
-        block = await loop.run_in_executor(None, _read_block, source, start, stop)
+    regions = await loop.run_in_executor(None, sparse_regions, source, rows * row_bytes > 4 * COPY_BLOCK_BYTES)
+    if regions is None:
+        check_fits_in_memory(rows * row_bytes, f"a block of {rows} rows of dataset /{job.path}")
+    blocks = regions if regions is not None else [
+        (slice(start, min(shape[0], start + rows)),) for start in range(0, shape[0], rows)
+    ]
+    for region in blocks:
+        block = await loop.run_in_executor(None, _read_block, source, region)
         if job.spec.kind == "string":
             block = text_values(block)
         elif job.spec.dtype is not None and block.dtype != job.spec.dtype:
             block = block.astype(job.spec.dtype)
         try:
-            await arr.setitem(slice(start, stop), block)
+            await arr.setitem(region if len(region) > 1 else region[0], block)
         except Exception as exc:
             raise WriteError(f"copying into dataset /{job.path} failed: {exc}") from exc
         if bar is not None:
             bar.update(block.size * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16))
 
 
-def _read_block(source: Any, start: int, stop: int) -> np.ndarray:
+def _read_block(source: Any, region: tuple[slice, ...]) -> np.ndarray:
+    key = region if len(region) > 1 else region[0]
     if isinstance(source, ZarrDataset):
-        return np.asarray(source._read_raw(slice(start, stop)))
-    return np.asarray(source[start:stop])
+        return np.asarray(source._read_raw(key))
+    return np.asarray(source[key])
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr <= 0.13, Zarr v2).
 """
 
-from .base import ArraySpec, FormatError, Layout, NodeInfo
+from .base import ArraySpec, FormatError, Layout, NodeInfo, ResourceLimitError
 from .corrupt import CorruptChunkError
 from .detect import detect_layout, get_layout
 from .names import InvalidNameError
@@ -16,6 +16,7 @@ __all__ = [
     "InvalidNameError",
     "Layout",
     "NodeInfo",
+    "ResourceLimitError",
     "ZarrReference",
     "detect_layout",
     "get_layout",

@@ -17,8 +17,16 @@ BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
 TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode", "isodatetime", "datetime"})
 
 
+MAX_JSON_DEPTH = 128  # nesting levels of one JSON document: far above any NWB file, far below Python's stack
+MAX_NODE_DEPTH = 100  # groups nested in groups: NWB files use fewer than 10; HDMF builds trees recursively
+
+
 class FormatError(ValueError):
     """A store whose metadata does not follow the layout it claims."""
+
+
+class ResourceLimitError(FormatError):
+    """A store whose metadata would exhaust the stack or memory (nesting too deep, a shape too large)."""
 
 
 @dataclass
@@ -179,7 +187,9 @@ def map_objects(values: np.ndarray, fn: Any) -> np.ndarray:
 
 
 def encode_json(doc: dict[str, Any]) -> bytes:
-    """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does)."""
+    """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does);
+    a document nested deeper than nwbzarr reads back is refused."""
+    check_json_depth(doc, "metadata document being written")
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
 
 
@@ -198,14 +208,70 @@ async def read_json(store: Store, key: str) -> dict[str, Any] | None:
     buf = await store.get(key, prototype=default_buffer_prototype())
     if buf is None:
         return None
-    raw = buf.to_bytes()
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"metadata document {key!r} is not valid JSON: {exc}") from exc
+    doc = parse_json(buf.to_bytes(), f"metadata document {key!r}")
     if not isinstance(doc, dict):
         raise FormatError(f"metadata document {key!r} is a {type(doc).__name__}, not a JSON object")
     return doc
+
+
+def parse_json(raw: bytes | str, where: str) -> Any:
+    """JSON text as Python values, refused with a FormatError naming ``where`` when it is not JSON or
+    nests deeper than ``MAX_JSON_DEPTH`` (so nothing that handles it later can run out of stack)."""
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise ResourceLimitError(f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where} is not valid JSON: {exc}") from exc
+    check_json_depth(doc, where)
+    return doc
+
+
+def check_node_depth(path: str) -> None:
+    """Refuse a node nested deeper than ``MAX_NODE_DEPTH`` groups (reading it would exhaust the stack)."""
+    depth = path.count("/") + 1 if path else 0
+    if depth > MAX_NODE_DEPTH:
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        raise ResourceLimitError(
+            f"node /{shown} is nested {depth} groups deep; nwbzarr reads at most {MAX_NODE_DEPTH} levels"
+        )
+
+
+def check_json_depth(doc: Any, where: str) -> None:
+    """Raise a ResourceLimitError naming the place in ``doc`` where nesting passes ``MAX_JSON_DEPTH``."""
+    if not _too_deep(doc):
+        return
+    place = _deepest_place(doc)
+    shown = "/".join(place[:8]) + ("/..." if len(place) > 8 else "")
+    raise ResourceLimitError(f"{where} nests lists or objects deeper than {MAX_JSON_DEPTH} levels (at {shown})")
+
+
+def _children(value: Any) -> Any:
+    return value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+
+
+def _too_deep(doc: Any) -> bool:
+    """True when containers nest deeper than MAX_JSON_DEPTH (an iterative walk: no recursion)."""
+    level, depth = [doc] if isinstance(doc, (dict, list)) else [], 1
+    while level:
+        if depth > MAX_JSON_DEPTH:
+            return True
+        level = [item for value in level for item in _children(value) if isinstance(item, (dict, list))]
+        depth += 1
+    return False
+
+
+def _deepest_place(doc: Any) -> tuple[str, ...]:
+    """The keys leading to a container past MAX_JSON_DEPTH (only walked once a document is refused)."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        value, place = stack.pop()
+        if len(place) >= MAX_JSON_DEPTH:
+            return place
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        stack.extend((item, (*place, str(key))) for key, item in items if isinstance(item, (dict, list)))
+    return ()
+
 
 
 def to_buffer(data: bytes):

@@ -10,6 +10,8 @@ from typing import Any
 
 import zarr
 
+from .base import FormatError
+
 _BLOSC_SHUFFLE = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle", -1: "shuffle"}
 
 
@@ -103,6 +105,9 @@ def ensure_codecs_known(codecs: Any) -> None:
         if not isinstance(item, dict):
             continue
         name = item.get("name") or item.get("id") or ""
+        if name in ("numcodecs.pickle", "pickle") and "name" in item:
+            raise FormatError("refusing a pickle codec in a Zarr v3 codec list: unpickling can run code, and "
+                              "no NWB Zarr v3 file stores one")
         if name.startswith("numcodecs."):
             _ensure_numcodecs_id(name[len("numcodecs."):])
             _wrapped(name[len("numcodecs."):])

@@ -15,7 +15,6 @@ from zarr.core.array import AsyncArray
 from .base import FormatError
 
 MAX_PROBED_CHUNKS = 4096  # chunks decoded one by one to find the damaged one (a failed read only)
-PASS_THROUGH = (IndexError, KeyError, FormatError, MemoryError)  # selection errors and errors that already name
 
 
 class CorruptChunkError(FormatError, OSError):
@@ -23,6 +22,11 @@ class CorruptChunkError(FormatError, OSError):
 
     Both a ``FormatError`` and an ``OSError``, so code catching either keeps working.
     """
+
+
+# selection errors, memory errors and errors that already name their chunk go through unchanged; any other
+# error of a read (codecs' own, nwbzarr's size and pickle checks) starts the search for the chunk at fault
+PASS_THROUGH = (IndexError, KeyError, MemoryError, CorruptChunkError)
 
 
 def store_name(store: Store) -> str:
@@ -45,9 +49,18 @@ def chunk_error(store: Store, path: str, key: str, exc: BaseException) -> Corrup
     )
 
 
-async def read_error(array: AsyncArray, selection: Any) -> CorruptChunkError | None:
-    """The error naming the chunk under ``selection`` that does not decode, or None when every chunk decodes
-    or the store itself fails (a missing store, a dead server: their own errors are raised as they are)."""
+async def read_error(array: AsyncArray, selection: Any, where: str | None = None) -> CorruptChunkError | None:
+    """The error naming the chunk under ``selection`` that does not decode or decodes to the wrong size, or None
+    when every chunk decodes or the store itself fails (a missing store, a dead server: their own errors are
+    raised as they are). ``where`` names the dataset (default: its path in the store)."""
+    from .chunk_errors import locate_bad_chunk  # regular grids with the size check; shards: find_bad_chunk
+
+    try:
+        sized = await locate_bad_chunk(array, selection, where or "/" + array.store_path.path)
+    except Exception:  # the store failed while probing: not a damaged chunk
+        return None
+    if sized is not None:
+        return sized
     found = await find_bad_chunk(array, selection)
     if found is None:
         return None

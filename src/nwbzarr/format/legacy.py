@@ -21,11 +21,21 @@ from zarr.core.array import AsyncArray
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
-from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .base import (
+    ArraySpec,
+    FormatError,
+    Layout,
+    NodeInfo,
+    check_node_depth,
+    map_objects,
+    parse_json,
+    read_json,
+)
 from .codec_map import ensure_codecs_known
 from .corrupt import PASS_THROUGH, read_error, store_name
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
+from .safe_codecs import safe_v2_metadata
 from .validate import check_attributes, check_v2_array, parse_links
 
 DTYPE_ATTR = "zarr_dtype"
@@ -77,7 +87,10 @@ class LegacyLayout(Layout):
             docs = await _walk(store)
         if GROUP_DOC not in docs:
             raise FormatError("no .zgroup at the store root")
-        return {path: self.node_info(path, parts) for path, parts in _by_node(docs).items()}
+        nodes = _by_node(docs)
+        for path in nodes:
+            check_node_depth(path)
+        return {path: self.node_info(path, parts) for path, parts in nodes.items()}
 
     def node_info(self, path: str, parts: dict[str, dict]) -> LegacyNode:
         """Interpret one node's documents (``{".zgroup"|".zarray"|".zattrs": doc}``)."""
@@ -223,6 +236,7 @@ async def _walk(store: Store) -> dict[str, Any]:
         return {k: d for k, d in zip(keys, found) if d is not None}
 
     async def visit(path: str) -> None:
+        check_node_depth(path)
         async with limit:
             names = [n async for n in store.list_dir(f"{path}/" if path else "")]
         children = [meta_key(path, n) for n in names if not n.startswith(".z")]
@@ -366,7 +380,7 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
     meta.pop("attributes", None)
     ensure_codecs_known([meta.get("compressor")] + list(meta.get("filters") or []))
     try:
-        metadata = ArrayV2Metadata.from_dict(meta)
+        metadata = safe_v2_metadata(ArrayV2Metadata.from_dict(meta))
     except Exception as exc:
         raise FormatError(f"{store_name(store)}: dataset {where}: .zarray cannot be used ({exc})") from exc
     return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
@@ -388,7 +402,7 @@ class NamedArray:
         except PASS_THROUGH:
             raise
         except Exception as exc:
-            named = await read_error(self._inner, selection)
+            named = await read_error(self._inner, selection, self.where)
             if named is not None:
                 raise named from exc
             raise FormatError(f"dataset {self.where} cannot be read: {type(exc).__name__}: {exc}") from exc
@@ -438,9 +452,7 @@ def decode_reference_element(value: Any) -> ZarrReference | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if isinstance(value, str) and value.startswith("{"):
-        import json
-
-        return ZarrReference.from_json(json.loads(value))
+        return ZarrReference.from_json(parse_json(value, "reference"))
     return ZarrReference(".", str(value)) if value else None
 
 

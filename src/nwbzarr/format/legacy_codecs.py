@@ -10,9 +10,9 @@ takes the same path so that every legacy object array behaves alike.
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import json
+import math
 import pickle
 from typing import Any
 
@@ -22,84 +22,16 @@ from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 
 from .base import FormatError, to_buffer
-from .corrupt import chunk_error
-from .reference import ZarrReference
+from .chunk_errors import ChunkError
+from .corrupt import chunk_error, store_name
+from .safe_codecs import ChunkSizeError, object_chunk_limit, v2_chain
+from .unpickle import PickleTooLargeError, RestrictedUnpickler, UnsafePickleError, restricted_loads
+
+__all__ = ["ObjectArray", "BrokenArray", "UnsafePickleError", "PickleTooLargeError", "RestrictedUnpickler",
+           "restricted_loads"]
 
 OBJECT_CODECS = frozenset({"pickle", "json2", "json", "vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"})
 FETCH_CONCURRENCY = 32
-
-
-class UnsafePickleError(FormatError):
-    """A pickled chunk that asks for something the legacy layout never stores; nothing of it was run."""
-
-
-# --- restricted unpickling -------------------------------------------------------------------
-def _numpy_globals() -> dict[tuple[str, str], Any]:
-    try:
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy 1
-        from numpy.core.multiarray import _reconstruct, scalar
-
-    out: dict[tuple[str, str], Any] = {}
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out[(mod, "_reconstruct")] = _reconstruct
-        out[(mod, "scalar")] = scalar
-    out[("numpy", "ndarray")] = np.ndarray
-    out[("numpy", "dtype")] = np.dtype
-    for mod in ("numpy.core.numeric", "numpy._core.numeric"):
-        out[(mod, "_frombuffer")] = _safe_frombuffer
-    return out
-
-
-def _safe_frombuffer(buf: bytes, dtype: Any, shape: Any, order: str) -> np.ndarray:
-    """numpy's own pickle helper for plain-data arrays (protocol 5), refusing object dtypes."""
-    dtype = np.dtype(dtype)
-    if dtype.hasobject:
-        raise pickle.UnpicklingError("an object array cannot be rebuilt from raw bytes")
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
-
-
-def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
-    if encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
-    return text.encode("latin-1")
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    import builtins
-
-    allowed = _numpy_globals()
-    for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float",
-                 "bool", "complex"):
-        allowed[("builtins", name)] = getattr(builtins, name)
-        allowed[("__builtin__", name)] = getattr(builtins, name)
-    allowed[("_codecs", "encode")] = _latin1_encode  # protocol-2 pickles spell raw bytes this way
-    for mod in ("hdmf_zarr.utils", "hdmf_zarr.backend", "hdmf_zarr.zarr_utils", "nwbzarr.format.reference"):
-        allowed[(mod, "ZarrReference")] = ZarrReference
-    return allowed
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Rebuilds numpy arrays, builtin containers and ZarrReference; refuses every other global."""
-
-    _ALLOWED: dict[tuple[str, str], Any] | None = None
-
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = RestrictedUnpickler._ALLOWED
-        if allowed is None:
-            allowed = RestrictedUnpickler._ALLOWED = _allowed_globals()
-        found = allowed.get((module, name))
-        if found is None:
-            raise UnsafePickleError(f"refusing to unpickle {module}.{name}: the legacy layout never stores it")
-        return found
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("refusing a pickle with persistent ids")
-
-
-def restricted_loads(data: bytes) -> Any:
-    """``pickle.loads`` limited to what hdmf-zarr writes (see ``RestrictedUnpickler``)."""
-    return RestrictedUnpickler(io.BytesIO(data)).load()
 
 
 # --- object codecs -------------------------------------------------------------------------------
@@ -108,9 +40,13 @@ def json2_encode(values: np.ndarray) -> bytes:
     return numcodecs.JSON().encode(values)
 
 
-def _decode_object_codec(codec_id: str, config: dict, data: bytes) -> Any:
+def _decode_object_codec(codec_id: str, config: dict, data: Any, elements: int, itemsize: int) -> Any:
+    """One object chunk decoded by its object codec, refusing a declared element count that is not the
+    chunk's before anything is allocated for it."""
     if codec_id == "pickle":
-        return restricted_loads(data)
+        return restricted_loads(data, elements * max(itemsize, 8))
+    if codec_id in ("vlen-utf8", "vlen-bytes", "vlen-array"):
+        _check_vlen_header(data, elements, codec_id)
     if codec_id in ("json2", "json"):
         items = json.loads(bytes(data).decode(config.get("encoding", "utf-8")))
         if codec_id == "json":  # numcodecs' old json codec: {"items", "dtype", "shape"} or similar
@@ -119,6 +55,15 @@ def _decode_object_codec(codec_id: str, config: dict, data: bytes) -> Any:
     if codec_id in ("vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"):
         return numcodecs.get_codec(config).decode(data)
     raise FormatError(f"unsupported object codec {codec_id!r}")
+
+
+def _check_vlen_header(data: Any, elements: int, codec_id: str) -> None:
+    raw = memoryview(data).cast("B")
+    if len(raw) < 4:
+        raise ChunkSizeError(f"the {codec_id} data is {len(raw)} bytes, shorter than its header")
+    declared = int.from_bytes(raw[:4], "little")
+    if declared != elements:
+        raise ChunkSizeError(f"the {codec_id} header declares {declared} elements where the chunk holds {elements}")
 
 
 def _json2_items(items: Any) -> np.ndarray:
@@ -169,8 +114,9 @@ class ObjectArray:
         self.compressor = zarray.get("compressor")
         if not self.filters or self.filters[0].get("id") not in OBJECT_CODECS:
             raise FormatError(f"{where}: object array without an object codec (filters {self.filters})")
-        self._compressor = numcodecs.get_codec(dict(self.compressor)) if self.compressor else None
-        self._plain_filters = [numcodecs.get_codec(dict(f)) for f in self.filters[1:]]
+        self._elements = math.prod(self.chunks)
+        self._plain_filters, self._compressor = v2_chain(self.filters[1:], self.compressor or None, None,
+                                                         object_chunk_limit(self._elements))
 
     # --- geometry ---------------------------------------------------------------------------
     @property
@@ -214,8 +160,8 @@ class ObjectArray:
             return self.decode_chunk(buf.to_bytes())
         except UnsafePickleError as exc:
             raise UnsafePickleError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
-        except FormatError as exc:
-            raise FormatError(f"dataset {self.where}, chunk {key!r}: {exc}") from None
+        except FormatError as exc:  # nwbzarr's size checks: the chunk is damaged (or hostile)
+            raise ChunkError(f"{store_name(self.store)}: dataset {self.where}, chunk {key!r}: cannot be decoded: {exc}") from None
         except Exception as exc:
             raise chunk_error(self.store, self.path, key, exc) from None
 
@@ -225,7 +171,7 @@ class ObjectArray:
         for codec in reversed(self._plain_filters):
             data = codec.decode(data)
         first = self.filters[0]
-        values = _decode_object_codec(first["id"], first, data)
+        values = _decode_object_codec(first["id"], first, data, self._elements, self.dtype.itemsize)
         return self._as_chunk(values)
 
     def _as_chunk(self, values: Any) -> np.ndarray:

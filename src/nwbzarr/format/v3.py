@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import json
 import math
@@ -16,12 +17,22 @@ from zarr.core.array import AsyncArray
 from zarr.storage import StorePath
 
 from . import attributes as attr_codec
-from .base import ArraySpec, FormatError, Layout, NodeInfo, map_objects, read_json
+from .base import (
+    ArraySpec,
+    FormatError,
+    Layout,
+    NodeInfo,
+    check_node_depth,
+    map_objects,
+    parse_json,
+    read_json,
+)
 from .chunks import decode_single_chunk
 from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
 from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
 from .reference import ZarrReference
+from .safe_codecs import checked_v3_codecs
 from .validate import check_attributes, check_v3_array, parse_links
 
 DTYPE_ATTR = "_DTYPE"
@@ -56,6 +67,8 @@ class CurrentLayout(Layout):
             docs.update(_flatten_consolidated(consolidated["metadata"]))
         else:
             docs.update(await _walk(store, root))
+        for path in docs:
+            check_node_depth(path)
         return {path: self.node_info(path, doc) for path, doc in docs.items()}
 
     def node_info(self, path: str, doc: dict[str, Any]) -> NodeInfo:
@@ -145,7 +158,7 @@ class CurrentLayout(Layout):
 
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
         doc = documents[meta_key(path)]
-        return AsyncArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
+        return CheckedArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
 
     def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
         if spec.kind == "reference":
@@ -211,6 +224,7 @@ async def _walk(store: Store, root: dict) -> dict[str, dict]:
     limit = asyncio.Semaphore(LIST_CONCURRENCY)
 
     async def visit(path: str) -> None:
+        check_node_depth(path)
         async with limit:
             prefix = f"{path}/" if path else ""
             names = [n async for n in store.list_dir(prefix)]
@@ -243,7 +257,8 @@ def _parsed_from_json(text: str) -> Any:
     ensure_codecs_known(doc.get("codecs"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ArrayV3Metadata.from_dict(doc)
+        meta = ArrayV3Metadata.from_dict(doc)
+    return dataclasses.replace(meta, codecs=checked_v3_codecs(tuple(meta.codecs)))
 
 
 def parsed_metadata(doc: dict[str, Any], where: str = "array") -> Any:
@@ -485,7 +500,7 @@ def decode_reference_element(value: Any) -> ZarrReference | None:
     if not value:
         return None
     if isinstance(value, str) and value.startswith("{"):
-        return ZarrReference.from_json(json.loads(value))
+        return ZarrReference.from_json(parse_json(value, "reference"))
     return ZarrReference(".", str(value))
 
 

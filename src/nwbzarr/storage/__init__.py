@@ -36,3 +36,8 @@ from nwbzarr.storage.zipcontainer import ZipContainerStore  # noqa: E402
 
 __all__ += ["H5ContainerStore", "ZipContainerStore"]
 # --- end few-files stores ---
+
+# --- database server timeouts ---
+from nwbzarr.storage._server import ServerUnavailableError  # noqa: E402
+
+__all__ += ["ServerUnavailableError"]

@@ -90,7 +90,7 @@ def layout_from_metadata(path: str, name: str, raw: bytes) -> ArrayLayout | str 
     """Parse a metadata document: an ArrayLayout, "group" for a group, None if not zarr metadata."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the layout's reader names the problem
         return None
     if not isinstance(doc, dict):
         return None

@@ -40,8 +40,10 @@ def _array_paths(store: ContainerStore, files: list[str]) -> list[ArrayLayout]:
 
 
 def _check_array(store: ContainerStore, layout: ArrayLayout, report: VerifyReport) -> None:
+    from nwbzarr.format.safe_codecs import safe_zarr_array  # pickles restricted, decoders bounded
+
     try:
-        arr = zarr.open_array(store.with_read_only(True), path=layout.path, mode="r")
+        arr = safe_zarr_array(zarr.open_array(store.with_read_only(True), path=layout.path, mode="r"))
     except Exception as exc:  # noqa: BLE001
         report.problems.append(f"{layout.path or '/'}: array metadata does not open: {exc!r}")
         return

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from zarr.abc.store import ByteRequest
 
+from nwbzarr.storage._server import (
+    DEFAULT_TIMEOUT,
+    ServerUnavailableError,
+    check_timeout,
+    guard_backend_calls,
+    safe_address,
+)
 from nwbzarr.storage.base import BytesLike, SyncBackendStore, prefix_upper_bound, resolve_range
 
 __all__ = ["MongoDBStore"]
@@ -24,6 +32,19 @@ def _key_range(prefix: str) -> dict[str, Any]:
     return {"key": cond}
 
 
+_TIMEOUT_OPTIONS = ("serverSelectionTimeoutMS", "connectTimeoutMS", "socketTimeoutMS")
+
+
+def _given_options(client_kwargs: dict[str, Any]) -> set[str]:
+    """Lower-cased option names set by keyword or in the query of a ``mongodb://`` host URI."""
+    given = {k.lower() for k in client_kwargs}
+    hosts = client_kwargs.get("host")
+    for host in hosts if isinstance(hosts, list) else [hosts]:
+        if isinstance(host, str) and "?" in host:
+            given |= {part.split("=", 1)[0].lower() for part in host.split("?", 1)[1].split("&")}
+    return given
+
+
 def _default_client(**kwargs: Any) -> Any:
     try:
         import pymongo
@@ -32,14 +53,18 @@ def _default_client(**kwargs: Any) -> Any:
     return pymongo.MongoClient(**kwargs)
 
 
+@guard_backend_calls
 class MongoDBStore(SyncBackendStore):
     """A zarr store in a MongoDB collection (one document per key, unique index on ``key``).
 
     Values above 15 MiB are split into 8 MiB parts in ``<collection>.parts``; the main document
     names the parts' version, so readers never see a half-written value. Concurrency: threads and
     processes writing disjoint keys (every document write is atomic). ``client_factory`` builds the
-    client from ``client_kwargs`` (default ``pymongo.MongoClient``). A writing ZarrIO holds the lease
-    document ``{_id: "writer"}`` in ``<collection>.locks`` (``acquire_writer_lock``).
+    client from ``client_kwargs`` (default ``pymongo.MongoClient``). ``timeout`` (seconds, default 5)
+    bounds finding the server, connecting and each answer (pymongo's ``serverSelectionTimeoutMS``,
+    ``connectTimeoutMS`` and ``socketTimeoutMS``, unless given in ``client_kwargs`` or the URI); a server
+    that is down or silent raises :class:`ServerUnavailableError` naming it. A writing ZarrIO holds the
+    lease document ``{_id: "writer"}`` in ``<collection>.locks`` (``acquire_writer_lock``).
     """
 
     def __init__(
@@ -49,9 +74,11 @@ class MongoDBStore(SyncBackendStore):
         *,
         client_factory: Callable[..., Any] | None = None,
         read_only: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
         **client_kwargs: Any,
     ) -> None:
         super().__init__(read_only=read_only)
+        self.timeout = check_timeout(timeout)
         if not database or not collection:
             raise ValueError("MongoDBStore needs non-empty database and collection names")
         self.database, self.collection = database, collection
@@ -63,10 +90,38 @@ class MongoDBStore(SyncBackendStore):
         cfg: dict[str, Any] = {"database": self.database, "collection": self.collection}
         if self.client_factory is not _default_client:
             cfg["client_factory"] = self.client_factory
+        if self.timeout != DEFAULT_TIMEOUT:
+            cfg["timeout"] = self.timeout
         return {**cfg, **self.client_kwargs}
 
+    def _full_client_kwargs(self) -> dict[str, Any]:
+        """``client_kwargs`` completed with this store's timeouts where neither they nor the URI set one."""
+        given = _given_options(self.client_kwargs)
+        millis = int(self.timeout * 1000)
+        timeouts = {name: millis for name in _TIMEOUT_OPTIONS if name.lower() not in given}
+        return {**timeouts, **self.client_kwargs}
+
+    @staticmethod
+    def _server_errors() -> tuple[type[BaseException], ...]:
+        try:
+            from pymongo.errors import ConnectionFailure
+        except ImportError:  # pragma: no cover - a custom client_factory without pymongo
+            return ()
+        return (ConnectionFailure,)
+
+    def _server_error(self, exc: BaseException) -> ServerUnavailableError:
+        host = self.client_kwargs.get("host") or "localhost:27017"
+        where = ", ".join(safe_address(h) for h in (host if isinstance(host, list) else [host]))
+        first_line = re.split(r" \(configured timeouts|, Timeout: ", str(exc), maxsplit=1)[0]
+        return ServerUnavailableError(
+            f"MongoDB server {where} (database {self.database!r}, collection {self.collection!r}) did not answer: "
+            f"{first_line} (timeout {self.timeout} s). Check that the server runs and is reachable; a slow server "
+            f"needs a longer timeout: MongoDBStore(..., timeout=30) or mongodb://host/db?timeout=30"
+        )
+
     def _b_open(self) -> None:
-        self._client = self.client_factory(**self.client_kwargs)
+        kwargs = self._full_client_kwargs() if self.client_factory is _default_client else self.client_kwargs
+        self._client = self.client_factory(**kwargs)
         db = self._client[self.database]
         self._docs, self._parts = db[self.collection], db[self.collection + ".parts"]
         if not self.read_only:

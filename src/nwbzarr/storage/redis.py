@@ -6,6 +6,12 @@ from typing import Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 
+from nwbzarr.storage._server import (
+    DEFAULT_TIMEOUT,
+    ServerUnavailableError,
+    check_timeout,
+    guard_backend_calls,
+)
 from nwbzarr.storage.base import BytesLike, SyncBackendStore
 
 __all__ = ["RedisStore"]
@@ -19,33 +25,50 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "\\*?[]^" else c for c in text)
 
 
+@guard_backend_calls
 class RedisStore(SyncBackendStore):
     """A zarr store in a Redis database, all keys under ``prefix:``.
 
-    ``redis_kwargs`` go to ``redis.Redis`` (host, port, db, password, ...). Concurrency: threads
+    ``redis_kwargs`` go to ``redis.Redis`` (host, port, db, password, ...). ``timeout`` (seconds, default
+    5) bounds connecting and each answer; a timeout is not retried, a dropped connection is retried once,
+    and either raises :class:`ServerUnavailableError` naming the server (``socket_timeout`` /
+    ``socket_connect_timeout`` / ``retry`` in ``redis_kwargs`` take precedence). Concurrency: threads
     and processes (Redis executes commands atomically; range reads and multi-gets are MULTI/EXEC
     pipelines). A writer killed mid-write cannot corrupt other values: every SET is atomic.
     Listing uses incremental SCAN so the server is never blocked. Values are limited to 512 MiB.
     A writing ZarrIO holds the lock key ``{prefix}.nwbzarr-lock`` (``acquire_writer_lock``).
     """
 
-    def __init__(self, prefix: str = "zarr", *, read_only: bool = False, **redis_kwargs: Any) -> None:
+    def __init__(self, prefix: str = "zarr", *, read_only: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                 **redis_kwargs: Any) -> None:
         super().__init__(read_only=read_only)
         if not isinstance(prefix, str):
             raise TypeError(f"RedisStore prefix must be str, got {type(prefix).__name__}")
         self.prefix = prefix
+        self.timeout = check_timeout(timeout)
         self.redis_kwargs = dict(sorted(redis_kwargs.items()))
         self._client: Any = None
 
     def _config(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, **self.redis_kwargs}
+        timeout = {} if self.timeout == DEFAULT_TIMEOUT else {"timeout": self.timeout}
+        return {"prefix": self.prefix, **timeout, **self.redis_kwargs}
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        """``redis_kwargs`` completed with this store's timeouts and its retry policy."""
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.retry import Retry
+
+        defaults = {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout,
+                    "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 1, (RedisConnectionError,))}
+        return {**defaults, **self.redis_kwargs}
 
     def _b_open(self) -> None:
         try:
             import redis
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("RedisStore needs the 'redis' package: pip install nwbzarr[stores]") from err
-        self._client = redis.Redis(**self.redis_kwargs)
+        self._client = redis.Redis(**self._client_kwargs())
         self._client.ping()
 
     def acquire_writer_lock(self, timeout: float = 0.0) -> Any:
@@ -56,8 +79,25 @@ class RedisStore(SyncBackendStore):
         from nwbzarr.storage.leases import RedisWriterLock
 
         what = f"the Redis store {self.prefix!r} on {self.redis_kwargs.get('host', 'localhost')}"
-        client = redis.Redis(**self.redis_kwargs)
+        client = redis.Redis(**self._client_kwargs())
         return RedisWriterLock(client, f"{self.prefix}.nwbzarr-lock", timeout, what).acquire()
+
+    @staticmethod
+    def _server_errors() -> tuple[type[BaseException], ...]:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        return (RedisConnectionError, RedisTimeoutError)
+
+    def _server_error(self, exc: BaseException) -> ServerUnavailableError:
+        kw = self.redis_kwargs
+        where = kw.get("unix_socket_path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
+        waited = kw.get("socket_timeout", self.timeout)
+        return ServerUnavailableError(
+            f"Redis server {where} (store prefix {self.prefix!r}) did not answer: {exc} (timeout {waited} s). "
+            f"Check that the server runs and is reachable; a slow server needs a longer timeout: "
+            f"RedisStore(..., timeout=30) or redis://{where}/?timeout=30"
+        )
 
     def _b_close(self) -> None:
         if self._client is not None:

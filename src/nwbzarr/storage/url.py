@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore, MemoryStore, ZipStore
 
+from nwbzarr.storage._server import check_timeout
+
 __all__ = ["open_store"]
 
 MODES = ("r", "r+", "a", "w", "w-")
@@ -53,6 +55,8 @@ def _redis(spec: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
         opts["username"] = parts.username
     if parts.scheme == "rediss":
         opts["ssl"] = True
+    if "timeout" in query:
+        opts["timeout"] = check_timeout(query.pop("timeout"))
     return RedisStore(query.pop("prefix", "zarr"), read_only=read_only, **{**opts, **kwargs})
 
 
@@ -63,6 +67,8 @@ def _mongodb(spec: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
     query = parse_qs(parts.query)
     collection = query.pop("collection", ["zarr_collection"])[-1]
     database = parts.path.strip("/") or "mongodb_zarr"
+    if "timeout" in query:
+        kwargs = {"timeout": check_timeout(query.pop("timeout")[-1]), **kwargs}
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
     host = f"{parts.scheme}://{parts.netloc}/" + (f"?{rest}" if rest else "")
     return MongoDBStore(database, collection, read_only=read_only, host=host, **kwargs)
@@ -99,8 +105,8 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
     """Build the store named by ``spec``; ``mode`` 'r' gives a read-only store, others writable.
 
     Understands ``sqlite:///f.sqldb``, ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
-    (``?prefix=``), ``mongodb://host/db?collection=``, ``memory://``, ``file://``,
-    ``h5container://`` / ``zipcontainer://``, ``icechunk:///dir`` / ``icechunk+s3://bucket/prefix``
+    (``?prefix=``), ``mongodb://host/db?collection=`` (both take ``?timeout=`` seconds, default 5), ``memory://``,
+    ``file://``, ``h5container://`` / ``zipcontainer://``, ``icechunk:///dir`` / ``icechunk+s3://bucket/prefix``
     (``?branch=``, ``?snapshot=``; see nwbzarr.storage.icechunk), any other fsspec URL (``s3://``, ``gs://``, ``https://``;
     ``kwargs`` become ``storage_options``), and local paths (``.zip``, ``.sqldb``, ``.lmdb``,
     directories). A Store is returned as is. Extra ``kwargs`` go to the store's constructor.

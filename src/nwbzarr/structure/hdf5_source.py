@@ -7,6 +7,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..format.base import MAX_NODE_DEPTH
 from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join
 from .sources import Source, dtype_label, region_json, to_plain
 
@@ -67,6 +68,9 @@ class HDF5Source(Source):
             if isinstance(oid, h5py.h5g.GroupID):
                 attrs = self._attrs(child, h5py.Group(oid)) if oinfo.num_attrs else {}
                 nodes[child] = Node(child, GROUP, attrs)
+                if child.count("/") > MAX_NODE_DEPTH:
+                    raise StructureError(f"{self.location}: group {child[:80]}... is nested more than "
+                                         f"{MAX_NODE_DEPTH} groups deep")
                 self._visit_group(oid, child, nodes, links)
             elif isinstance(oid, h5py.h5d.DatasetID):
                 nodes[child] = self._dataset_node(child, h5py.Dataset(oid), oinfo.num_attrs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..format.base import FormatError, parse_json
 from .model import Ref, Structure, StructureError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -73,9 +73,11 @@ class Source(ABC):
             return value
         if isinstance(value, bytes):
             value = value.decode("utf-8")
+        if not isinstance(value, str):
+            raise StructureError(f"{self.location}: cached spec {path} is not JSON text but {type(value).__name__}")
         try:
-            return json.loads(value)
-        except (TypeError, json.JSONDecodeError) as exc:
+            return parse_json(value, "JSON text")
+        except FormatError as exc:
             raise StructureError(f"{self.location}: cached spec {path} is not JSON: {exc}") from exc
 
     def __enter__(self) -> Source:
