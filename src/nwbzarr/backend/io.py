@@ -74,6 +74,8 @@ class ZarrIO(HDMFIO):
         self._closed_store: Store | None = None  # what reads go through after close(), see lifecycle.py
         self._zarr_root: Any = None
         self.show_progress = False  # a tqdm bar in bytes while stored datasets are copied
+        self.manifest_checksums = False  # record each chunk's md5 in the chunk manifest at close (reads them back)
+        self._manifest_stale = False
         self._owns_store = not isinstance(path, Store)
         source = str(path) if isinstance(path, (str, Path)) and "://" not in str(path) else None
         super().__init__(manager=manager, source=source)
@@ -282,6 +284,8 @@ class ZarrIO(HDMFIO):
         try:
             if self._consolidated_stale and self.writable:
                 self.consolidate_metadata()
+            if self._manifest_stale and self.writable:
+                self.write_manifest(self.manifest_checksums)
         finally:
             for other in self._external.values():
                 other.close()
@@ -422,6 +426,7 @@ class ZarrIO(HDMFIO):
         for job in plan.arrays:
             documents.update(job.documents)
         self._write_root(plan.root_documents, documents, consolidate_metadata)
+        self._manifest_stale = True
         for b in plan.written:
             self._mark_written(b)
         self._mark_tree_written(builder)
@@ -501,6 +506,22 @@ class ZarrIO(HDMFIO):
         self._check_writable()
         append_element(self, dataset, value)
         self._consolidated_stale = True
+        self._manifest_stale = True
+
+    # --- chunk manifest (docs/format.md) ------------------------------------------------------------
+    def write_manifest(self, checksums: bool = False) -> None:
+        """Record the chunk keys every array holds (and their md5s with ``checksums``); done at close."""
+        from ..format.manifest import write_manifest
+
+        self._check_writable()
+        self._run(write_manifest(self._store, self.nodes, self._layout.zarr_format, checksums))
+        self._manifest_stale = False
+
+    def verify(self, checksums: bool = False) -> Any:
+        """A ``ChunkReport``: chunks missing, extra or (``checksums``) altered against the manifest."""
+        from ..verify import verify_store
+
+        return self._run(verify_store(self.store, self._layout, str(self._location or self._path), checksums))
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, src_io: HDMFIO, container: Container | None = None, write_args: dict | None = None,
