@@ -3,6 +3,7 @@ lost, added or altered after a write is reported, on every store kind and in bot
 
 from __future__ import annotations
 
+import dbm.dumb
 import json
 import shutil
 from datetime import UTC, datetime
@@ -22,7 +23,14 @@ from nwbzarr import NWBZarrIO, ZarrDataIO
 from nwbzarr.cli import app
 from nwbzarr.format.base import to_buffer
 from nwbzarr.format.manifest import MANIFEST_KEY, ChunkGrid
-from nwbzarr.storage import H5ContainerStore, LMDBStore, SQLiteStore, ZipContainerStore
+from nwbzarr.storage import (
+    DBMStore,
+    H5ContainerStore,
+    LMDBStore,
+    MappingStore,
+    SQLiteStore,
+    ZipContainerStore,
+)
 from nwbzarr.verify import dandi_zarr_checksum, record_manifest, verify
 
 SERIES = "acquisition/big/data"
@@ -43,7 +51,9 @@ def make_store(kind: str, tmp_path: Path):
     return {"sqlite": lambda: SQLiteStore(tmp_path / "f.sqldb"),
             "lmdb": lambda: LMDBStore(tmp_path / "f.lmdb", map_size=2**26),
             "zip": lambda: ZipContainerStore(tmp_path / "fz"),
-            "h5": lambda: H5ContainerStore(tmp_path / "fh")}[kind]()
+            "h5": lambda: H5ContainerStore(tmp_path / "fh"),
+            "dbm": lambda: DBMStore(tmp_path / "f.dbm", open=dbm.dumb.open),
+            "memory": lambda: MappingStore({})}[kind]()
 
 
 def write(target, fmt: int, checksums: bool = False, nwb: NWBFile | None = None) -> None:
@@ -66,7 +76,7 @@ def chunk_key(fmt: int, i: int) -> str:
 
 
 @pytest.mark.parametrize("fmt", [3, 2])
-@pytest.mark.parametrize("kind", ["dir", "sqlite", "lmdb", "zip", "h5"])
+@pytest.mark.parametrize("kind", ["dir", "sqlite", "lmdb", "zip", "h5", "dbm", "memory"])
 def test_lost_and_added_chunks_are_reported_on_every_store(kind, fmt, tmp_path) -> None:
     target = make_store(kind, tmp_path)
     write(target, fmt)
@@ -179,6 +189,14 @@ def test_a_write_that_fails_leaves_the_previous_manifest(tmp_path) -> None:
     assert report.problems == ["array /acquisition/bad/starting_time is not in the manifest (added after it was written?)"]
 
 
+def test_export_leaves_a_manifest(tmp_path) -> None:
+    write(tmp_path / "a.zarr", 3)
+    with NWBZarrIO(tmp_path / "a.zarr", mode="r") as src, NWBZarrIO(tmp_path / "b.zarr", mode="w") as dst:
+        dst.export(src_io=src)
+    assert manifest(tmp_path / "b.zarr")["arrays"][SERIES] == {"grid": [10, 1], "chunks": "all"}
+    assert verify(tmp_path / "b.zarr").ok
+
+
 def test_parallel_write_records_every_chunk(tmp_path) -> None:
     from tests.parallel.iterators import ArrayIterator
 
@@ -208,8 +226,9 @@ def test_convert_and_migrate_leave_a_manifest(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("fmt", [3, 2])
-def test_container_consolidate_keeps_the_manifest_valid(fmt, tmp_path) -> None:
-    store = ZipContainerStore(tmp_path / "fz")
+@pytest.mark.parametrize("container", [ZipContainerStore, H5ContainerStore])
+def test_container_consolidate_keeps_the_manifest_valid(container, fmt, tmp_path) -> None:
+    store = container(tmp_path / "fz")
     write(store, fmt, checksums=True)
     store.consolidate()
     assert verify(store, checksums=True).ok

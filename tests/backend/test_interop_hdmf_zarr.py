@@ -150,9 +150,8 @@ with getattr(hdmf_zarr, sys.argv[2])(sys.argv[1], "r") as io:
 def test_hdmf_zarr_014_reads_a_store_with_a_chunk_manifest(tmp_path, hdmf_zarr_014, fmt):
     """The sidecar ``nwbzarr_manifest.json`` is no Zarr node: hdmf-zarr 0.14 reads the store, with consolidated
     metadata and without it (when zarr lists the root's children and meets the manifest)."""
-    from test_verify import DATA, small_nwbfile
-
     from nwbzarr.verify import verify
+    from test_verify import DATA, small_nwbfile
 
     path = tmp_path / "m.nwb.zarr"
     nwb = small_nwbfile()
