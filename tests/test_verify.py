@@ -281,3 +281,23 @@ def test_verify_of_a_copy_with_a_lost_array(tmp_path) -> None:
     shutil.rmtree(target / "acquisition/big/data")
     report = verify(target)
     assert any("/acquisition/big/data is in the manifest but not in the store" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("fmt", [3, 2])
+def test_manifest_from_the_write_plan_equals_a_listing(fmt, tmp_path) -> None:
+    """Keys the write plan says it stored (single chunks, whole-array encodes) and the previous manifest's
+    entries reused by an append are exactly what a full listing of the store finds."""
+    from _nwb_factory import broad_nwbfile
+
+    target = tmp_path / "f.nwb.zarr"
+    nwb = broad_nwbfile()
+    nwb.add_acquisition(TimeSeries(name="zeros", data=ZarrDataIO(np.zeros((40, 2)), chunks=(10, 2)), unit="m",
+                                   rate=1.0))  # fill-valued chunks: stored or not, the manifest agrees
+    write(target, fmt, nwb=nwb)
+    with NWBZarrIO(target, mode="a") as io:
+        back = io.read()
+        back.add_acquisition(TimeSeries(name="late", data=DATA, unit="m", rate=1.0))
+        io.write(back)
+    from_plan = manifest(target)
+    assert from_plan == record_manifest(target)
+    assert "acquisition/late/data" in from_plan["arrays"] and verify(target).ok

@@ -18,6 +18,7 @@ from zarr.core.sync import sync
 from .format.base import FormatError, Layout, NodeInfo
 from .format.manifest import (
     MANIFEST_KEY,
+    array_documents,
     chunk_grid,
     chunk_keys_by_array,
     list_keys,
@@ -102,7 +103,7 @@ async def _check_array(store: Store, path: str, node: NodeInfo | None, entry: di
         report.extra += [full(k) for k in sorted(present)]
         return
     try:
-        grid = chunk_grid(node)
+        grid = chunk_grid(node.document, path)
         expected = recorded_keys(entry, grid)
     except FormatError as exc:
         report.problems.append(f"array {where}: {exc}")
@@ -187,7 +188,7 @@ def record_manifest(path: str | Path | Store, checksums: bool = False) -> dict[s
     store, layout, _, owned = _open(path, False)
     try:
         nodes = sync(layout.load_nodes(store, use_consolidated=False))
-        return sync(write_manifest(store, nodes, layout.zarr_format, checksums))
+        return sync(write_manifest(store, array_documents(nodes), layout.zarr_format, checksums))
     finally:
         if owned:
             store.close()

@@ -20,6 +20,7 @@ from .base import FormatError, NodeInfo, encode_json, read_json, to_buffer
 
 MANIFEST_KEY = "nwbzarr_manifest.json"
 MANIFEST_FORMAT = 1
+LIST_PER_ARRAY_MAX = 64  # more arrays to list than this: one listing of the whole store instead
 METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 
 
@@ -58,9 +59,8 @@ class ChunkGrid:
         return index if all(i < n for i, n in zip(index, self.grid)) and key == self.key(index) else None
 
 
-def chunk_grid(node: NodeInfo) -> ChunkGrid:
-    """The chunk grid of an array node, in either layout (v3 ``zarr.json`` or v2 ``.zarray``)."""
-    doc = node.document
+def chunk_grid(doc: dict[str, Any], path: str) -> ChunkGrid:
+    """The chunk grid of an array from its metadata document (v3 ``zarr.json`` or v2 ``.zarray``)."""
     shape = tuple(int(s) for s in doc.get("shape", ()))
     try:
         if "chunk_grid" in doc:
@@ -73,7 +73,7 @@ def chunk_grid(node: NodeInfo) -> ChunkGrid:
             chunks, prefix, sep = doc["chunks"], "", doc.get("dimension_separator") or "."
         grid = tuple(math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
-        raise FormatError(f"array /{node.path}: its chunk grid cannot be read from the metadata: {exc!r}") from exc
+        raise FormatError(f"array /{path}: its chunk grid cannot be read from the metadata: {exc!r}") from exc
     return ChunkGrid(grid, prefix, sep)
 
 
@@ -148,27 +148,74 @@ async def md5_of_keys(store: Store, keys: list[str]) -> dict[str, tuple[str, int
     return {k: v for k, v in results if v is not None}
 
 
-async def build_manifest(store: Store, nodes: dict[str, NodeInfo], zarr_format: int,
-                         checksums: bool = False) -> dict[str, Any]:
-    """The manifest of ``store`` as it is now: one listing, grouped by array (md5s read back if asked)."""
-    arrays = {p: n for p, n in nodes.items() if n.kind == "array" and not getattr(n, "error", None)}
-    by_array, _ = chunk_keys_by_array(await list_keys(store), set(arrays))
+def array_documents(nodes: dict[str, NodeInfo]) -> dict[str, dict[str, Any]]:
+    """Each usable array's metadata document by path, from loaded nodes."""
+    return {p: n.document for p, n in nodes.items() if n.kind == "array" and not getattr(n, "error", None)}
+
+
+def array_documents_of_plan(documents: dict[str, dict]) -> dict[str, dict[str, Any]]:
+    """Each array's metadata document by path, from the documents a write stored (key -> document)."""
+    out = {}
+    for key, doc in documents.items():
+        parent, _, name = key.rpartition("/")
+        if (name == "zarr.json" and doc.get("node_type") == "array") or name == ".zarray":
+            out[parent] = doc
+    return out
+
+
+async def _stored_keys(store: Store, paths: list[str]) -> dict[str, list[str]]:
+    """The chunk keys stored under each array path: one listing per array when few, else one in all."""
+    import asyncio
+
+    if len(paths) > LIST_PER_ARRAY_MAX:
+        return chunk_keys_by_array(await list_keys(store), set(paths))[0]
+
+    async def one(path: str) -> list[str]:
+        return [k[len(path) + 1:] async for k in store.list_prefix(f"{path}/")
+                if k[len(path) + 1:] not in METADATA_NAMES]
+
+    return dict(zip(paths, await asyncio.gather(*(one(p) for p in paths))))
+
+
+async def build_manifest(store: Store, arrays: dict[str, dict[str, Any]], zarr_format: int,
+                         checksums: bool = False, known: dict[str, Any] | None = None,
+                         previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of ``arrays`` (path -> metadata document).
+
+    Chunk keys come from ``known`` (path -> keys or ``"all"``, as the write plan stored them; None: unknown),
+    else from ``previous`` (the manifest before this write, for arrays it did not touch and whose grid is
+    unchanged), else from listing the store. With ``checksums`` every chunk is read back for its md5.
+    """
+    known, old = known or {}, (previous or {}).get("arrays", {})
+    grids = {p: chunk_grid(doc, p) for p, doc in arrays.items()}
+    keys: dict[str, list[str]] = {}
+    for path, grid in grids.items():
+        entry = old.get(path) if path not in known else None
+        if known.get(path) is not None:
+            keys[path] = grid.all_keys() if known[path] == "all" else list(known[path])
+        elif isinstance(entry, dict) and entry.get("grid") == list(grid.grid):
+            keys[path] = recorded_keys(entry, grid)
+    keys.update(await _stored_keys(store, sorted(set(grids) - set(keys))))
     sums = None
     if checksums:
-        full = [f"{p}/{k}" if p else k for p, keys in by_array.items() for k in keys]
-        sums = await md5_of_keys(store, full)
+        sums = await md5_of_keys(store, [f"{p}/{k}" for p, ks in keys.items() for k in ks])
     entries = {}
-    for path, node in sorted(arrays.items()):
-        rel_sums = None if sums is None else {k: sums[f"{path}/{k}"] for k in by_array[path] if f"{path}/{k}" in sums}
-        entries[path] = array_entry(chunk_grid(node), by_array[path], rel_sums)
+    for path in sorted(grids):
+        rel_sums = None if sums is None else {k: sums[f"{path}/{k}"] for k in keys[path] if f"{path}/{k}" in sums}
+        entries[path] = array_entry(grids[path], keys[path], rel_sums)
     return {"nwbzarr_chunk_manifest": MANIFEST_FORMAT, "zarr_format": zarr_format, "checksums": checksums,
             "arrays": entries}
 
 
-async def write_manifest(store: Store, nodes: dict[str, NodeInfo], zarr_format: int,
-                         checksums: bool = False) -> dict[str, Any]:
-    """Build the manifest and store it under ``MANIFEST_KEY``; returns the document."""
-    doc = await build_manifest(store, nodes, zarr_format, checksums)
+async def write_manifest(store: Store, arrays: dict[str, dict[str, Any]], zarr_format: int,
+                         checksums: bool = False, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the manifest (see ``build_manifest``; the stored one stands in for untouched arrays) and store it
+    under ``MANIFEST_KEY``; returns the document."""
+    try:
+        previous = await read_manifest(store) if known is not None else None
+    except FormatError:
+        previous = None
+    doc = await build_manifest(store, arrays, zarr_format, checksums, known, previous)
     await store.set(MANIFEST_KEY, to_buffer(encode_json(doc)))
     return doc
 
