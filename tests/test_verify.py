@@ -301,3 +301,20 @@ def test_manifest_from_the_write_plan_equals_a_listing(fmt, tmp_path) -> None:
     from_plan = manifest(target)
     assert from_plan == record_manifest(target)
     assert "acquisition/late/data" in from_plan["arrays"] and verify(target).ok
+
+
+@pytest.mark.parametrize("name", ["hdmf_zarr_0.13/sample.nwb.zarr", "hdmf_zarr_0.13/dci.nwb.zarr",
+                                  "hdmf_zarr_0.14/sharded.nwb.zarr", "hdmf_zarr_0.14/anm.nwb.zarr"])
+def test_stores_written_by_hdmf_zarr_get_a_manifest_and_verify(shared_data, tmp_path, name) -> None:
+    target = tmp_path / "copy.nwb.zarr"
+    shutil.copytree(shared_data / name, target)
+    assert "no chunk manifest" in verify(target).problems[0]
+    doc = record_manifest(target, checksums=True)
+    assert verify(target, checksums=True).ok
+    path, entry = next((p, e) for p, e in sorted(doc["arrays"].items()) if e["md5"])
+    key = sorted(entry["md5"])[0]
+    chunk = target / path / key
+    chunk.write_bytes(chunk.read_bytes() + b"\0")
+    assert verify(target, checksums=True).altered == [f"{path}/{key}"]
+    chunk.unlink()
+    assert verify(target).missing == [f"{path}/{key}"]
