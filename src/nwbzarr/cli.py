@@ -1,4 +1,4 @@
-"""The ``nwbzarr`` command line: convert, info, demo."""
+"""The ``nwbzarr`` command line: convert, info, demo, verify, ..."""
 
 from __future__ import annotations
 
@@ -149,6 +149,33 @@ def migrate(
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    path: str = typer.Argument(..., help="A Zarr store (path or URL) written by nwbzarr."),
+    checksums: bool = typer.Option(False, "--checksums", help="Also compare every chunk's md5 with the manifest "
+                                   "and print the store's DANDI Zarr checksum (reads every chunk)."),
+) -> None:
+    """Compare the chunks a store holds with its chunk manifest: missing, extra, altered. Exit code 1 if any."""
+    from .verify import verify as run
+
+    report = run(path, checksums=checksums)
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def manifest(
+    path: str = typer.Argument(..., help="A Zarr store (path or URL) to record the chunk manifest of."),
+    checksums: bool = typer.Option(False, "--checksums", help="Record every chunk's md5 too (reads every chunk)."),
+) -> None:
+    """(Re)write the chunk manifest from what the store holds now (e.g. a store written by hdmf-zarr)."""
+    from .verify import record_manifest
+
+    doc = record_manifest(path, checksums=checksums)
+    typer.echo(f"recorded the chunks of {len(doc['arrays'])} arrays in {path}")
 
 
 def main() -> None:

@@ -86,10 +86,18 @@ def migrate(source: str | Path | Store, target: str | Path | Store, to: str | in
         raise with_store(exc, repr(str(src_loc or source))) from exc
     copier = _Copier(src_store, src_layout, dst_store, dst_layout, block_bytes)
     checksums = copier.run(nodes, report, progress)
+    _record_manifest(dst_store, dst_layout)
     _note_relative_sources(nodes, src_loc, dst_loc, report)
     if verify:
         _verify(nodes, checksums, dst_store, dst_layout, copier, report)
     return report
+
+
+def _record_manifest(store: Store, layout: Layout) -> None:
+    """The chunk manifest of the migrated store (docs/format.md), as every nwbzarr write leaves one."""
+    from .format.manifest import array_documents, write_manifest
+
+    sync(write_manifest(store, array_documents(sync(layout.load_nodes(store))), layout.zarr_format))
 
 
 # --- target ------------------------------------------------------------------------------------

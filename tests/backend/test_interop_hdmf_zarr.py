@@ -132,3 +132,45 @@ def test_scalar_references_interoperate_with_hdmf_zarr_014(tmp_path, hdmf_zarr_0
         assert root["a_ref_to_group"].data.builder is root["z_group/sub"]
         assert root["a_ref_to_dataset"].data.builder is root["z_group/values"]
         assert root["a_ref_to_group"].dtype == "object"
+
+
+MANIFEST_READER = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import hdmf_zarr
+with getattr(hdmf_zarr, sys.argv[2])(sys.argv[1], "r") as io:
+    nwb = io.read()
+    print(json.dumps({"big": np.asarray(nwb.acquisition["big"].data[:]).tolist(),
+                      "trials": np.asarray(nwb.trials["start_time"].data[:]).tolist()}))
+"""
+
+
+@pytest.mark.parametrize("fmt", [3, 2])
+def test_hdmf_zarr_014_reads_a_store_with_a_chunk_manifest(tmp_path, hdmf_zarr_014, fmt):
+    """The sidecar ``nwbzarr_manifest.json`` is no Zarr node: hdmf-zarr 0.14 reads the store, with consolidated
+    metadata and without it (when zarr lists the root's children and meets the manifest)."""
+    from nwbzarr.verify import verify
+    from test_verify import DATA, small_nwbfile
+
+    path = tmp_path / "m.nwb.zarr"
+    nwb = small_nwbfile()
+    nwb.add_trial(start_time=1.0, stop_time=2.0)
+    with NWBZarrIO(path, mode="w", zarr_format=fmt) as io:
+        io.manifest_checksums = True
+        io.write(nwb)
+    assert (path / "nwbzarr_manifest.json").is_file() and verify(path, checksums=True).ok
+    reader = "NWBZarrIO" if fmt == 3 else "NWBZarrV2IO"
+    for consolidated in (True, False):
+        if not consolidated:
+            if fmt == 3:
+                root = json.loads((path / "zarr.json").read_text())
+                root.pop("consolidated_metadata")
+                (path / "zarr.json").write_text(json.dumps(root))
+            else:
+                (path / ".zmetadata").unlink()
+        run = subprocess.run([hdmf_zarr_014, "-c", MANIFEST_READER, str(path), reader], capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        got = json.loads(run.stdout.strip().splitlines()[-1])
+        assert got == {"big": DATA.tolist(), "trials": [1.0]}

@@ -86,6 +86,10 @@ class ZarrIO(HDMFIO):
         self._closed_store: Store | None = None  # what reads go through after close(), see lifecycle.py
         self._zarr_root: Any = None
         self.show_progress = False  # a tqdm bar in bytes while stored datasets are copied
+        self.manifest_checksums = False  # record each chunk's md5 in the chunk manifest at close (reads them back)
+        self._manifest_stale = False
+        self._manifest_known: dict[str, Any] = {}  # array path -> chunk keys this session stored (None: list them)
+        self._manifest_arrays: dict[str, dict] | None = None  # array path -> metadata document, after a write
         self._owns_store = not isinstance(path, Store)
         source = str(path) if isinstance(path, (str, Path)) and "://" not in str(path) else None
         super().__init__(manager=manager, source=source)
@@ -299,6 +303,8 @@ class ZarrIO(HDMFIO):
         try:
             if self._consolidated_stale and self.writable:
                 self.consolidate_metadata()
+            if self._manifest_stale and self.writable:
+                self.write_manifest(self.manifest_checksums)
             if self.writable:
                 lifecycle.end_transaction(self._store, commit=True)
         finally:
@@ -453,6 +459,7 @@ class ZarrIO(HDMFIO):
         for job in plan.arrays:
             documents.update(job.documents)
         self._write_root(plan.root_documents, documents, consolidate_metadata)
+        self._note_chunks_written(plan, documents)
         for b in plan.written:
             self._mark_written(b)
         self._mark_tree_written(builder)
@@ -536,6 +543,33 @@ class ZarrIO(HDMFIO):
         self._check_writable()
         append_element(self, dataset, value)
         self._consolidated_stale = True
+        self._manifest_stale, self._manifest_arrays = True, None
+        self._manifest_known[dataset.node.path] = None
+
+    # --- chunk manifest (docs/format.md) ------------------------------------------------------------
+    def write_manifest(self, checksums: bool = False) -> None:
+        """Record the chunk keys every array holds (and their md5s with ``checksums``); done at close."""
+        from ..format.manifest import array_documents, write_manifest
+
+        self._check_writable()
+        arrays = self._manifest_arrays if self._manifest_arrays is not None else array_documents(self.nodes)
+        known = self._manifest_known or None  # None: list every array (an explicit refresh)
+        self._run(write_manifest(self._store, arrays, self._layout.zarr_format, checksums, known))
+        self._manifest_stale, self._manifest_known, self._manifest_arrays = False, {}, None
+
+    def _note_chunks_written(self, plan: Any, documents: dict[str, dict]) -> None:
+        """What the manifest needs from a write: the chunk keys the plan stored, and every array's metadata."""
+        from ..format.manifest import array_documents_of_plan
+
+        self._manifest_known.update({job.path: plan.chunk_keys.get(job.path) for job in plan.arrays})
+        self._manifest_arrays = array_documents_of_plan(documents)
+        self._manifest_stale = True
+
+    def verify(self, checksums: bool = False) -> Any:
+        """A ``ChunkReport``: chunks missing, extra or (``checksums``) altered against the manifest."""
+        from ..verify import verify_store
+
+        return self._run(verify_store(self.store, self._layout, str(self._location or self._path), checksums))
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, src_io: HDMFIO, container: Container | None = None, write_args: dict | None = None,

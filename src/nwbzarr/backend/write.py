@@ -67,6 +67,7 @@ class WritePlan:
     root_documents: dict[str, dict] = field(default_factory=dict)
     arrays: list[ArrayJob] = field(default_factory=list)
     written: list[Builder] = field(default_factory=list)
+    chunk_keys: dict[str, Any] = field(default_factory=dict)  # array path -> keys stored, or "all" (manifest)
 
 
 class TreeWriter:
@@ -422,6 +423,8 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
     slow, large = [], []
     for job in plan.arrays:
         if job.plan.values is None or not _has_data(job.spec):
+            if job.plan.values is not None:
+                plan.chunk_keys[job.path] = []
             continue
         arr = io.layout.open_array_for_write(store, job.path, job.documents)
         values = np.asarray(job.plan.values)
@@ -429,8 +432,10 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
         if encoded is not None:
             chunk_key, chunk = encoded
             items.append((f"{job.path}/{chunk_key}", chunk))
+            plan.chunk_keys[job.path] = [chunk_key]
         elif isinstance(arr, AsyncArray) and chunk_encoder(arr) is not None:
             large.append((arr, values))
+            plan.chunk_keys[job.path] = "all"  # encode_and_store stores every chunk, fill-valued ones too
         else:
             slow.append((job, arr))
     await set_many(store, items)
