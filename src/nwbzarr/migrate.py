@@ -95,7 +95,10 @@ def migrate(source: str | Path | Store, target: str | Path | Store, to: str | in
 
 def _record_manifest(store: Store, layout: Layout) -> None:
     """The chunk manifest of the migrated store (docs/format.md), as every nwbzarr write leaves one."""
-    from .format.manifest import array_documents, write_manifest
+    from .format.manifest import array_documents, holds_manifest, write_manifest
+
+    if not holds_manifest(store):
+        return
 
     sync(write_manifest(store, array_documents(sync(layout.load_nodes(store))), layout.zarr_format))
 

@@ -384,3 +384,22 @@ def test_convert_a_real_hdf5_file_into_icechunk(shared_data, tmp_path) -> None:
     assert len(_history(tmp_path / "anm.nwb.icechunk")) == 2  # the conversion is one snapshot
     with NWBHDF5IO(str(source), "r") as h5, NWBZarrIO(url, "r") as io:
         assert_containers_equal(h5.read(), io.read())
+
+
+def test_no_chunk_manifest_in_a_repository_and_verify_says_why(tmp_path) -> None:
+    """Icechunk accepts Zarr keys only: nwbzarr's manifest sidecar is not written, and verify() says so."""
+    from hdmf.backends.errors import UnsupportedOperation
+    from zarr.core.sync import sync
+
+    url = f"icechunk:///{tmp_path}/f.nwb.icechunk"
+    with NWBZarrIO(url, "w") as io:
+        io.write(_nwbfile())
+    with NWBZarrIO(url, "r") as io:
+        keys = sync(_all_keys(io.store))
+        assert "zarr.json" in keys and "nwbzarr_manifest.json" not in keys
+        with pytest.raises(UnsupportedOperation, match="no chunk manifest"):
+            io.verify()
+
+
+async def _all_keys(store) -> list[str]:
+    return [key async for key in store.list()]

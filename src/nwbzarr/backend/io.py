@@ -549,9 +549,12 @@ class ZarrIO(HDMFIO):
     # --- chunk manifest (docs/format.md) ------------------------------------------------------------
     def write_manifest(self, checksums: bool = False) -> None:
         """Record the chunk keys every array holds (and their md5s with ``checksums``); done at close."""
-        from ..format.manifest import array_documents, write_manifest
+        from ..format.manifest import array_documents, holds_manifest, write_manifest
 
         self._check_writable()
+        if not holds_manifest(self._store):  # e.g. Icechunk: Zarr keys only, and its own snapshot checksums
+            self._manifest_stale, self._manifest_known, self._manifest_arrays = False, {}, None
+            return
         arrays = self._manifest_arrays if self._manifest_arrays is not None else array_documents(self.nodes)
         known = self._manifest_known or None  # None: list every array (an explicit refresh)
         self._run(write_manifest(self._store, arrays, self._layout.zarr_format, checksums, known))
@@ -567,8 +570,13 @@ class ZarrIO(HDMFIO):
 
     def verify(self, checksums: bool = False) -> Any:
         """A ``ChunkReport``: chunks missing, extra or (``checksums``) altered against the manifest."""
+        from ..format.manifest import holds_manifest
         from ..verify import verify_store
 
+        if not holds_manifest(self.store):
+            raise UnsupportedOperation(
+                f"{self._describe()} is a {type(self.store).__name__}, which holds only Zarr keys and so no chunk "
+                "manifest; it checks its own data (an Icechunk snapshot is verified by Icechunk itself)")
         return self._run(verify_store(self.store, self._layout, str(self._location or self._path), checksums))
 
     # --- export ------------------------------------------------------------------------------------

@@ -59,6 +59,11 @@ class ChunkGrid:
         return index if all(i < n for i, n in zip(index, self.grid)) and key == self.key(index) else None
 
 
+def holds_manifest(store: Any) -> bool:
+    """Whether a store can hold the manifest, a key outside Zarr's (its ``supports_manifest``, default True)."""
+    return bool(getattr(store, "supports_manifest", True))
+
+
 def chunk_grid(doc: dict[str, Any], path: str) -> ChunkGrid:
     """The chunk grid of an array from its metadata document (v3 ``zarr.json`` or v2 ``.zarray``)."""
     shape = tuple(int(s) for s in doc.get("shape", ()))

@@ -46,6 +46,8 @@ async def _copy_store(
     src, dst = _norm(source_path), _norm(dest_path)
     rels = await _keys_under(source, src)
     pairs = [(_join(src, r) if r else src, _join(dst, r) if r else dst) for r in rels]
+    accepts = getattr(dest, "accepts_key", None)  # stores that hold only some keys (Icechunk: Zarr keys only)
+    pairs = [(s, d) for s, d in pairs if accepts is None or accepts(d)]
     existing = {d for d, e in zip((d for _, d in pairs), [await dest.exists(d) for _, d in pairs]) if e}
     if existing and if_exists == "raise":
         raise ValueError(f"copy_store: {len(existing)} keys already exist in dest, e.g. {sorted(existing)[0]!r}")
@@ -90,6 +92,8 @@ def copy_store(
     """Copy every key under ``source_path`` of ``source`` to ``dest_path`` of ``dest``, byte for byte.
 
     ``if_exists``: 'raise' (before copying anything), 'replace' or 'skip' keys already in dest.
+    Keys the destination cannot hold (its ``accepts_key`` says so, e.g. a sidecar in an Icechunk repository)
+    are left out.
     Returns ``(n_copied, n_skipped, n_bytes_copied)`` as zarr 2 did; ``dry_run`` only counts.
     """
     return sync(_copy_store(source, dest, source_path, dest_path, if_exists, dry_run, progress))

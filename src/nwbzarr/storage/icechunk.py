@@ -99,6 +99,7 @@ class IcechunkNWBStore(WrapperStore[icechunk.IcechunkStore]):
     """
 
     supports_consolidated_metadata = False  # Icechunk keeps all metadata in one snapshot document
+    supports_manifest = False  # only Zarr keys are accepted; snapshots carry Icechunk's own checksums
     documents_before_chunks = True  # Icechunk refuses a chunk of an array whose zarr.json is not written yet
     supports_multiprocess_writes = False  # a writable session is one process's (see nwbzarr.parallel)
 
@@ -159,12 +160,17 @@ class IcechunkNWBStore(WrapperStore[icechunk.IcechunkStore]):
         for key in [k async for k in self._store.list_dir(prefix)]:
             yield key
 
+    def accepts_key(self, key: str) -> bool:
+        """Icechunk holds Zarr keys only: no root-level sidecar such as nwbzarr's chunk manifest (v2 keys pass
+        here, to be refused with a clear message when written)."""
+        return "/" in key or key == "zarr.json" or _is_v2_key(key)
+
     async def exists(self, key: str) -> bool:
-        return False if _is_v2_key(key) else await self._store.exists(key)
+        return False if _is_v2_key(key) or not self.accepts_key(key) else await self._store.exists(key)
 
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
                   ) -> Buffer | None:
-        if _is_v2_key(key):
+        if _is_v2_key(key) or not self.accepts_key(key):
             return None
         value = await self._store.get(key, prototype, byte_range)
         if value is not None and byte_range is None and key.endswith("zarr.json"):
