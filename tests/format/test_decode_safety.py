@@ -49,6 +49,9 @@ class _Touch:
         return (os.system, (f"touch {self.path}",))
 
 
+# numcodecs' opt-in, and zarr >= 3.4's own: a user who enabled every unsafe setting still runs no pickle
+BOTH_PICKLE_OPT_INS = {"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1", "ZARR_ARRAY__ALLOW_UNSAFE_PICKLE_DECODE": "True"}
+
 def _nwbfile(data: np.ndarray | None = None, chunks: tuple[int, ...] | None = None, compressors=None) -> NWBFile:
     nwb = NWBFile(session_description="decode", identifier="decode-1",
                   session_start_time=datetime(2024, 1, 2, tzinfo=UTC))
@@ -154,7 +157,7 @@ def test_pickle_anywhere_never_runs_even_with_the_unsafe_opt_in(tmp_path: Path, 
     _pickle_in_chain(store, name, where, pickle.dumps(_Touch(str(marker))))
     out = tmp_path / "out"
     out.mkdir()
-    report = _child(OPS_IN_CHILD, str(store), str(out), env={"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1"})
+    report = _child(OPS_IN_CHILD, str(store), str(out), env=BOTH_PICKLE_OPT_INS)
     assert not marker.exists(), report
     assert "opt-in is not set" not in report and "read:" in report, report
     lines = dict(line.split(": ", 1) for line in report.splitlines() if line.split(": ", 1)[0] in
@@ -349,7 +352,7 @@ def test_container_verify_never_runs_a_pickle_even_with_the_unsafe_opt_in(tmp_pa
         assert numcodecs.pickles.ALLOW_UNSAFE_PICKLE_DECODE
         from nwbzarr.storage import ZipContainerStore
         print(ZipContainerStore(sys.argv[1]).verify().problems)
-    """, str(root), env={"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1"})
+    """, str(root), env=BOTH_PICKLE_OPT_INS)
     assert not marker.exists(), report
     assert f"{LOCATION}/0: chunk does not decode" in report and "refusing to unpickle posix.system" in report, report
 
