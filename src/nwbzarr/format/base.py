@@ -11,6 +11,7 @@ import numpy as np
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 
+from ..errors import FormatError
 from .reference import ZarrReference
 
 BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
@@ -19,10 +20,6 @@ TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode
 
 MAX_JSON_DEPTH = 128  # nesting levels of one JSON document: far above any NWB file, far below Python's stack
 MAX_NODE_DEPTH = 100  # groups nested in groups: NWB files use fewer than 10; HDMF builds trees recursively
-
-
-class FormatError(ValueError):
-    """A store whose metadata does not follow the layout it claims."""
 
 
 class ResourceLimitError(FormatError):

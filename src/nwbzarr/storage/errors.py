@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nwbzarr.format.base import FormatError
+from ..errors import FormatError  # the layer-neutral base (format.base re-exports it)
 
 
 class StoreCorruptError(FormatError, OSError):
