@@ -34,6 +34,7 @@ from zarr.abc.store import Store
 
 from .backend.write import WriteError
 from .format.base import ArraySpec, encode_json, to_buffer
+from .storage.capabilities import fork_safe, multiprocess_safe
 
 if TYPE_CHECKING:
     from .backend.io import ZarrIO
@@ -70,51 +71,6 @@ class BlockWriteFailure(Exception):
     def __str__(self) -> str:
         return (f"writing block {self.selection} of dataset /{self.path} failed in worker process {self.pid}:\n"
                 f"--- worker traceback ---\n{self.worker_traceback.rstrip()}\n--- end of worker traceback ---")
-
-
-# --- which stores can be shared between processes -----------------------------------------------
-def multiprocess_safe(store: Store) -> bool:
-    """Whether several processes may write disjoint chunks of ``store`` (each through its own copy).
-
-    A store claims it with a boolean ``supports_multiprocess_writes`` attribute; otherwise the known
-    stores are: zarr's LocalStore and FsspecStore (not on fsspec's in-memory filesystem), and nwbzarr's
-    SQLite, LMDB, Redis, H5Container and ZipContainer stores (the container stores with a ``lock``).
-    """
-    claim = getattr(store, "supports_multiprocess_writes", None)
-    if isinstance(claim, bool):
-        return claim
-    from zarr.storage import FsspecStore, LocalStore, WrapperStore
-
-    if isinstance(store, LocalStore):
-        return True
-    if isinstance(store, FsspecStore):
-        protocol = getattr(store.fs, "protocol", "")
-        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-        return "memory" not in protocols
-    if isinstance(store, WrapperStore):
-        return multiprocess_safe(store._store)
-    return _nwbzarr_store_safe(store)
-
-
-def _nwbzarr_store_safe(store: Store) -> bool:
-    from .storage import H5ContainerStore, LMDBStore, RedisStore, SQLiteStore, ZipContainerStore
-
-    if isinstance(store, (H5ContainerStore, ZipContainerStore)):
-        return store.lock is not None
-    return isinstance(store, (SQLiteStore, LMDBStore, RedisStore))
-
-
-def fork_safe(store: Store) -> bool:
-    """Whether a forked child may open its own copy of ``store``: a store says no with
-    ``supports_fork = False``; wrappers answer for the store they wrap."""
-    claim = getattr(store, "supports_fork", None)
-    if isinstance(claim, bool):
-        return claim
-    from zarr.storage import WrapperStore
-
-    if isinstance(store, WrapperStore):
-        return fork_safe(store._store)
-    return True
 
 
 def pool_context(requested: Any, store: Store) -> Any:
