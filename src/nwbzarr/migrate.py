@@ -8,10 +8,8 @@ and the same checksum of every dataset's decoded values.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -24,10 +22,12 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 
 from .backend.location import open_location
-from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, to_buffer
+from .format.base import ArraySpec, FormatError, Layout, NodeInfo
 from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
 from .format.reference import ZarrReference
+from .writing.documents import put_documents
+from .writing.jobs import block_selections as aligned_blocks
 
 BLOCK_BYTES = 32 << 20
 OBJECT_ITEMSIZE = 16
@@ -142,9 +142,9 @@ class _Copier:
                 report.datasets += 1
             report.bytes_read = total
         root_docs = {k: d for k, d in documents.items() if _is_root_key(k)}
-        sync(_put(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
-        sync(_put(self.dst, root_docs))
-        sync(_put(self.dst, self.dst_layout.consolidated_documents(documents)))
+        sync(put_documents(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
+        sync(put_documents(self.dst, root_docs))
+        sync(put_documents(self.dst, self.dst_layout.consolidated_documents(documents)))
         return checksums
 
     def group_documents(self, node: NodeInfo) -> dict[str, dict]:
@@ -235,16 +235,15 @@ class _Copier:
         return int(np.prod(shape)) * _itemsize(dtype)
 
 
-def block_selections(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int, budget: int):
+def block_selections(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int,
+                     budget: int) -> list[tuple[slice, ...]]:
     """Chunk-aligned blocks: as many chunks along the first axis as fit ``budget`` bytes, one elsewhere."""
     if any(s == 0 for s in shape):
-        return
-    chunks = tuple(max(1, int(c)) for c in chunks) if len(chunks) == len(shape) else tuple(shape)
+        return []
+    chunks = tuple(max(1, int(c)) for c in chunks) if len(chunks) == len(shape) else tuple(max(1, s) for s in shape)
     per_chunk = int(np.prod(chunks)) * max(1, itemsize)
     step0 = chunks[0] * max(1, budget // max(1, per_chunk))
-    steps = (step0,) + chunks[1:]
-    for starts in itertools.product(*(range(0, n, s) for n, s in zip(shape, steps))):
-        yield tuple(slice(a, min(n, a + s)) for a, n, s in zip(starts, shape, steps))
+    return aligned_blocks(shape, chunks, (step0, *chunks[1:]))
 
 
 def _block_spec(spec: ArraySpec, values: np.ndarray) -> ArraySpec:
@@ -299,10 +298,6 @@ def _set_specloc(docs: dict[str, dict], specloc: str) -> None:
 
 def _is_root_key(key: str) -> bool:
     return "/" not in key
-
-
-async def _put(store: Store, documents: dict[str, dict]) -> None:
-    await asyncio.gather(*(store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
 
 
 # --- checksums ---------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from zarr.core.sync import sync
 
-from nwbzarr.backend.blocks import encode_and_store, write_block
 from nwbzarr.format.chunks import chunk_encoder
 from nwbzarr.format.codecs import default_compressors
 from nwbzarr.storage import LRUStoreCache, SQLiteStore
+from nwbzarr.writing.blocks import encode_and_store, write_block
 
 CODECS = {"raw": None, "default": default_compressors("number")}
 

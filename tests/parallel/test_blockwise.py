@@ -1,4 +1,4 @@
-"""One process: a ``GenericDataChunkIterator`` written block by block with read-ahead (``backend.blockwise``)."""
+"""One process: a ``GenericDataChunkIterator`` written block by block with read-ahead (``writing.serial``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from nwbzarr.backend import blockwise
 from nwbzarr.backend.write import WriteError
 from nwbzarr.parallel import INCOMPLETE_ATTR
+from nwbzarr.writing import serial as blockwise
 
 from .conftest import DATASET, KINDS, dump_kinds, iterator, read_back, sample_data, write, write_all_kinds
 from .iterators import ArrayIterator

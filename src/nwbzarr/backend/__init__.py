@@ -1,11 +1,11 @@
 """The HDMF glue: builders in, builders out."""
 
+from ..writing.queue import ZarrIODataChunkIteratorQueue
 from .arrays import ZarrDataset
 from .dataio import ZarrDataIO, hdf5_to_zarr_filters
 from .io import DanglingReferenceError, ZarrIO
 from .links import ExternalLinkError
 from .nwb import NWBZarrIO, read_nwb
-from .queue import ZarrIODataChunkIteratorQueue
 from .spec import ZarrSpecReader, ZarrSpecWriter
 
 __all__ = [

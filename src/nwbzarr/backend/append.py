@@ -8,7 +8,7 @@ import numpy as np
 from hdmf.build import Builder
 from hdmf.container import AbstractContainer
 
-from ..format.base import ArraySpec, encode_json, to_buffer
+from ..format.base import ArraySpec
 from ..format.reference import ZarrReference
 from .write import builder_root_and_path
 
@@ -28,9 +28,10 @@ def append_element(io: ZarrIO, dataset: ZarrDataset, value: Any) -> None:
     shape[0] += 1
     io.layout.resize_documents(node.path, documents, tuple(shape))
     encoded = _encode(io, dataset, value)
-    array = io.layout.open_array_for_write(io.store, node.path, documents)
-    io._run(array.setitem(index, encoded))
-    io._run(_put(io, documents))
+    session = io.write_session()
+    array = session.layout.open_array_for_write(session.store, node.path, documents)
+    session.run_sync(array.setitem(index, encoded))
+    session.put_documents(documents)
     node.document = next(iter(documents.values())) if len(documents) == 1 else node.document
     if "shape" in node.document:
         node.document["shape"] = shape
@@ -66,8 +67,3 @@ def _builder_of(io: ZarrIO, container: Any) -> Builder | None:
 
 def node_is_reference(dataset: ZarrDataset) -> bool:
     return dataset.node.is_reference
-
-
-async def _put(io: ZarrIO, documents: dict[str, dict]) -> None:
-    for key, doc in documents.items():
-        await io.store.set(key, to_buffer(encode_json(doc)))

@@ -343,7 +343,7 @@ async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice,
 
     from zarr.core.buffer import default_buffer_prototype
 
-    from .pool import codec_pool
+    from ..writing.pool import codec_pool
 
     metadata = array.metadata
     coords = _chunks_of(metadata, slices)

@@ -17,16 +17,18 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
-from ..format.base import FormatError, Layout, NodeInfo, encode_json, to_buffer
+from ..format.base import FormatError, Layout, NodeInfo
 from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
+from ..writing.documents import put_documents
+from ..writing.queue import ZarrIODataChunkIteratorQueue
+from ..writing.session import WriteSession
 from . import lifecycle
 from . import location as loc
 from .attr_types import type_unsigned_attributes
 from .links import DEFAULT_POLICY, check_policy, check_target
-from .queue import ZarrIODataChunkIteratorQueue
 from .read import TreeReader, check_typed_root
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
 from .write import TreeWriter, execute_plan
@@ -212,7 +214,7 @@ class ZarrIO(HDMFIO):
             raise FileExistsError(f"{self._describe()} exists and is not a Zarr store; mode 'a' adds to a Zarr "
                                   "store or creates a new one (use mode 'w' with force_overwrite=True to replace it)")
         self._layout = get_layout(self._zarr_format)
-        self._run(_put_documents(self._store, self._layout.group_documents("", {})))
+        self._run(put_documents(self._store, self._layout.group_documents("", {})))
         self._nodes = self._load_nodes()
 
     def _check_local_path(self) -> None:
@@ -330,6 +332,10 @@ class ZarrIO(HDMFIO):
     # --- running async work ------------------------------------------------------------------------
     def _run(self, coro: Any) -> Any:
         return sync(coro)
+
+    def write_session(self) -> WriteSession:
+        """What writers of array data see of this file (``nwbzarr.writing``): its store and layout."""
+        return WriteSession(self.store, self.layout)
 
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
@@ -520,7 +526,7 @@ class ZarrIO(HDMFIO):
         consolidate = consolidate and lifecycle.consolidates(self._store)
         if consolidate:
             final.update(self._layout.consolidated_documents(documents))
-        self._run(_put_documents(self._store, final))
+        self._run(put_documents(self._store, final))
         self._consolidated_stale = not consolidate
 
     def consolidate_metadata(self) -> None:
@@ -532,7 +538,7 @@ class ZarrIO(HDMFIO):
         self._nodes = None
         nodes = self._run(self._layout.load_nodes(self._store, use_consolidated=False))
         documents = self._all_documents(nodes)
-        self._run(_put_documents(self._store, self._layout.consolidated_documents(documents)))
+        self._run(put_documents(self._store, self._layout.consolidated_documents(documents)))
         self._consolidated_stale = False
         self._nodes = None
 
@@ -707,12 +713,6 @@ class ZarrIO(HDMFIO):
             if os.path.isdir(candidate):
                 return candidate
         return None
-
-
-async def _put_documents(store: Store, documents: dict[str, dict]) -> None:
-    import asyncio
-
-    await asyncio.gather(*(store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
 
 
 def _export_write_args(number_of_jobs: int, max_threads_per_process: int | None, multiprocessing_context: Any,

@@ -14,14 +14,16 @@ from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, Refer
 from hdmf.data_utils import AbstractDataChunkIterator
 from zarr.core.array import AsyncArray
 
-from ..format.base import ArraySpec, encode_json, to_buffer
+from ..errors import WriteError
+from ..format.base import ArraySpec
 from ..format.chunks import chunk_encoder, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, normalise_region
 from ..storage.batch import set_many
+from ..writing.blocks import encode_and_store
+from ..writing.documents import encoded_documents
 from .arrays import ZarrDataset
-from .blocks import encode_and_store
 from .hdf5_types import fixed_length_values, hdf5_text_type, keeps_hdf5_types
 from .planning import (
     DatasetPlan,
@@ -45,10 +47,6 @@ if TYPE_CHECKING:
 RESERVED_ATTRS = frozenset({"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"})
 COPY_BLOCK_BYTES = 64 << 20
 WRITE_CONCURRENCY = 64
-
-
-class WriteError(RuntimeError):
-    """A dataset or group could not be written; names the object."""
 
 
 @dataclass
@@ -419,7 +417,7 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
     """
     store = io.store
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
-    items = [(k, to_buffer(encode_json(d))) for k, d in plan.documents.items() if k not in deferred]
+    items = encoded_documents({k: d for k, d in plan.documents.items() if k not in deferred})
     slow, large = [], []
     for job in plan.arrays:
         if job.plan.values is None or not _has_data(job.spec):

@@ -11,7 +11,7 @@ from zarr.core.sync import sync
 
 from ..backend.location import open_location
 from ..format import ArraySpec, NodeInfo, ZarrReference
-from ..format.base import encode_json, to_buffer
+from ..writing.documents import put_documents
 from .model import StructureError
 from .truncate_plan import TruncationPlan, plan_truncation
 from .zarr_source import ZarrSource
@@ -33,12 +33,10 @@ def truncate_zarr(src: ZarrSource, target: str, n: int, overwrite: bool = False)
         if info.kind == "array" and rows is not None:
             layout.resize_documents(info.path, docs, (rows, *node.shape[1:]))
         documents.update(docs)
-        for key, doc in docs.items():
-            sync(store.set(key, to_buffer(encode_json(doc))))
+        sync(put_documents(store, docs))
         if info.kind == "array" and (rows is None or rows > 0) and 0 not in node.shape[1:]:
             _copy_values(src, store, info, docs, rows, plan, path)
-    for key, doc in layout.consolidated_documents(documents).items():
-        sync(store.set(key, to_buffer(encode_json(doc))))
+    sync(put_documents(store, layout.consolidated_documents(documents)))
     store.close()
     return target
 

@@ -1,30 +1,38 @@
-"""``ZarrIODataChunkIteratorQueue``: datasets written from data chunk iterators, growing as data arrive."""
+"""``ZarrIODataChunkIteratorQueue``: datasets written from data chunk iterators after the rest of a write.
+
+Written once for every runner: split (which iterators a runner takes, which stay in this process) ->
+plan (each array prepared, cut into blocks) -> ``runner.run`` -> complete. Iterators that stay here
+are written by the in-process runner, round-robin (``writing.serial``).
+"""
 
 from __future__ import annotations
 
-import asyncio
+import pickle
+import warnings
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
-from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
+from hdmf.data_utils import AbstractDataChunkIterator
 
-from ..format.base import encode_json, to_buffer
-from .blocks import write_block
-from .blockwise import write_round_robin
+from ..storage.capabilities import multiprocess_safe
+from .iterators import ArrayJobLike, IteratorWriter
+from .jobs import Task, WriteTarget, pickled_iterator
+from .runners import Placement, Runner
+from .serial import SerialRunner, serial_placement
+from .session import WriteSession
 
-if TYPE_CHECKING:
-    from .io import ZarrIO
-    from .write import ArrayJob
+__all__ = ["ZarrIODataChunkIteratorQueue", "write_by_block", "write_iterators"]
 
 
 class ZarrIODataChunkIteratorQueue(deque):
-    """A deque of ``(dataset, iterator)`` pairs, exhausted round-robin after the rest of a write.
+    """A deque of ``(dataset, iterator)`` pairs, exhausted after the rest of a write.
 
     ``number_of_jobs``, ``max_threads_per_process`` and ``multiprocessing_context`` configure parallel
-    writes of picklable iterators (see ``nwbzarr.parallel``). With one job every iterator is written in
-    this process, round-robin: ``GenericDataChunkIterator``s a block at a time, reading the next block
-    ahead (``backend.blockwise``), the others a chunk at a time as they arrive.
+    writes of picklable iterators by a process pool (``writing.process_pool``); ``scheduler``, a
+    ``dask.distributed`` Client, writes them on its workers (``writing.dask_runner``). With one job every
+    iterator is written in this process, round-robin: ``GenericDataChunkIterator``s a block at a time,
+    reading the next block ahead (``writing.serial``), the others a chunk at a time as they arrive.
     """
 
     def __init__(self, number_of_jobs: int = 1, max_threads_per_process: int | None = None,
@@ -37,107 +45,109 @@ class ZarrIODataChunkIteratorQueue(deque):
         self.multiprocessing_context = multiprocessing_context
         self.scheduler = scheduler  # a dask.distributed Client: iterators are written on its workers
 
-    def append(self, dataset: Any, data: AbstractDataChunkIterator) -> None:  # type: ignore[override]
+    def append(self, dataset: ArrayJobLike, data: AbstractDataChunkIterator) -> None:  # type: ignore[override]
         super().append((dataset, data))
 
-    def exhaust_queue(self, io: ZarrIO | None = None) -> None:
-        """Write every queued iterator to the end; datasets end with the shape of the data written."""
+    def exhaust_queue(self, io: Any = None) -> None:
+        """Write every queued iterator to the end; datasets end with the shape of the data written.
+        ``io``: a ``WriteSession``, or the ``ZarrIO`` writing (its ``write_session()``)."""
+        session = io if isinstance(io, WriteSession) else io.write_session()
         writers = []
         while self:
             job, dci = self.popleft()
-            writers.append(_IteratorWriter(io, job, dci))
+            writers.append(IteratorWriter(session, job, dci))
         if not writers:
             return
-        parallel = [w for w in writers if w.parallelisable(self.number_of_jobs, self.scheduler)]
-        if parallel and self.scheduler is not None:
-            from ..distributed import write_iterators_distributed
+        write_iterators(session, writers, self.runner_elsewhere)
+        for writer in writers:
+            writer.finish()
 
-            write_iterators_distributed(io, parallel, self)
-        elif parallel:
-            from ..parallel import write_iterators_in_parallel
+    def runner_elsewhere(self, session: WriteSession) -> tuple[Runner, Placement] | None:
+        """The runner (and its placement) of iterators written by block outside this process, or None."""
+        if self.scheduler is not None:
+            from .dask_runner import DaskRunner
 
-            write_iterators_in_parallel(io, parallel, self)
-        write_round_robin(io, [w for w in writers if w not in parallel])
-        for w in writers:
-            w.finish()
+            dask = DaskRunner(self.scheduler)
+            return dask, dask.placement
+        if self.number_of_jobs == 1:
+            return None
+        from .process_pool import ProcessPoolRunner, pool_context, worker_count
+
+        context = pool_context(self.multiprocessing_context, session.store)
+        pool = ProcessPoolRunner(context, worker_count(self.number_of_jobs), self.max_threads_per_process)
+        return pool, pool.placement
 
 
-class _IteratorWriter:
-    """Writes one iterator's chunks into one array, growing its shape in memory; documents at the end."""
+def write_iterators(session: WriteSession, writers: Sequence[IteratorWriter],
+                    runner_for: Callable[[WriteSession], tuple[Runner, Placement] | None] | None = None) -> None:
+    """Write iterators' data (not their final documents: ``IteratorWriter.finish``). ``runner_for(session)``
+    gives the runner of block-wise iterators outside this process (or None), asked only when there are some."""
+    by_block = [w for w in writers if w.by_block()]
+    elsewhere = runner_for(session) if by_block and runner_for is not None else None
+    local = list(writers)
+    if elsewhere is not None:
+        runner, placement = elsewhere
+        ready, kept = split(session, by_block, placement)
+        local = [w for w in writers if w not in by_block or w in kept]
+        if ready:
+            write_by_block(session, ready, runner, placement)
+    here = [w for w in local if w.by_block()]
+    plain = [w for w in local if not w.by_block()]
+    if here or plain:
+        write_by_block(session, [(w, w.dci) for w in here], SerialRunner(session, plain), serial_placement())
 
-    def __init__(self, io: ZarrIO, job: ArrayJob, dci: AbstractDataChunkIterator) -> None:
-        self.io = io
-        self.job = job
-        self.dci = dci
-        self.extent = [0 for _ in job.spec.shape]
-        self.fixed = [s if s is not None else None for s in (dci.maxshape or job.spec.shape)]
-        self.shape = list(job.spec.shape)
-        self.array = None
 
-    def parallelisable(self, number_of_jobs: int, scheduler: Any = None) -> bool:
-        if number_of_jobs == 1 and scheduler is None:
-            return False
-        from hdmf.data_utils import GenericDataChunkIterator
-
-        return isinstance(self.dci, GenericDataChunkIterator)
-
-    def write_next(self) -> bool:
-        """Write the iterator's next chunk; False when it is exhausted."""
+def split(session: WriteSession, writers: list[IteratorWriter],
+          placement: Placement) -> tuple[list[tuple[IteratorWriter, Any]], list[IteratorWriter]]:
+    """(writer, iterator or its pickle) pairs the runner can take, and writers to write in this process."""
+    if not multiprocess_safe(session.store):
+        warnings.warn(f"{type(session.store).__name__} cannot be written by several processes; writing "
+                      f"{len(writers)} iterator(s) serially instead of {placement.where}", stacklevel=5)
+        return [], list(writers)
+    ready, kept = [], []
+    for writer in writers:
+        if not placement.pickle_iterators:
+            ready.append((writer, writer.dci))
+            continue
         try:
-            chunk = next(self.dci)
-        except StopIteration:
-            return False
-        if chunk is None or (isinstance(chunk, DataChunk) and chunk.data is None):
-            return True
-        self.write_chunk(chunk)
-        return True
-
-    def write_chunk(self, chunk: DataChunk) -> None:
-        selection = _normalise_selection(chunk.selection, np.shape(chunk.data), len(self.shape))
-        for dim, sl in enumerate(selection):
-            self.extent[dim] = max(self.extent[dim], sl.stop)
-        if any(self.extent[d] > self.shape[d] for d in range(len(self.shape))) or self.array is None:
-            self.shape = [max(s, e) for s, e in zip(self.shape, self.extent)]
-            self.io.layout.resize_documents(self.job.path, self.job.documents, tuple(self.shape))
-            self.array = self.io.layout.open_array_for_write(self.io.store, self.job.path, self.job.documents)
-            if getattr(self.io.store, "documents_before_chunks", False):  # e.g. Icechunk: see storage/icechunk.py
-                self.io._run(_put_all(self.io, self.job.documents))
-        values = self.io.layout.encode_array_values(self.job.spec, chunk.data) \
-            if self.job.spec.kind != "numeric" else np.asarray(chunk.data, dtype=self.job.spec.dtype)
-        try:
-            self.io._run(write_block(self.array, tuple(selection), values))
+            ready.append((writer, pickled_iterator(writer.dci)))
         except Exception as exc:
-            from .write import WriteError
-
-            raise WriteError(f"writing a chunk of /{self.job.path} from its iterator failed: {exc}") from exc
-
-    def finish(self) -> None:
-        """Final shape = what was written (fixed dimensions of maxshape kept); write the documents once."""
-        final = []
-        for dim, extent in enumerate(self.extent):
-            fixed = self.fixed[dim] if dim < len(self.fixed) else None
-            final.append(int(fixed) if fixed is not None and fixed >= extent else extent)
-        self.io.layout.resize_documents(self.job.path, self.job.documents, tuple(final))
-        self.io._run(_put_all(self.io, self.job.documents))
+            warnings.warn(f"the iterator of /{writer.path} ({type(writer.dci).__name__}) cannot be pickled "
+                          f"({exc}); writing it serially", stacklevel=5)
+            kept.append(writer)
+    return ready, kept
 
 
-def _normalise_selection(selection: Any, data_shape: tuple, ndim: int) -> list[slice]:
-    if not isinstance(selection, tuple):
-        selection = (selection,)
-    out = []
-    for dim in range(ndim):
-        sl = selection[dim] if dim < len(selection) else slice(None)
-        size = data_shape[dim] if dim < len(data_shape) else 1
-        if isinstance(sl, (int, np.integer)):
-            out.append(slice(int(sl), int(sl) + 1))
-        elif isinstance(sl, slice):
-            start = sl.start or 0
-            stop = sl.stop if sl.stop is not None else start + size
-            out.append(slice(int(start), int(stop)))
-        else:
-            raise ValueError(f"unsupported DataChunk selection {selection!r}")
-    return out
+def write_by_block(session: WriteSession, ready: list[tuple[IteratorWriter, Any]], runner: Runner,
+                   placement: Placement) -> None:
+    """Plan (prepare each array, cut it into blocks), run the tasks, complete the arrays."""
+    targets, tasks, shapes = plan(session, ready, placement)
+    bars = [writer.progress_bar(shape) for (writer, _), shape in zip(ready, shapes)]
+
+    def on_done(task: Task, nbytes: int) -> None:
+        if bars[task[0]] is not None:
+            bars[task[0]].update(nbytes)
+
+    try:
+        runner.run(targets, tasks, on_done)
+    finally:
+        for bar in bars:
+            if bar is not None:
+                bar.close()
+    for (writer, _), shape in zip(ready, shapes):
+        writer.complete(shape)
 
 
-async def _put_all(io: ZarrIO, documents: dict[str, dict]) -> None:
-    await asyncio.gather(*(io.store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
+def plan(session: WriteSession, ready: list[tuple[IteratorWriter, Any]],
+         placement: Placement) -> tuple[list[WriteTarget], list[Task], list[tuple[int, ...]]]:
+    """(targets, (target index, block) tasks, full shapes); each array's documents are stored marked
+    incomplete first. The store goes to another process pickled."""
+    store = pickle.dumps(session.store) if placement.remote else None
+    targets, tasks, shapes = [], [], []
+    for index, (writer, dci) in enumerate(ready):
+        shape = writer.prepare()
+        shapes.append(shape)
+        targets.append(writer.target(store, dci))
+        buffer_shape = tuple(getattr(writer.dci, "buffer_shape", shape))
+        tasks.extend((index, selection) for selection in placement.blocks(writer.job.spec, shape, buffer_shape))
+    return targets, tasks, shapes

@@ -1,83 +1,110 @@
-"""One process, all cores: a ``GenericDataChunkIterator`` written block by block, reading ahead.
+"""The in-process runner: block tasks read ahead on one thread and stored on all cores, round-robin.
 
 hdmf's own iteration hands over one buffer at a time (up to 1 GB by default): reading it and encoding
-it never overlap, and a buffer that large costs more in fresh memory pages than in copying. Here the
+it never overlap, and a buffer that large costs more in fresh memory pages than in copying. Here each
 array is cut into blocks of about ``BLOCK_BYTES`` aligned to its write unit (chunks, or shards); one
 background thread reads the next block through the iterator's ``_get_data`` (called from one thread at
-a time, in order) while the current block is encoded on all cores and stored. The dataset is marked
-incomplete until the last block is stored, as with the process pool.
+a time, in order) while the current block is encoded on all cores and stored. Arrays advance round-robin,
+a block each in turn, with the plain iterators (written a chunk at a time) among them, as hdmf's queue
+does. The dataset is marked incomplete until its last block is stored, as with the process pool.
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
 
-from .blocks import write_block
+import numpy as np
 
-if TYPE_CHECKING:
-    from .io import ZarrIO
-    from .queue import _IteratorWriter
+from ..errors import WriteError
+from ..format.base import ArraySpec
+from .jobs import (
+    Selection,
+    Task,
+    WriteTarget,
+    block_selections,
+    describe_selection,
+    logical_bytes,
+    write_unit,
+)
+from .runners import OnDone, Placement
+from .session import WriteSession
 
 BLOCK_BYTES = 64 << 20
 
-
-def blockwise_writable(writer: _IteratorWriter) -> bool:
-    """A ``GenericDataChunkIterator`` whose full shape is known reads by selection: block-wise applies."""
-    from hdmf.data_utils import GenericDataChunkIterator
-
-    maxshape = getattr(writer.dci, "maxshape", None)
-    return isinstance(writer.dci, GenericDataChunkIterator) and bool(maxshape) \
-        and all(s is not None for s in maxshape)
+__all__ = ["BLOCK_BYTES", "SerialRunner", "serial_placement"]
 
 
-class BlockwiseWriter:
-    """Writes one iterator block by block; ``write_next()`` stores one block (so the queue can go round-robin
-    over all its iterators) while the shared ``reader`` thread reads this writer's next block."""
+class Stepper(Protocol):
+    """A writer advanced one step at a time (``IteratorWriter.write_next``); False when it is done."""
 
-    def __init__(self, io: ZarrIO, writer: _IteratorWriter, reader: ThreadPoolExecutor) -> None:
-        from ..parallel import WriteTarget, block_selections, logical_bytes, prepare, progress_bar, write_unit
+    def write_next(self) -> bool: ...
 
-        self.io, self.writer, self.reader = io, writer, reader
-        self.shape = prepare(io, writer)
-        spec = writer.job.spec
-        self.target = WriteTarget(io.store, io.layout, writer.job.path, writer.job.documents, spec, writer.dci)
-        blocks_wanted = max(1, math.ceil(logical_bytes(spec, self.shape) / BLOCK_BYTES))
-        self.selections = block_selections(self.shape, write_unit(spec), self.shape, blocks_wanted)
-        self.index = 0
-        self.bar = progress_bar(writer, self.shape)
-        self.ahead = reader.submit(_read, self.target, self.selections[0]) if self.selections else None
 
-    def write_next(self) -> bool:
-        """Store the next block; False (and the dataset marked complete) once every block is stored."""
-        if self.index >= len(self.selections):
-            self.finish()
+def serial_blocks(spec: ArraySpec, shape: tuple[int, ...], buffer_shape: tuple[int, ...]) -> list[Selection]:
+    """Blocks of about ``BLOCK_BYTES`` (whatever the iterator's buffer), aligned to the write unit."""
+    wanted = max(1, math.ceil(logical_bytes(spec, shape) / BLOCK_BYTES))
+    return block_selections(shape, write_unit(spec), shape, wanted)
+
+
+def serial_placement() -> Placement:
+    return Placement(where=None, blocks=serial_blocks, pickle_iterators=False)
+
+
+class SerialRunner:
+    """Runs block tasks in this process: per array, the next block is read on the shared read-ahead
+    thread while the current one is stored; ``steppers`` (plain iterators) take their turns between."""
+
+    def __init__(self, session: WriteSession, steppers: Sequence[Stepper] = ()) -> None:
+        self.session = session
+        self.steppers = list(steppers)
+
+    def run(self, targets: Sequence[WriteTarget], tasks: Sequence[Task], on_done: OnDone) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nwbzarr-read-ahead") as reader:
+            lanes = _lanes(targets, tasks, reader)
+            active: list[Any] = [*lanes, *self.steppers]
+            try:
+                while active:
+                    active = [lane for lane in active if self._step(lane, on_done)]
+            finally:
+                for lane in lanes:
+                    lane.wait()
+
+    def _step(self, lane: Any, on_done: OnDone) -> bool:
+        if not isinstance(lane, _Lane):
+            return lane.write_next()
+        if lane.done():
             return False
-        try:
-            values = self.ahead.result()
-            selection = self.selections[self.index]
-            self.index += 1
-            if self.index < len(self.selections):
-                self.ahead = self.reader.submit(_read, self.target, self.selections[self.index])
-            _store(self.io, self.target, selection, values)
-        except BaseException:
-            self.close_bar()
-            raise
-        if self.bar is not None:
-            self.bar.update(values.nbytes)
+        selection, values = lane.take()
+        _store(self.session, lane.target, selection, values)
+        on_done((lane.index, selection), values.nbytes)
         return True
 
-    def finish(self) -> None:
-        from ..parallel import complete
 
-        self.close_bar()
-        complete(self.writer, self.shape)
+class _Lane:
+    """One array's blocks in order, with the next block's read in flight on the read-ahead thread."""
 
-    def close_bar(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    def __init__(self, index: int, target: WriteTarget, selections: list[Selection],
+                 reader: ThreadPoolExecutor) -> None:
+        self.index, self.target, self.reader = index, target, reader
+        self.selections = deque(selections)
+        self.ahead: Future | None = self._submit()
+
+    def _submit(self) -> Future | None:
+        return self.reader.submit(_read, self.target, self.selections[0]) if self.selections else None
+
+    def done(self) -> bool:
+        return not self.selections
+
+    def take(self) -> tuple[Selection, np.ndarray]:
+        """The current block and its values; the read of the next one starts."""
+        values = self.ahead.result()
+        selection = self.selections.popleft()
+        self.ahead = self._submit()
+        return selection, values
 
     def wait(self) -> None:
         """Let a read still in flight end (after a failure elsewhere), so no thread outlives the write."""
@@ -88,39 +115,23 @@ class BlockwiseWriter:
                 pass
 
 
-def write_round_robin(io: ZarrIO, writers: list[Any]) -> None:
-    """Write iterators round-robin, one chunk (plain iterators) or one block (``GenericDataChunkIterator``)
-    at a time; block-wise writers share one read-ahead thread."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nwbzarr-read-ahead") as reader:
-        active = [BlockwiseWriter(io, w, reader) if blockwise_writable(w) else w for w in writers]
-        try:
-            while active:
-                active = [w for w in active if w.write_next()]
-        finally:
-            for w in active:
-                if isinstance(w, BlockwiseWriter):
-                    w.close_bar()
-                    w.wait()
+def _lanes(targets: Sequence[WriteTarget], tasks: Sequence[Task], reader: ThreadPoolExecutor) -> list[_Lane]:
+    by_target: dict[int, list[Selection]] = {}
+    for index, selection in tasks:
+        by_target.setdefault(index, []).append(selection)
+    return [_Lane(index, targets[index], selections, reader) for index, selections in by_target.items()]
 
 
-def _read(target: Any, selection: tuple[slice, ...]) -> Any:
-    from ..parallel import _describe
-
+def _read(target: WriteTarget, selection: Selection) -> np.ndarray:
     try:
-        return target._values(target.dci._get_data(selection), selection)
+        return target.read(selection)
     except Exception as exc:
-        from .write import WriteError
-
-        raise WriteError(f"reading block {_describe(selection)} of /{target.path} from its iterator "
-                         f"({type(target.dci).__name__}) failed: {exc}") from exc
+        raise WriteError(f"reading block {describe_selection(selection)} of /{target.path} from its iterator "
+                         f"({type(target.iterator).__name__}) failed: {exc}") from exc
 
 
-def _store(io: ZarrIO, target: Any, selection: tuple[slice, ...], values: Any) -> None:
-    from ..parallel import _describe
-
+def _store(session: WriteSession, target: WriteTarget, selection: Selection, values: np.ndarray) -> None:
     try:
-        io._run(write_block(target.array(), selection, values))
+        session.run_sync(target.store_block(selection, values))
     except Exception as exc:
-        from .write import WriteError
-
-        raise WriteError(f"writing block {_describe(selection)} of /{target.path} failed: {exc}") from exc
+        raise WriteError(f"writing block {describe_selection(selection)} of /{target.path} failed: {exc}") from exc
