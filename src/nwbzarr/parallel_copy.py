@@ -1,5 +1,5 @@
 """Parallel HDF5 -> Zarr copies: large numeric h5py datasets become picklable ``GenericDataChunkIterator``s
-that the process pool (``nwbzarr.parallel``) copies block by block; smaller ones are copied as before.
+that the process pool (``nwbzarr.writing.process_pool``) copies block by block; smaller ones are copied as before.
 
 The wrapped dataset keeps what the serial copy would give it: HDF5 chunking (or the default chunks),
 codecs mapped from HDF5 filters (or the default codec), fill value and dtype, so both copies store the
