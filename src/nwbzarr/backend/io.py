@@ -335,7 +335,7 @@ class ZarrIO(HDMFIO):
 
     def write_session(self) -> WriteSession:
         """What writers of array data see of this file (``nwbzarr.writing``): its store and layout."""
-        return WriteSession(self.store, self.layout)
+        return WriteSession(self.store, self.layout, show_progress=self.show_progress)
 
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
@@ -456,7 +456,7 @@ class ZarrIO(HDMFIO):
                                              max_threads_per_process=max_threads_per_process,
                                              multiprocessing_context=multiprocessing_context,
                                              scheduler=scheduler)
-        self._run(execute_plan(self, plan, queue))
+        self._run(execute_plan(self.write_session(), plan, queue))
         if exhaust_dci or len(queue):
             queue.exhaust_queue(self)
         documents = self._all_documents(existing)

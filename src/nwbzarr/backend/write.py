@@ -42,6 +42,7 @@ from .planning import (
 from .sparse_copy import check_fits_in_memory, sparse_regions
 
 if TYPE_CHECKING:
+    from ..writing.session import WriteSession
     from .io import ZarrIO
 
 RESERVED_ATTRS = frozenset({"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"})
@@ -409,13 +410,13 @@ class TreeWriter:
 
 
 # --- execution ---------------------------------------------------------------------------------
-async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None:
+async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: Any) -> None:
     """Write data and documents; the root (and consolidated metadata) is left to the caller.
 
     Small arrays are encoded here as single chunks and stored with the documents in one batch;
     the rest go through zarr's ``setitem``; stored arrays are copied block by block; iterators are queued.
     """
-    store = io.store
+    store = session.store
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
     items = encoded_documents({k: d for k, d in plan.documents.items() if k not in deferred})
     slow, large = [], []
@@ -424,7 +425,7 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
             if job.plan.values is not None:
                 plan.chunk_keys[job.path] = []
             continue
-        arr = io.layout.open_array_for_write(store, job.path, job.documents)
+        arr = session.layout.open_array_for_write(store, job.path, job.documents)
         values = np.asarray(job.plan.values)
         encoded = single_chunk_bytes(arr, values) if isinstance(arr, AsyncArray) else None
         if encoded is not None:
@@ -450,10 +451,10 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
 
     await _gather([write_values(job, arr) for job, arr in slow])
     copies = [job for job in plan.arrays if job.plan.source is not None and _has_data(job.spec)]
-    bar = _copy_progress(io, copies)
+    bar = _copy_progress(session, copies)
     try:
         for job in copies:
-            await copy_array(io, job, bar)
+            await copy_array(session, job, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -462,9 +463,9 @@ async def execute_plan(io: ZarrIO, plan: WritePlan, iterator_queue: Any) -> None
             iterator_queue.append(job, job.plan.iterator)
 
 
-def _copy_progress(io: ZarrIO, copies: list[ArrayJob]) -> Any:
-    """A tqdm bar in bytes over the stored arrays being copied, when the IO asks for progress."""
-    if not getattr(io, "show_progress", False) or not copies:
+def _copy_progress(session: WriteSession, copies: list[ArrayJob]) -> Any:
+    """A tqdm bar in bytes over the stored arrays being copied, when the session asks for progress."""
+    if not session.show_progress or not copies:
         return None
     from tqdm import tqdm
 
@@ -493,10 +494,10 @@ async def _gather(tasks: list) -> None:
         raise errors[0]
 
 
-async def copy_array(io: ZarrIO, job: ArrayJob, bar: Any = None) -> None:
+async def copy_array(session: WriteSession, job: ArrayJob, bar: Any = None) -> None:
     """Copy a stored array (h5py, zarr, lazy dataset) block by block along the first axis, chunk-aligned."""
     source = job.plan.source
-    arr = io.layout.open_array_for_write(io.store, job.path, job.documents)
+    arr = session.layout.open_array_for_write(session.store, job.path, job.documents)
     shape = job.spec.shape
     chunk0 = job.spec.chunks[0] if job.spec.chunks else shape[0]
     row_bytes = int(np.prod(shape[1:]) or 1) * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16)
