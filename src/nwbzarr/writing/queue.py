@@ -51,13 +51,15 @@ class ZarrIODataChunkIteratorQueue(deque):
     def exhaust_queue(self, io: Any = None) -> None:
         """Write every queued iterator to the end; datasets end with the shape of the data written.
         ``io``: a ``WriteSession``, or the ``ZarrIO`` writing (its ``write_session()``)."""
+        if not self:
+            return
+        if io is None:
+            raise TypeError("exhaust_queue(io) needs the ZarrIO (or WriteSession) writing the queued datasets")
         session = io if isinstance(io, WriteSession) else io.write_session()
         writers = []
         while self:
             job, dci = self.popleft()
             writers.append(IteratorWriter(session, job, dci))
-        if not writers:
-            return
         write_iterators(session, writers, self.runner_elsewhere)
         for writer in writers:
             writer.finish()
@@ -102,7 +104,7 @@ def split(session: WriteSession, writers: list[IteratorWriter],
     """(writer, iterator or its pickle) pairs the runner can take, and writers to write in this process."""
     if not multiprocess_safe(session.store):
         warnings.warn(f"{type(session.store).__name__} cannot be written by several processes; writing "
-                      f"{len(writers)} iterator(s) serially instead of {placement.where}", stacklevel=5)
+                      f"{len(writers)} iterator(s) serially instead of {placement.where}", stacklevel=4)
         return [], list(writers)
     ready, kept = [], []
     for writer in writers:
@@ -113,7 +115,7 @@ def split(session: WriteSession, writers: list[IteratorWriter],
             ready.append((writer, pickled_iterator(writer.dci)))
         except Exception as exc:
             warnings.warn(f"the iterator of /{writer.path} ({type(writer.dci).__name__}) cannot be pickled "
-                          f"({exc}); writing it serially", stacklevel=5)
+                          f"({exc}); writing it serially", stacklevel=4)
             kept.append(writer)
     return ready, kept
 
