@@ -89,8 +89,9 @@ def write_iterators(session: WriteSession, writers: Sequence[IteratorWriter],
     local = list(writers)
     if elsewhere is not None:
         runner, placement = elsewhere
-        ready, kept = split(session, by_block, placement)
-        local = [w for w in writers if w not in by_block or w in kept]
+        ready = split(session, by_block, placement)
+        sent = {id(writer) for writer, _ in ready}
+        local = [w for w in writers if id(w) not in sent]
         if ready:
             write_by_block(session, ready, runner, placement)
     here = [w for w in local if w.by_block()]
@@ -100,13 +101,13 @@ def write_iterators(session: WriteSession, writers: Sequence[IteratorWriter],
 
 
 def split(session: WriteSession, writers: list[IteratorWriter],
-          placement: Placement) -> tuple[list[tuple[IteratorWriter, Any]], list[IteratorWriter]]:
-    """(writer, iterator or its pickle) pairs the runner can take, and writers to write in this process."""
+          placement: Placement) -> list[tuple[IteratorWriter, Any]]:
+    """(writer, iterator or its pickle) pairs the runner can take; the other writers stay in this process."""
     if not multiprocess_safe(session.store):
         warnings.warn(f"{type(session.store).__name__} cannot be written by several processes; writing "
                       f"{len(writers)} iterator(s) serially instead of {placement.where}", stacklevel=4)
-        return [], list(writers)
-    ready, kept = [], []
+        return []
+    ready = []
     for writer in writers:
         if not placement.pickle_iterators:
             ready.append((writer, writer.dci))
@@ -116,8 +117,7 @@ def split(session: WriteSession, writers: list[IteratorWriter],
         except Exception as exc:
             warnings.warn(f"the iterator of /{writer.path} ({type(writer.dci).__name__}) cannot be pickled "
                           f"({exc}); writing it serially", stacklevel=4)
-            kept.append(writer)
-    return ready, kept
+    return ready
 
 
 def write_by_block(session: WriteSession, ready: list[tuple[IteratorWriter, Any]], runner: Runner,
