@@ -74,6 +74,7 @@ def test_serial_and_process_pool_runners_leave_identical_stores(tmp_path, layout
     assert len(serial) > 5  # documents and many chunks or shards
     assert serial_bytes == pool_bytes == data().nbytes
     assert serial_tasks == sorted(serial_tasks, key=lambda t: t[1][0].start)  # in order, in this process
+    assert sorted(pool_tasks) == sorted(serial_tasks)  # the same blocks, in any order
 
 
 def test_serial_runner_gives_turns_to_plain_writers_between_blocks(tmp_path) -> None:
