@@ -10,13 +10,15 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
+
 LOCAL_BATCH = 512
 REMOTE_CONCURRENCY = 64
 
 
 async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
-    """Store every ``(key, Buffer)``: on a LocalStore new files are written without temp+rename; a store
-    with its own ``_set_many`` (one transaction, one thread call) gets the whole batch; others get
+    """Store every ``(key, Buffer)``: on a LocalStore in a few thread calls (see ``_write_local``); a store
+    that ``SupportsSetMany`` (one transaction, one thread call per core) gets the whole batch; others get
     ``set`` calls, at most ``REMOTE_CONCURRENCY`` at a time."""
     if not items:
         return
@@ -25,8 +27,8 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
         batches = [items[i:i + LOCAL_BATCH] for i in range(0, len(items), LOCAL_BATCH)]
         await asyncio.gather(*(asyncio.to_thread(_write_local, root, batch) for batch in batches))
         return
-    if type(store)._set_many is not Store._set_many:  # the store writes a batch in one go (nwbzarr's stores)
-        await store._set_many(items)
+    if isinstance(store, SupportsSetMany):  # the store writes a batch in one go (nwbzarr's stores)
+        await store.set_many(items)
         return
     limit = asyncio.Semaphore(REMOTE_CONCURRENCY)
 
@@ -70,7 +72,7 @@ def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
 
 def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
     """A blocking ``read(key) -> bytes or None`` where that is cheaper than a trip through zarr's event
-    loop (a LocalStore: one small file read; a store that offers ``_blocking_read``), else None: use
+    loop (a LocalStore: one small file read; a store that ``SupportsBlockingRead``), else None: use
     ``await store.get``."""
     if type(store) is LocalStore:
         root = str(store.root)
@@ -83,7 +85,9 @@ def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
                 return None
 
         return read
-    return getattr(store, "_blocking_read", None)  # stores whose reads are blocking calls safe from any thread
+    if isinstance(store, SupportsBlockingRead):  # reads are blocking calls safe from any thread
+        return store.blocking_read
+    return None
 
 
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
