@@ -10,6 +10,7 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from nwbzarr.storage._files import write_new_name
 from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
 
 LOCAL_BATCH = 512
@@ -63,7 +64,7 @@ async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[An
 
 def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
     """A blocking ``write(key, value)`` for stores where that is cheap and safe from any thread (a writable
-    LocalStore: new files without temp+rename), else None: use ``await store.set``."""
+    LocalStore: new files without temp+rename, see ``_files.write_new_name``), else None: use ``await store.set``."""
     if type(store) is LocalStore and not store.read_only:
         root = str(store.root)
         return lambda key, value: _write_local(root, [(key, value)])
@@ -91,6 +92,8 @@ def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
 
 
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
+    """Write values into a LocalStore's directory from one thread (not through ``LocalStore.set``, which
+    takes a thread hop and a temp + rename per key): see ``_files.write_new_name`` for why that is safe."""
     made: set[str] = set()
     for key, value in items:
         path = os.path.join(root, key)
@@ -98,12 +101,4 @@ def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
         if folder not in made:
             os.makedirs(folder, exist_ok=True)
             made.add(folder)
-        data = value.as_buffer_like() if hasattr(value, "as_buffer_like") else value
-        try:
-            with open(path, "xb") as fh:  # a new name: cheap, and a crash leaves the root unwritten anyway
-                fh.write(data)
-        except FileExistsError:
-            tmp = f"{path}.{os.getpid()}.partial"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+        write_new_name(path, value.as_buffer_like() if hasattr(value, "as_buffer_like") else value)
