@@ -445,6 +445,8 @@ class SyncBackendStore(Store):
         await self._run(self._b_delete, self._key(key))
 
     async def delete_dir(self, prefix: str) -> None:
+        # kept rather than zarr's Store.delete_dir (one awaited delete per listed key): one backend call
+        # (one transaction, one range delete, one rmtree) in one thread
         self._check_writable()
         await self._run(self._b_delete_prefix, dir_base(prefix))
 
@@ -453,7 +455,8 @@ class SyncBackendStore(Store):
         await self._run(self._b_delete_prefix, "")
 
     async def is_empty(self, prefix: str) -> bool:
-        return not await self._run(self._b_any_with_prefix, dir_base(prefix))
+        # kept rather than zarr's (a full listing): backends answer "any key with this prefix?" cheaply
+        return not await self._run(self._b_any_with_prefix, dir_base(prefix), open_first=self.listing_needs_open)
 
     async def list(self) -> AsyncIterator[str]:
         for key in await self._run(self._b_list_prefix, "", open_first=self.listing_needs_open):
@@ -463,6 +466,6 @@ class SyncBackendStore(Store):
         for key in await self._run(self._b_list_prefix, prefix, open_first=self.listing_needs_open):
             yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # abstract in zarr's Store
         for key in await self._run(self._b_list_dir, dir_base(prefix), open_first=self.listing_needs_open):
             yield key
