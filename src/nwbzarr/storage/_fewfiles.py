@@ -60,7 +60,7 @@ class ConsolidateReport:
     bytes: int = 0
 
 
-SET_BATCH_MIN = 64  # keys worth a thread call of their own in _set_many
+SET_BATCH_MIN = 64  # keys worth a thread call of their own in set_many
 
 
 def split_evenly(items: list, threads: int, least: int) -> list[list]:
