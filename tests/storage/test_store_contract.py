@@ -123,3 +123,24 @@ def test_container_byte_ranges_match_localstore(stores, kind: str, key: str, byt
     else:
         with pytest.raises((ValueError, TypeError)):
             stores[kind].get_sync(key, byte_range=byte_range)
+
+
+# ------------------------------------------------------------------ verify decodes with what its caller gives
+
+
+def test_verify_decodes_with_the_given_opener_and_by_default_with_the_safe_one(tmp_path: Path) -> None:
+    from nwbzarr.format.safe_codecs import open_safe_array
+    from nwbzarr.storage._verify import registered_array_opener
+
+    store = H5ContainerStore(tmp_path / "v")
+    zarr.create_array(store, name="a", shape=(4,), chunks=(1,), dtype="u1")[:] = 7
+    assert registered_array_opener() is open_safe_array
+    assert store.verify().ok and store.verify().chunks == 4
+    opened = []
+
+    def refusing(s: Store, path: str):
+        opened.append(path)
+        raise RuntimeError("not decoding today")
+
+    report = store.verify(open_array=refusing)
+    assert opened == ["a"] and report.problems == ["a: array metadata does not open: RuntimeError('not decoding today')"]
