@@ -17,9 +17,9 @@ ITEMS = [(f"g{i % 7}/a{i}/c/0", cpu.Buffer.from_bytes(bytes([i % 256]) * (i + 1)
 class _CountingSQLite(SQLiteStore):
     calls = 0
 
-    async def _set_many(self, values):
+    async def set_many(self, values):
         type(self).calls += 1
-        await super()._set_many(values)
+        await super().set_many(values)
 
     async def set(self, key, value):  # pragma: no cover - must not be used for a batch
         raise AssertionError("set_many wrote key by key")
@@ -90,3 +90,27 @@ def test_get_many_on_a_key_value_store_is_one_batched_call(tmp_path, monkeypatch
     assert [v.to_bytes() for v in values[:-1]] == [v.to_bytes() for _, v in ITEMS[:20]] and values[-1] is None
     read = sync_reader(store)  # small reads skip the event loop on these stores too
     assert bytes(read(ITEMS[3][0])) == ITEMS[3][1].to_bytes() and read("nope") is None
+
+
+def test_local_batch_replaces_an_existing_value_atomically_and_leaves_no_temporary_file(tmp_path) -> None:
+    store = LocalStore(tmp_path / "d")
+    sync(set_many(store, ITEMS[:5]))
+    newer = [(k, cpu.Buffer.from_bytes(b"new" + v.to_bytes())) for k, v in ITEMS[:5]]
+    sync(set_many(store, newer))
+    assert all(store_value == value.to_bytes() for store_value, (_, value) in
+               zip((sync(store.get(k, cpu.buffer_prototype)).to_bytes() for k, _ in newer), newer))
+    on_disk = sorted(p.relative_to(tmp_path / "d").as_posix() for p in (tmp_path / "d").rglob("*") if p.is_file())
+    assert on_disk == sorted(k for k, _ in ITEMS[:5])
+
+
+def test_a_failed_write_of_a_new_name_leaves_no_torn_file(tmp_path) -> None:
+    from nwbzarr.storage._files import write_new_name
+
+    target = tmp_path / "zarr.json"
+    with pytest.raises(TypeError):
+        write_new_name(str(target), object())  # not bytes-like: fails after the file was created
+    assert not target.exists()
+    target.write_bytes(b"old")
+    with pytest.raises(TypeError):
+        write_new_name(str(target), object())
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["zarr.json"]

@@ -775,6 +775,6 @@ def test_a_loose_chunk_is_read_without_routing(tmp_path: Path, monkeypatch) -> N
     arr[...] = 9
     reader = H5ContainerStore(tmp_path / "s", read_only=True)
     monkeypatch.setattr(Router, "route", lambda self, key: pytest.fail(f"routed {key}"))
-    assert np.frombuffer(reader._blocking_read("one/c/0"), dtype="i4").tolist() == [9, 9, 9, 9]
+    assert np.frombuffer(reader.blocking_read("one/c/0"), dtype="i4").tolist() == [9, 9, 9, 9]
     with pytest.raises(ValueError):
-        reader._blocking_read("../escape")
+        reader.blocking_read("../escape")

@@ -10,6 +10,8 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
+from ..storage.url import NON_REMOTE_SCHEMES, local_store_kind, open_store
+
 
 def open_location(path: Any, read_only: bool, storage_options: dict | None = None) -> tuple[Store, str | None]:
     """(store, location): ``location`` is a local directory or URL used to resolve relative sources."""
@@ -32,9 +34,7 @@ def open_location(path: Any, read_only: bool, storage_options: dict | None = Non
         return _open_url(path, read_only, storage_options), path
     local = path[len("file://"):] if path.startswith("file://") else path
     local = os.path.abspath(os.path.expanduser(local))
-    if local.lower().endswith(SINGLE_FILE_SUFFIXES) or os.path.isfile(local) or _is_lmdb_dir(local):
-        from ..storage import open_store  # SQLite/LMDB/zip files are stores too
-
+    if os.path.isfile(local) or local_store_kind(local) != "directory":  # SQLite/LMDB/zip files are stores too
         return _opened(open_store(local, mode="r" if read_only else "a")), local
     return LocalStore(local, read_only=read_only), local
 
@@ -48,9 +48,6 @@ def _icechunk_store(path: Any, read_only: bool) -> Store | None:
     return as_store(path, read_only)
 
 
-SINGLE_FILE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3", ".lmdb", ".zip")
-
-
 def _opened(store: Store) -> Store:
     """Stores such as zarr's ZipStore must be opened before their first call."""
     if not getattr(store, "_is_open", True):
@@ -60,18 +57,8 @@ def _opened(store: Store) -> Store:
     return store
 
 
-def _is_lmdb_dir(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "data.mdb"))
-
-
 def _open_url(url: str, read_only: bool, storage_options: dict | None) -> Store:
-    try:
-        from ..storage import open_store  # the storage package's registry of URL schemes
-    except ImportError:
-        open_store = None
-    if open_store is not None:
-        return open_store(url, mode="r" if read_only else "a", **(storage_options or {}))
-    return FsspecStore.from_url(url, storage_options=storage_options, read_only=read_only)
+    return open_store(url, mode="r" if read_only else "a", **(storage_options or {}))
 
 
 def store_location(store: Store) -> str | None:
@@ -96,18 +83,13 @@ def is_remote_store(store: Store) -> bool:
     return not set(protocols) & {"file", "local", "memory"}
 
 
-# URL schemes nwbzarr opens with its own stores; any other URL goes to fsspec
-_NATIVE_SCHEMES = ("file", "memory", "sqlite", "lmdb", "dbm", "redis", "rediss", "mongodb", "mongodb+srv",
-                   "h5container", "zipcontainer", "icechunk", "icechunk+file")
-
-
 def is_remote_url(path: Any) -> bool:
     """Whether ``path`` names a store that would be opened as a remote fsspec store (see is_remote_store)."""
     text = str(path)
     if "://" not in text:
         return False
     schemes = [part.split("://")[0].lower() for part in text.split("::")]
-    return schemes[-1] not in _NATIVE_SCHEMES and schemes[-1] not in ("local",)
+    return schemes[-1] not in NON_REMOTE_SCHEMES
 
 
 def is_local(location: str | None) -> bool:

@@ -2,7 +2,8 @@
 
 Metadata and other non-chunk keys are plain files (atomic temp + rename). A chunk is either a loose file
 at its key's path (always the newest copy) or a member of a container file chosen by ``_routing.Router``.
-Subclasses supply the container format (HDF5, zip) through the ``_c_*`` hooks.
+Subclasses supply the container format (HDF5, zip) through the abstract ``_c_*`` hooks; the zarr store
+contract (async and sync API, key and byte-range checks, open/close) is ``SyncBackendStore``'s.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
-from zarr.core.buffer.core import default_buffer_prototype
+from zarr.abc.store import ByteRequest
+from zarr.core.buffer import Buffer
 
 from nwbzarr.storage._deletes import DeleteBatches, Pending
 from nwbzarr.storage._files import (
@@ -34,15 +35,18 @@ from nwbzarr.storage._routing import (
     LOCK_FILE_NAME,
     METADATA_NAMES,
     TMP_PREFIX,
+    ArrayLayout,
     ContainerLocks,
     LockSpec,
     Route,
     Router,
-    check_key,
+    check_not_reserved,
     is_hidden_name,
     lock_token,
     validate_lock,
 )
+from nwbzarr.storage._verify import ArrayOpener, VerifyReport, registered_array_opener, verify_store
+from nwbzarr.storage.base import BytesLike, SyncBackendStore
 
 ItemSource = Callable[[], bytes]
 
@@ -56,20 +60,7 @@ class ConsolidateReport:
     bytes: int = 0
 
 
-@dataclass
-class VerifyReport:
-    """What ``verify()`` checked and every problem found (empty ``problems`` means all good)."""
-
-    containers: int = 0
-    chunks: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-SET_BATCH_MIN = 64  # keys worth a thread call of their own in _set_many
+SET_BATCH_MIN = 64  # keys worth a thread call of their own in set_many
 
 
 def split_evenly(items: list, threads: int, least: int) -> list[list]:
@@ -79,12 +70,15 @@ def split_evenly(items: list, threads: int, least: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-class ContainerStore(Store):
-    """Directory store whose chunk keys may be stored in per-index-group container files."""
+class ContainerStore(SyncBackendStore):
+    """Directory store whose chunk keys may be stored in per-index-group container files.
 
-    supports_writes: bool = True
-    supports_deletes: bool = True
-    supports_listing: bool = True
+    Safe for several writing processes when containers are locked across them (``lock`` not None);
+    safe across ``fork`` (file locks and handles are opened per access).
+    """
+
+    supports_fork: bool = True
+    listing_needs_open = False  # a walk of the root: lists nothing when it does not exist yet
     suffix: ClassVar[str] = ".container"
     scheme: ClassVar[str] = "container"
 
@@ -112,13 +106,14 @@ class ContainerStore(Store):
         self._session = uuid.uuid4().hex
         self._deletes = DeleteBatches()
 
+    @property
+    def supports_multiprocess_writes(self) -> bool:  # type: ignore[override]
+        """Processes may share the store when its containers are locked across them."""
+        return self.lock is not None
+
     # ---------------------------------------------------------------- identity
     def _config(self) -> dict[str, Any]:
         return {"root": self.root, "depth": self.depth, "write_direct": self.write_direct, "lock": self.lock}
-
-    def with_read_only(self, read_only: bool = False) -> Self:
-        """A new, unopened store on the same root with the given read-only setting."""
-        return type(self)(**self._config(), read_only=read_only)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, type(self)) or type(other) is not type(self):
@@ -147,41 +142,35 @@ class ContainerStore(Store):
         if session:
             self._session = session
 
-    async def _open(self) -> None:
-        self._ensure_root()
-        await super()._open()
-
-    def _ensure_root(self) -> None:
+    def _b_open(self) -> None:
+        """Create the root (writable stores) and check it is a directory."""
         if not self.read_only:
             self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root} does not exist or is not a directory")
 
-    def _ensure_open_sync(self) -> None:
-        if not self._is_open:
-            self._ensure_root()
-            self._is_open = True
+    def _b_close(self) -> None:
+        """Nothing to release: containers and lock files are opened per access."""
 
-    async def _ensure_open_async(self) -> None:
-        if not self._is_open:
-            await self._open()
+    def _key(self, key: str) -> str:
+        return check_not_reserved(super()._key(key))
 
     # ---------------------------------------------------------------- container hooks
+    @abstractmethod
     def _c_read(self, path: Path, member: str, byte_range: ByteRequest | None) -> bytes | None:
         """Bytes of ``member`` (or part of it); None if the container or member does not exist."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _c_members(self, path: Path) -> list[str]:
         """Member names of a container (empty if it does not exist)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _c_update(self, path: Path, puts: dict[str, Any], deletes: Iterable[str]) -> None:
         """Write and delete members of one container; the caller holds its lock."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _c_build(self, path: Path, items: Iterable[tuple[str, ItemSource]]) -> None:
         """Write a complete new container at ``path`` from (member, source) pairs, flushed to disk."""
-        raise NotImplementedError
 
     def _c_size(self, path: Path, member: str) -> int | None:
         data = self._c_read(path, member, None)
@@ -192,15 +181,13 @@ class ContainerStore(Store):
         already holds if the writer is killed (default: yes, for formats whose updates are atomic)."""
         return True
 
-    # ---------------------------------------------------------------- blocking core
+    # ---------------------------------------------------------------- backend primitives (keys checked)
     def _route(self, key: str) -> Route | None:
-        check_key(key)
         return self._router.route(key)
 
-    def _get_blocking(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+    def _b_get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         """A plain file at the key's path wins (documents, and loose chunks, which are always the newest
         copy) and needs no routing; otherwise the chunk's container, if the key routes to one."""
-        check_key(key)
         try:
             data = read_file(os.path.join(self._root_str, key), byte_range)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -218,6 +205,12 @@ class ContainerStore(Store):
             return None
         with self._locks.hold(route.container, shared=True):
             return self._c_read(cpath, route.member, byte_range)
+
+    def _b_set(self, key: str, data: BytesLike) -> None:
+        self._set_blocking(key, data)
+
+    def _b_set_if_absent(self, key: str, data: BytesLike) -> None:
+        self._set_blocking(key, data, exclusive=True)
 
     def _set_blocking(self, key: str, value: Any, exclusive: bool = False) -> None:
         self._check_writable()
@@ -256,7 +249,7 @@ class ContainerStore(Store):
             return True
         return route.member in self._c_members(self.root / route.container)
 
-    def _exists_blocking(self, key: str) -> bool:
+    def _b_exists(self, key: str) -> bool:
         route = self._route(key)
         if (self.root / key).is_file():
             return route is not None or self._router.container_lead(key) is None
@@ -265,7 +258,7 @@ class ContainerStore(Store):
         with self._locks.hold(route.container, shared=True):
             return self._exists_locked(route)
 
-    def _delete_blocking(self, key: str) -> None:
+    def _b_delete(self, key: str) -> None:
         self._check_writable()
         route = self._route(key)
         if route is None:
@@ -279,7 +272,7 @@ class ContainerStore(Store):
     def _delete_plain(self, key: str) -> None:
         """Delete a key that is not a chunk of an array (a document, a directory, a stray file)."""
         if (self.root / key).is_dir():
-            self._delete_dir_blocking(key)
+            self._b_delete_prefix(key)
             return
         if self._router.container_lead(key) is None:
             self._unlink_loose(key)
@@ -317,19 +310,16 @@ class ContainerStore(Store):
             kept = [(m, _member_source(self, cpath, m)) for m in sorted(present - set(doomed))]
             self._replace_container(cpath, kept)
 
-    def _size_blocking(self, key: str) -> int:
+    def _b_size(self, key: str) -> int | None:
         route = self._route(key)
         try:
             return (self.root / key).stat().st_size
         except (FileNotFoundError, NotADirectoryError):
             pass
-        size = None
-        if route is not None and (self.root / route.container).exists():
-            with self._locks.hold(route.container, shared=True):
-                size = self._c_size(self.root / route.container, route.member)
-        if size is None:
-            raise FileNotFoundError(key)
-        return size
+        if route is None or not (self.root / route.container).exists():
+            return None
+        with self._locks.hold(route.container, shared=True):
+            return self._c_size(self.root / route.container, route.member)
 
     # ---------------------------------------------------------------- listing
     def _walk_start(self, prefix: str) -> str:
@@ -358,7 +348,7 @@ class ContainerStore(Store):
         keys = (self._router.member_key(layout, lead, m) for m in members)
         return [k for k in keys if k is not None]
 
-    def _list_blocking(self, prefix: str) -> list[str]:
+    def _b_list_prefix(self, prefix: str) -> list[str]:
         self._router.invalidate()
         out: set[str] = set()
         for rel in self._iter_files(self._walk_start(prefix)):
@@ -368,18 +358,15 @@ class ContainerStore(Store):
                     out.add(key)
         return sorted(out)
 
-    def _list_dir_blocking(self, prefix: str) -> list[str]:
-        head = prefix.rstrip("/")
-        head = head + "/" if head else ""
-        return sorted({k[len(head) :].split("/", 1)[0] for k in self._list_blocking(head)})
-
-    def _delete_dir_blocking(self, prefix: str) -> None:
+    def _b_delete_prefix(self, prefix: str) -> None:
+        """Delete a directory: one walk, one ``rmtree`` and one rebuild per container (faster than zarr's
+        ``Store.delete_dir``, which deletes key by key)."""
         self._check_writable()
         p = prefix.strip("/")
         if p == "":
             self._clear_blocking()
             return
-        keys = self._list_blocking(p + "/")
+        keys = self._b_list_prefix(p + "/")
         target = self.root / p
         if target.is_dir():
             shutil.rmtree(target)
@@ -406,45 +393,13 @@ class ContainerStore(Store):
                     entry.unlink()
         self._router.invalidate()
 
-    # ---------------------------------------------------------------- async Store API
-    async def get(
-        self, key: str, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
-    ) -> Buffer | None:
-        # docstring inherited
-        prototype = prototype or default_buffer_prototype()
-        await self._ensure_open_async()
-        data = await asyncio.to_thread(self._get_blocking, key, byte_range)
-        return None if data is None else prototype.buffer.from_bytes(data)
-
-    async def get_partial_values(
-        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        # docstring inherited
-        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
-
-    async def exists(self, key: str) -> bool:
-        # docstring inherited
-        await self._ensure_open_async()
-        return await asyncio.to_thread(self._exists_blocking, key)
-
-    async def set(self, key: str, value: Buffer) -> None:
-        # docstring inherited
-        await self._set(key, value, exclusive=False)
-
-    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        # docstring inherited
-        await self._set(key, value, exclusive=True)
-
-    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+    # ---------------------------------------------------------------- async API beyond the base
+    async def set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
         """Many keys in one thread call per core rather than one hop per key (more threads than cores
         only contend: measured 1.4-1.6x slower on a metadata-heavy NWB file)."""
-        await self._ensure_open_async()
         self._check_writable()
-        items = []
-        for key, value in values:
-            if not isinstance(value, Buffer):
-                raise TypeError(f"{type(self).__name__}.set(): `value` must be a Buffer instance, got {type(value)}.")
-            items.append((key, value.as_buffer_like()))
+        items = [(self._key(key), self._value(value)) for key, value in values]
+        await self._ensure_open()
         # documents first: chunks written after them are routed from the cached layouts (no probing
         # the disk for an array's metadata), and a reader never finds chunks of an unknown array
         docs = [item for item in items if item[0].rpartition("/")[2] in METADATA_NAMES]
@@ -458,17 +413,11 @@ class ContainerStore(Store):
         for key, value in items:
             self._set_blocking(key, value)
 
-    async def _set(self, key: str, value: Buffer, exclusive: bool) -> None:
-        await self._ensure_open_async()
-        self._check_writable()
-        if not isinstance(value, Buffer):
-            raise TypeError(f"{type(self).__name__}.set(): `value` must be a Buffer instance, got {type(value)}.")
-        await asyncio.to_thread(self._set_blocking, key, value.as_buffer_like(), exclusive)
-
     async def delete(self, key: str) -> None:
         # docstring inherited
-        await self._ensure_open_async()
         self._check_writable()
+        key = self._key(key)
+        await self._ensure_open()
         route = await asyncio.to_thread(self._route, key)
         if route is None:
             await asyncio.to_thread(self._delete_plain, key)
@@ -479,67 +428,6 @@ class ContainerStore(Store):
         if lead:
             await asyncio.to_thread(self._lead_deletes, route.container)
         await asyncio.wrap_future(done)
-
-    async def delete_dir(self, prefix: str) -> None:
-        # docstring inherited
-        await self._ensure_open_async()
-        self._check_writable()
-        await asyncio.to_thread(self._delete_dir_blocking, prefix)
-
-    async def clear(self) -> None:
-        # docstring inherited
-        await self._ensure_open_async()
-        self._check_writable()
-        await asyncio.to_thread(self._clear_blocking)
-
-    async def getsize(self, key: str) -> int:
-        # docstring inherited
-        await self._ensure_open_async()
-        return await asyncio.to_thread(self._size_blocking, key)
-
-    async def list(self) -> AsyncIterator[str]:
-        # docstring inherited
-        for key in await asyncio.to_thread(self._list_blocking, ""):
-            yield key
-
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        # docstring inherited
-        for key in await asyncio.to_thread(self._list_blocking, prefix):
-            yield key
-
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        # docstring inherited
-        for key in await asyncio.to_thread(self._list_dir_blocking, prefix):
-            yield key
-
-    # ---------------------------------------------------------------- sync Store API
-    def get_sync(
-        self, key: str, *, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
-    ) -> Buffer | None:
-        """Blocking ``get`` for callers outside an event loop."""
-        self._ensure_open_sync()
-        data = self._get_blocking(key, byte_range)
-        return None if data is None else (prototype or default_buffer_prototype()).buffer.from_bytes(data)
-
-    def _blocking_read(self, key: str) -> bytes | None:
-        """A whole value, read in the calling thread (any thread: containers are locked per access);
-        ``storage.batch.sync_reader`` hands this to small reads so they skip zarr's event loop."""
-        self._ensure_open_sync()
-        return self._get_blocking(key, None)
-
-    def set_sync(self, key: str, value: Buffer) -> None:
-        """Blocking ``set`` for callers outside an event loop."""
-        self._ensure_open_sync()
-        self._check_writable()
-        if not isinstance(value, Buffer):
-            raise TypeError(f"{type(self).__name__}.set(): `value` must be a Buffer instance, got {type(value)}.")
-        self._set_blocking(key, value.as_buffer_like())
-
-    def delete_sync(self, key: str) -> None:
-        """Blocking ``delete`` for callers outside an event loop."""
-        self._ensure_open_sync()
-        self._check_writable()
-        self._delete_blocking(key)
 
     # ---------------------------------------------------------------- maintenance
     def consolidate(
@@ -636,12 +524,35 @@ class ContainerStore(Store):
         items += [(m, _file_source(self.root / key)) for m, key in loose.items()]
         return sorted(items)
 
-    def verify(self, progress: bool = False) -> VerifyReport:
-        """Check that every container opens and every stored chunk of every array decodes."""
-        from nwbzarr.storage._verify import verify_store
-
+    def verify(self, progress: bool = False, open_array: ArrayOpener | None = None) -> VerifyReport:
+        """Check that every container opens and every stored chunk of every array decodes, decoding with
+        ``open_array(store, path)`` (default: the safe opener nwbzarr's format layer registers)."""
         self._ensure_open_sync()
-        return verify_store(self, progress)
+        return verify_store(self, open_array or registered_array_opener(), progress)
+
+    # ---------------------------------------------------------------- inspection (for verify)
+    def container_files(self) -> list[str]:
+        """Paths (relative to the root) of every container file, as found on disk now."""
+        self._router.invalidate()
+        return [rel for rel in self._iter_files("") if self._router.container_lead(rel) is not None]
+
+    def iter_container(self, rel: str) -> Iterator[tuple[str, bytes | None]]:
+        """Every ``(member, bytes or None if unreadable)`` of the container at ``rel``, under its shared lock."""
+        path = self.root / rel
+        with self._locks.hold(rel, shared=True):
+            for member in self._c_members(path):
+                yield member, self._c_read(path, member, None)
+
+    def array_layouts(self) -> list[ArrayLayout]:
+        """Every array of the store with how its chunk keys are spelled, sorted by path."""
+        layouts = {}
+        for rel in self._iter_files(""):
+            parent, _, name = rel.rpartition("/")
+            if name in ("zarr.json", ".zarray"):
+                node = self._router.owner(parent)
+                if node is not None and node.path == parent:
+                    layouts[parent] = node
+        return [layouts[p] for p in sorted(layouts)]
 
 
 def _counting(items: Iterable[tuple[str, ItemSource]], sizes: list[int]) -> Iterator[tuple[str, ItemSource]]:

@@ -13,9 +13,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.abc.store import ByteRequest
 
 from nwbzarr.storage._routing import TMP_PREFIX
+from nwbzarr.storage.base import resolve_range
 
 _TMP_TOKEN = uuid.uuid4().hex[:12]  # with the pid and a counter: unique across hosts, processes, threads
 _TMP_COUNTER = itertools.count()
@@ -30,25 +31,12 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def slice_bounds(size: int, byte_range: ByteRequest | None) -> tuple[int, int]:
-    """(start, stop) of ``byte_range`` within a value of ``size`` bytes, clamped like LocalStore."""
-    if byte_range is None:
-        return 0, size
-    if isinstance(byte_range, RangeByteRequest):
-        return min(byte_range.start, size), min(max(byte_range.end, byte_range.start), size)
-    if isinstance(byte_range, OffsetByteRequest):
-        return min(byte_range.offset, size), size
-    if isinstance(byte_range, SuffixByteRequest):
-        return max(0, size - byte_range.suffix), size
-    raise TypeError(f"Unexpected byte_range, got {byte_range}.")
-
-
 def read_file(path: Path | str, byte_range: ByteRequest | None) -> bytes:
-    """Read a plain file, or the requested part of it."""
+    """Read a plain file, or the requested part of it (a range already checked by ``check_byte_range``)."""
     with open(path, "rb") as f:
         if byte_range is None:
             return f.read()
-        start, stop = slice_bounds(os.fstat(f.fileno()).st_size, byte_range)
+        start, stop = resolve_range(os.fstat(f.fileno()).st_size, byte_range)
         f.seek(start)
         return f.read(stop - start)
 
@@ -108,6 +96,30 @@ def write_file(path: Path | str, data: Any, exclusive: bool = False) -> bool:
             _unlink_quietly(tmp)
             raise
     raise AssertionError("unreachable")
+
+
+def write_new_name(path: str, data: Any) -> None:
+    """Write a value for a writer that mostly creates new keys: a new name is created in place (``O_EXCL``:
+    one open, one write), an existing file is replaced atomically by ``write_file``.
+
+    Not temp + rename for new names as well: that is one more system call per key (5,000 metadata
+    documents, best of 15, CPU time: 0.46 s in place, 1.07 s with temp + rename; medians on a loaded
+    machine within noise). Creating in place keeps the guarantee that matters: no value
+    that existed before is ever damaged; a value torn by a kill mid-write is a key this write created,
+    in a file whose write had not completed (as on object storage), and a failed write removes it.
+    The parent directory must exist (FileNotFoundError otherwise).
+    """
+    try:
+        f = open(path, "xb", buffering=0)
+    except FileExistsError:
+        write_file(path, data)
+        return
+    try:
+        with f:
+            _write_all(f, data)
+    except BaseException:
+        _unlink_quietly(path)
+        raise
 
 
 def _write_all(f: Any, data: Any) -> None:

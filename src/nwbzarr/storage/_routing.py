@@ -30,15 +30,11 @@ def is_hidden_name(name: str) -> bool:
     return name.startswith(RESERVED_PREFIX)
 
 
-def check_key(key: str) -> None:
-    """Reject keys that cannot name a file under the store root (clear error, nothing written)."""
-    if not isinstance(key, str):
-        raise TypeError(f"store keys must be str, got {type(key).__name__}")
-    parts = key.split("/")
-    if key == "" or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"invalid store key {key!r}: empty, '.' or '..' path component")
-    if any(is_hidden_name(p) for p in parts):
+def check_not_reserved(key: str) -> str:
+    """Reject a (well-formed) key naming one of the store's own files: those are never keys."""
+    if any(is_hidden_name(p) for p in key.split("/")):
         raise ValueError(f"invalid store key {key!r}: components starting with {RESERVED_PREFIX!r} are reserved")
+    return key
 
 
 def _index(text: str) -> int | None:

@@ -1,55 +1,87 @@
-"""``verify()`` for the few-files stores: every container opens, every stored chunk decodes."""
+"""``verify()`` for the few-files stores: every container opens, every stored chunk decodes.
+
+Works through public methods of the store only (``VerifiableStore``), and decodes through an
+``ArrayOpener`` its caller supplies: how chunks may safely be decoded (restricted unpickling, bounded
+decompression) is the format layer's knowledge, which registers its opener here at import
+(``register_array_opener``) so that ``store.verify()`` needs no argument.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-import zarr
+from zarr.abc.store import Store
 
-from nwbzarr.storage._fewfiles import VerifyReport
 from nwbzarr.storage._routing import ArrayLayout
 
-if TYPE_CHECKING:
-    from nwbzarr.storage._fewfiles import ContainerStore
+ArrayOpener = Callable[[Store, str], Any]
+"""Opens the array at a path of a (read-only) store as a ``zarr.Array`` whose reads decode its chunks."""
+
+_registered_opener: ArrayOpener | None = None
 
 
-def _check_containers(store: ContainerStore, files: list[str], report: VerifyReport) -> None:
-    for rel in files:
-        if store._router.container_lead(rel) is None:
-            continue
+@dataclass
+class VerifyReport:
+    """What ``verify()`` checked and every problem found (empty ``problems`` means all good)."""
+
+    containers: int = 0
+    chunks: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class VerifiableStore(Protocol):
+    """What verifying needs of a few-files store."""
+
+    def with_read_only(self, read_only: bool = False) -> Store: ...
+
+    def container_files(self) -> list[str]: ...
+
+    def iter_container(self, rel: str) -> Iterator[tuple[str, bytes | None]]: ...
+
+    def array_layouts(self) -> list[ArrayLayout]: ...
+
+    def list_prefix_sync(self, prefix: str) -> list[str]: ...
+
+
+def register_array_opener(opener: ArrayOpener) -> None:
+    """Make ``opener`` the one ``store.verify()`` decodes chunks with when its caller gives none."""
+    global _registered_opener
+    _registered_opener = opener
+
+
+def registered_array_opener() -> ArrayOpener:
+    """The registered opener; an error if none is (importing ``nwbzarr`` registers the safe one)."""
+    if _registered_opener is None:
+        raise RuntimeError("no array opener registered for verify(): import nwbzarr, or pass open_array")
+    return _registered_opener
+
+
+def _check_containers(store: VerifiableStore, report: VerifyReport) -> None:
+    for rel in store.container_files():
         report.containers += 1
-        path = store.root / rel
         try:
-            with store._locks.hold(rel, shared=True):
-                for member in store._c_members(path):
-                    if store._c_read(path, member, None) is None:
-                        report.problems.append(f"{rel}: member {member!r} listed but unreadable")
+            for member, data in store.iter_container(rel):
+                if data is None:
+                    report.problems.append(f"{rel}: member {member!r} listed but unreadable")
         except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
             report.problems.append(f"{rel}: container does not open: {exc!r}")
 
 
-def _array_paths(store: ContainerStore, files: list[str]) -> list[ArrayLayout]:
-    layouts = {}
-    for rel in files:
-        parent, _, name = rel.rpartition("/")
-        if name in ("zarr.json", ".zarray"):
-            node = store._router.owner(parent)
-            if node is not None and node.path == parent:
-                layouts[parent] = node
-    return [layouts[p] for p in sorted(layouts)]
-
-
-def _check_array(store: ContainerStore, layout: ArrayLayout, report: VerifyReport) -> None:
-    from nwbzarr.format.safe_codecs import safe_zarr_array  # pickles restricted, decoders bounded
-
+def _check_array(store: VerifiableStore, open_array: ArrayOpener, layout: ArrayLayout, report: VerifyReport) -> None:
     try:
-        arr = safe_zarr_array(zarr.open_array(store.with_read_only(True), path=layout.path, mode="r"))
+        arr = open_array(store.with_read_only(True), layout.path)
     except Exception as exc:  # noqa: BLE001
         report.problems.append(f"{layout.path or '/'}: array metadata does not open: {exc!r}")
         return
     outer = arr.shards or arr.chunks
     try:
-        keys = store._list_blocking(f"{layout.path}/" if layout.path else "")
+        keys = store.list_prefix_sync(f"{layout.path}/" if layout.path else "")
     except Exception as exc:  # noqa: BLE001
         report.problems.append(f"{layout.path or '/'}: chunks cannot be listed: {exc!r}")
         return
@@ -68,17 +100,15 @@ def _check_array(store: ContainerStore, layout: ArrayLayout, report: VerifyRepor
             report.problems.append(f"{key}: chunk does not decode: {exc!r}")
 
 
-def verify_store(store: ContainerStore, progress: bool = False) -> VerifyReport:
+def verify_store(store: VerifiableStore, open_array: ArrayOpener, progress: bool = False) -> VerifyReport:
     """Open every container, read every member, and decode every stored chunk of every array."""
     report = VerifyReport()
-    store._router.invalidate()
-    files = list(store._iter_files(""))
-    _check_containers(store, files, report)
-    layouts = _array_paths(store, files)
+    _check_containers(store, report)
+    layouts = store.array_layouts()
     if progress:
         from tqdm.auto import tqdm
 
         layouts = list(tqdm(layouts, desc="verify", unit="array"))
     for layout in layouts:
-        _check_array(store, layout, report)
+        _check_array(store, open_array, layout, report)
     return report

@@ -19,7 +19,14 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.core.buffer.core import default_buffer_prototype
 
-__all__ = ["SharedHandles", "SyncBackendStore", "check_key", "prefix_upper_bound", "resolve_range"]
+__all__ = [
+    "SharedHandles",
+    "SyncBackendStore",
+    "check_byte_range",
+    "check_key",
+    "prefix_upper_bound",
+    "resolve_range",
+]
 
 BytesLike = bytes | bytearray | memoryview
 
@@ -46,7 +53,13 @@ def check_key(key: str, max_bytes: int | None = None) -> str:
 
 
 def check_byte_range(byte_range: ByteRequest | None) -> None:
-    """Reject byte ranges that are not one of zarr's ByteRequest types or are negative."""
+    """Reject byte ranges that are not one of zarr's ByteRequest types or are negative.
+
+    The one range check of every nwbzarr store. Where zarr's LocalStore fails on a range it cannot
+    seek to (start > end, negative start or offset) this raises ValueError; ranges past the end of a
+    value are clamped by ``resolve_range``, as LocalStore and MemoryStore clamp them, and a negative
+    suffix selects no bytes, as it does on both.
+    """
     if byte_range is None:
         return
     if isinstance(byte_range, RangeByteRequest):
@@ -55,15 +68,12 @@ def check_byte_range(byte_range: ByteRequest | None) -> None:
     elif isinstance(byte_range, OffsetByteRequest):
         if byte_range.offset < 0:
             raise ValueError(f"Unexpected byte_range, got {byte_range}: offset must be >= 0")
-    elif isinstance(byte_range, SuffixByteRequest):
-        if byte_range.suffix < 0:
-            raise ValueError(f"Unexpected byte_range, got {byte_range}: suffix must be >= 0")
-    else:
+    elif not isinstance(byte_range, SuffixByteRequest):  # a negative suffix asks for nothing (as LocalStore)
         raise TypeError(f"Unexpected byte_range, got {byte_range!r}.")
 
 
 def resolve_range(size: int, byte_range: ByteRequest | None) -> tuple[int, int]:
-    """Turn a ByteRequest into a clipped ``(start, stop)`` pair for a value of ``size`` bytes."""
+    """Turn a (checked) ByteRequest into a clipped ``(start, stop)`` pair for a value of ``size`` bytes."""
     if byte_range is None:
         return 0, size
     if isinstance(byte_range, RangeByteRequest):
@@ -72,7 +82,7 @@ def resolve_range(size: int, byte_range: ByteRequest | None) -> tuple[int, int]:
     if isinstance(byte_range, OffsetByteRequest):
         return min(byte_range.offset, size), size
     if isinstance(byte_range, SuffixByteRequest):
-        return max(0, size - byte_range.suffix), size
+        return min(size, max(0, size - byte_range.suffix)), size
     raise TypeError(f"Unexpected byte_range, got {byte_range!r}.")
 
 
@@ -179,14 +189,20 @@ class SharedHandles:
 class SyncBackendStore(Store):
     """A zarr 3 store on a blocking key-value backend, run off the event loop in worker threads.
 
-    Subclasses implement ``_config`` and the ``_b_*`` primitives; those must be thread-safe.
-    Equality, pickling and ``with_read_only`` all derive from ``_config()``.
+    The one base of nwbzarr's stores. Subclasses implement ``_config`` and the ``_b_*`` primitives
+    (abstract here); those must be thread-safe. Equality, pickling and ``with_read_only`` all derive
+    from ``_config()``. Each concrete store declares ``supports_multiprocess_writes`` (several processes
+    may write disjoint keys, each through its own copy) and ``supports_fork`` (a forked child may use its
+    copy); ``storage.capabilities`` reads them.
     """
 
     supports_writes: bool = True
     supports_deletes: bool = True
     supports_listing: bool = True
+    supports_multiprocess_writes: bool
+    supports_fork: bool
     max_key_bytes: int | None = None
+    listing_needs_open: bool = True  # False: listing works on an unopened store (and lists nothing if absent)
 
     def __init__(self, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -253,11 +269,12 @@ class SyncBackendStore(Store):
             self._b_close()
             super().close()
 
-    async def _run(self, func: Any, *args: Any) -> Any:
+    async def _run(self, func: Any, *args: Any, open_first: bool = True) -> Any:
         """Run a blocking primitive in a worker thread, opening the store first if needed."""
 
         def call() -> Any:
-            self._ensure_open_sync()
+            if open_first:
+                self._ensure_open_sync()
             return func(*args)
 
         return await asyncio.to_thread(call)
@@ -338,12 +355,18 @@ class SyncBackendStore(Store):
         self._ensure_open_sync()
         return self._wrap(self._b_get(key, byte_range), prototype)
 
-    def _blocking_read(self, key: str) -> BytesLike | None:
-        """A whole value read in the calling thread (the primitives are safe from any thread);
-        ``storage.batch.sync_reader`` hands this to small reads so they skip zarr's event loop."""
+    def blocking_read(self, key: str) -> BytesLike | None:
+        """A whole value (None if absent) read in the calling thread: the primitives are safe from any
+        thread, so ``storage.batch.sync_reader`` hands this to small reads to skip zarr's event loop."""
         key = self._key(key)
         self._ensure_open_sync()
         return self._b_get(key, None)
+
+    def list_prefix_sync(self, prefix: str) -> list[str]:
+        """Blocking, sorted ``list_prefix``, for callers outside the event loop."""
+        if self.listing_needs_open:
+            self._ensure_open_sync()
+        return sorted(self._b_list_prefix(prefix))
 
     def set_sync(self, key: str, value: Buffer) -> None:
         """Blocking set, for callers outside the event loop."""
@@ -406,17 +429,24 @@ class SyncBackendStore(Store):
         self._check_writable()
         await self._run(self._b_set_if_absent, self._key(key), self._value(value))
 
-    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+    async def set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        """Store many ``(key, Buffer)`` pairs in one backend call (one transaction, one pipeline, ...)."""
         self._check_writable()
         items = [(self._key(k), self._value(v)) for k, v in values]
         if items:
             await self._run(self._b_set_many, items)
+
+    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        """zarr's batch hook (its wrapper stores call it): the same as ``set_many``."""
+        await self.set_many(values)
 
     async def delete(self, key: str) -> None:
         self._check_writable()
         await self._run(self._b_delete, self._key(key))
 
     async def delete_dir(self, prefix: str) -> None:
+        # kept rather than zarr's Store.delete_dir (one awaited delete per listed key): one backend call
+        # (one transaction, one range delete, one rmtree) in one thread
         self._check_writable()
         await self._run(self._b_delete_prefix, dir_base(prefix))
 
@@ -425,16 +455,17 @@ class SyncBackendStore(Store):
         await self._run(self._b_delete_prefix, "")
 
     async def is_empty(self, prefix: str) -> bool:
-        return not await self._run(self._b_any_with_prefix, dir_base(prefix))
+        # kept rather than zarr's (a full listing): backends answer "any key with this prefix?" cheaply
+        return not await self._run(self._b_any_with_prefix, dir_base(prefix), open_first=self.listing_needs_open)
 
     async def list(self) -> AsyncIterator[str]:
-        for key in await self._run(self._b_list_prefix, ""):
+        for key in await self._run(self._b_list_prefix, "", open_first=self.listing_needs_open):
             yield key
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        for key in await self._run(self._b_list_prefix, prefix):
+        for key in await self._run(self._b_list_prefix, prefix, open_first=self.listing_needs_open):
             yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        for key in await self._run(self._b_list_dir, dir_base(prefix)):
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # abstract in zarr's Store
+        for key in await self._run(self._b_list_dir, dir_base(prefix), open_first=self.listing_needs_open):
             yield key

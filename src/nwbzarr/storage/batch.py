@@ -10,13 +10,16 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from nwbzarr.storage._files import write_new_name
+from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
+
 LOCAL_BATCH = 512
 REMOTE_CONCURRENCY = 64
 
 
 async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
-    """Store every ``(key, Buffer)``: on a LocalStore new files are written without temp+rename; a store
-    with its own ``_set_many`` (one transaction, one thread call) gets the whole batch; others get
+    """Store every ``(key, Buffer)``: on a LocalStore in a few thread calls (see ``_write_local``); a store
+    that ``SupportsSetMany`` (one transaction, one thread call per core) gets the whole batch; others get
     ``set`` calls, at most ``REMOTE_CONCURRENCY`` at a time."""
     if not items:
         return
@@ -25,8 +28,8 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
         batches = [items[i:i + LOCAL_BATCH] for i in range(0, len(items), LOCAL_BATCH)]
         await asyncio.gather(*(asyncio.to_thread(_write_local, root, batch) for batch in batches))
         return
-    if type(store)._set_many is not Store._set_many:  # the store writes a batch in one go (nwbzarr's stores)
-        await store._set_many(items)
+    if isinstance(store, SupportsSetMany):  # the store writes a batch in one go (nwbzarr's stores)
+        await store.set_many(items)
         return
     limit = asyncio.Semaphore(REMOTE_CONCURRENCY)
 
@@ -61,7 +64,7 @@ async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[An
 
 def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
     """A blocking ``write(key, value)`` for stores where that is cheap and safe from any thread (a writable
-    LocalStore: new files without temp+rename), else None: use ``await store.set``."""
+    LocalStore: new files without temp+rename, see ``_files.write_new_name``), else None: use ``await store.set``."""
     if type(store) is LocalStore and not store.read_only:
         root = str(store.root)
         return lambda key, value: _write_local(root, [(key, value)])
@@ -70,7 +73,7 @@ def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
 
 def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
     """A blocking ``read(key) -> bytes or None`` where that is cheaper than a trip through zarr's event
-    loop (a LocalStore: one small file read; a store that offers ``_blocking_read``), else None: use
+    loop (a LocalStore: one small file read; a store that ``SupportsBlockingRead``), else None: use
     ``await store.get``."""
     if type(store) is LocalStore:
         root = str(store.root)
@@ -83,10 +86,14 @@ def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
                 return None
 
         return read
-    return getattr(store, "_blocking_read", None)  # stores whose reads are blocking calls safe from any thread
+    if isinstance(store, SupportsBlockingRead):  # reads are blocking calls safe from any thread
+        return store.blocking_read
+    return None
 
 
 def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
+    """Write values into a LocalStore's directory from one thread (not through ``LocalStore.set``, which
+    takes a thread hop and a temp + rename per key): see ``_files.write_new_name`` for why that is safe."""
     made: set[str] = set()
     for key, value in items:
         path = os.path.join(root, key)
@@ -94,12 +101,4 @@ def _write_local(root: str, items: Sequence[tuple[str, Any]]) -> None:
         if folder not in made:
             os.makedirs(folder, exist_ok=True)
             made.add(folder)
-        data = value.as_buffer_like() if hasattr(value, "as_buffer_like") else value
-        try:
-            with open(path, "xb") as fh:  # a new name: cheap, and a crash leaves the root unwritten anyway
-                fh.write(data)
-        except FileExistsError:
-            tmp = f"{path}.{os.getpid()}.partial"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+        write_new_name(path, value.as_buffer_like() if hasattr(value, "as_buffer_like") else value)

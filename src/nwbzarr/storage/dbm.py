@@ -68,7 +68,8 @@ class DBMStore(SyncBackendStore):
     key (dbm has no ordering).
     """
 
-    supports_multiprocess_writes = False
+    supports_multiprocess_writes = False  # one writer per dbm file
+    supports_fork = True
 
     def __init__(
         self,

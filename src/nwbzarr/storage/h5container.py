@@ -19,8 +19,8 @@ import numpy as np
 from zarr.abc.store import ByteRequest
 
 from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
-from nwbzarr.storage._files import slice_bounds
 from nwbzarr.storage._routing import LockSpec
+from nwbzarr.storage.base import resolve_range
 from nwbzarr.storage.errors import StoreCorruptError
 
 __all__ = ["H5ContainerStore"]
@@ -58,11 +58,11 @@ def _read_dataset(ds: h5py.Dataset, byte_range: ByteRequest | None) -> bytes:
     """Bytes of a chunk dataset: 1-D uint8 (ours) or scalar opaque (CBI's), reading only the range."""
     if ds.shape == ():
         raw = np.asarray(ds[()]).tobytes()
-        start, stop = slice_bounds(len(raw), byte_range)
+        start, stop = resolve_range(len(raw), byte_range)
         return raw[start:stop]
     if ds.ndim != 1 or ds.dtype.itemsize != 1:
         raise _damaged(ds.file.filename, f"dataset {ds.name!r} is not a byte chunk ({ds.dtype}, {ds.shape})")
-    start, stop = slice_bounds(ds.shape[0], byte_range)
+    start, stop = resolve_range(ds.shape[0], byte_range)
     if stop <= start:
         return b""
     offset = ds.id.get_offset() if ds.chunks is None else None

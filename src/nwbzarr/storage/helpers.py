@@ -134,10 +134,7 @@ async def _getsize(store: Store, path: str) -> int:
     path = _norm(path)
     if path and await store.exists(path):
         return await store.getsize(path)
-    sizes = await concurrent_map(
-        [(k,) async for k in store.list_prefix(dir_base(path))], store.getsize, limit=config.get("async.concurrency")
-    )
-    return sum(sizes)
+    return await store.getsize_prefix(dir_base(path))
 
 
 def getsize(store: Store, path: str = "") -> int:

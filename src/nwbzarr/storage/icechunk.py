@@ -102,6 +102,7 @@ class IcechunkNWBStore(WrapperStore[icechunk.IcechunkStore]):
     supports_manifest = False  # only Zarr keys are accepted; snapshots carry Icechunk's own checksums
     documents_before_chunks = True  # Icechunk refuses a chunk of an array whose zarr.json is not written yet
     supports_multiprocess_writes = False  # a writable session is one process's (see nwbzarr.parallel)
+    supports_fork = True
 
     def __init__(self, store: icechunk.IcechunkStore, transaction: IcechunkTransaction | None = None,
                  name: str = "icechunk repository") -> None:
@@ -189,6 +190,9 @@ class IcechunkNWBStore(WrapperStore[icechunk.IcechunkStore]):
         await self._store.set_if_not_exists(key, self._storable(key, value))
 
     async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        await self.set_many(values)
+
+    async def set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
         """Metadata documents first, parents before children (Icechunk takes a chunk only for an existing
         array), then the chunks concurrently."""
         values = list(values)

@@ -105,6 +105,9 @@ class LMDBStore(SyncBackendStore):
     durability on power loss for speed; call :meth:`flush` to force data to disk.
     """
 
+    supports_multiprocess_writes = True  # LMDB serialises writers across processes
+    supports_fork = True  # see _ForkGate
+
     max_key_bytes = 511
 
     def __init__(

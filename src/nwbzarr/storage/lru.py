@@ -14,6 +14,7 @@ from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
 from nwbzarr.storage.base import slice_value
+from nwbzarr.storage.capabilities import fork_safe, multiprocess_safe
 
 __all__ = ["LRUStoreCache"]
 
@@ -51,6 +52,16 @@ class LRUStoreCache(WrapperStore[Store]):
         cache = cls(store, max_size, read_only=read_only)
         await cache._ensure_open()
         return cache
+
+    @property
+    def supports_multiprocess_writes(self) -> bool:
+        """As safe for several writing processes as the wrapped store (each process has its own cache)."""
+        return multiprocess_safe(self._store)
+
+    @property
+    def supports_fork(self) -> bool:
+        """A forked child may use a copy if it may use the wrapped store's."""
+        return fork_safe(self._store)
 
     def _with_store(self, store: Store) -> Self:
         return type(self)(store, self.max_size)
@@ -212,10 +223,14 @@ class LRUStoreCache(WrapperStore[Store]):
         await self._store.set_if_not_exists(key, value)
         self._forget(key)
 
-    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+    async def set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        """A batch handed to the wrapped store's own batch write, the whole cache forgotten around it."""
         self._forget(None)
         await self._store._set_many(values)
         self._forget(None)
+
+    async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
+        await self.set_many(values)
 
     async def delete(self, key: str) -> None:
         self._forget(key)

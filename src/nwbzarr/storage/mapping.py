@@ -21,6 +21,9 @@ class MappingStore(SyncBackendStore):
     event loop. Equality is equality of the mappings, as in ``MemoryStore``.
     """
 
+    supports_multiprocess_writes = False  # a mapping lives in one process
+    supports_fork = True
+
     def __init__(self, mapping: MutableMapping[str, Any] | None = None, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
         if mapping is None:

@@ -67,6 +67,9 @@ class MongoDBStore(SyncBackendStore):
     lease document ``{_id: "writer"}`` in ``<collection>.locks`` (``acquire_writer_lock``).
     """
 
+    supports_multiprocess_writes = False  # not vouched for: parallel writers fall back to serial
+    supports_fork = True
+
     def __init__(
         self,
         database: str = "mongodb_zarr",

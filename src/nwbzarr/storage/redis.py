@@ -39,6 +39,9 @@ class RedisStore(SyncBackendStore):
     A writing ZarrIO holds the lock key ``{prefix}.nwbzarr-lock`` (``acquire_writer_lock``).
     """
 
+    supports_multiprocess_writes = True  # the server serialises writers
+    supports_fork = True  # a forked copy opens its own connection
+
     def __init__(self, prefix: str = "zarr", *, read_only: bool = False, timeout: float = DEFAULT_TIMEOUT,
                  **redis_kwargs: Any) -> None:
         super().__init__(read_only=read_only)

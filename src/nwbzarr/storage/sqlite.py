@@ -73,6 +73,9 @@ class SQLiteStore(SyncBackendStore):
     other values intact. Listing uses primary-key range scans; byte ranges use incremental blob I/O.
     """
 
+    supports_multiprocess_writes = True  # SQLite serialises writers with its file lock
+    supports_fork = True
+
     def __init__(
         self, path: str | os.PathLike[str], *, wal: bool = True, timeout: float = 60.0, read_only: bool = False
     ) -> None:

@@ -26,6 +26,9 @@ class TempStore(LocalStore):
     file replacement, so a killed writer leaves other values intact).
     """
 
+    supports_multiprocess_writes = True  # as LocalStore
+    supports_fork = True
+
     def __init__(
         self,
         suffix: str = "",

@@ -13,12 +13,15 @@ from zarr.storage import FsspecStore, LocalStore, MemoryStore, ZipStore
 
 from nwbzarr.storage._server import check_timeout
 
-__all__ = ["open_store"]
+__all__ = ["NON_REMOTE_SCHEMES", "local_store_kind", "open_store"]
 
 MODES = ("r", "r+", "a", "w", "w-")
 H5C_MARKER = ".nwbzarr-h5container"
 _SQLITE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3")
 _LMDB_SUFFIXES = (".lmdb", ".mdb")
+# URL schemes open_store serves without a remote fsspec file system (any other URL is remote storage)
+NON_REMOTE_SCHEMES = ("file", "local", "memory", "sqlite", "lmdb", "dbm", "redis", "rediss", "mongodb",
+                      "mongodb+srv", "h5container", "zipcontainer", "icechunk", "icechunk+file")
 
 
 def _file_path(spec: str, scheme: str) -> str:
@@ -82,21 +85,36 @@ def _is_sqlite_file(path: Path) -> bool:
         return False
 
 
-def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
-    """Choose a store for a local path by suffix, marker files and content."""
+def local_store_kind(path: str | os.PathLike[str]) -> str:
+    """Which store a local path holds, by suffix, marker files and content: 'zip', 'sqlite', 'lmdb',
+    'h5container' or 'directory' (a plain directory store, existing or not)."""
     p = Path(path)
     lower = p.name.lower()
     if lower.endswith(".zip"):
-        return ZipStore(p, mode="r" if read_only else ("w" if mode == "w" else "a"), read_only=read_only)
+        return "zip"
     if lower.endswith(_SQLITE_SUFFIXES) or (p.is_file() and _is_sqlite_file(p)):
+        return "sqlite"
+    if lower.endswith(_LMDB_SUFFIXES) or (p / "data.mdb").is_file():
+        return "lmdb"
+    if (p / H5C_MARKER).exists():
+        return "h5container"
+    return "directory"
+
+
+def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
+    """The store for a local path, of the kind ``local_store_kind`` finds."""
+    p, kind = Path(path), local_store_kind(path)
+    if kind == "zip":
+        return ZipStore(p, mode="r" if read_only else ("w" if mode == "w" else "a"), read_only=read_only)
+    if kind == "sqlite":
         from nwbzarr.storage.sqlite import SQLiteStore
 
         return SQLiteStore(p, read_only=read_only, **kwargs)
-    if lower.endswith(_LMDB_SUFFIXES) or (p / "data.mdb").is_file():
+    if kind == "lmdb":
         from nwbzarr.storage.lmdb import LMDBStore
 
         return LMDBStore(p, read_only=read_only, **kwargs)
-    if (p / H5C_MARKER).exists():
+    if kind == "h5container":
         return _few_files("h5container", path, read_only, kwargs)
     return LocalStore(p, read_only=read_only)
 

@@ -19,8 +19,9 @@ from typing import Any
 from zarr.abc.store import ByteRequest
 
 from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
-from nwbzarr.storage._files import fsync_dir, slice_bounds, tmp_path_for
+from nwbzarr.storage._files import fsync_dir, tmp_path_for
 from nwbzarr.storage._routing import LockSpec
+from nwbzarr.storage.base import resolve_range
 
 __all__ = ["ZipContainerStore"]
 
@@ -49,7 +50,7 @@ def _data_offset(fp: Any, info: zipfile.ZipInfo) -> int:
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, byte_range: ByteRequest | None) -> bytes:
-    start, stop = slice_bounds(info.file_size, byte_range)
+    start, stop = resolve_range(info.file_size, byte_range)
     if info.compress_type != zipfile.ZIP_STORED or byte_range is None:
         data = zf.read(info)  # checks the CRC
         return data[start:stop]
