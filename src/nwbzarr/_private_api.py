@@ -19,14 +19,14 @@ import zarr
 
 # zarr.core.* is documented by zarr as internal: these names have been stable since zarr 3.0.
 from zarr.core.array_spec import ArrayConfig, ArraySpec  # zarr >= 3.0: the per-chunk spec codecs take
-from zarr.core.common import concurrent_map as _concurrent_map  # zarr >= 3.0: gather with a limit
+from zarr.core.common import concurrent_map  # zarr >= 3.0: asyncio.gather, at most `limit` at a time
 from zarr.core.metadata.v2 import ArrayV2Metadata  # zarr >= 3.0: parsed .zarray documents
 from zarr.core.metadata.v3 import ArrayV3Metadata  # zarr >= 3.0: parsed zarr.json array documents
 from zarr.core.sync import sync  # zarr >= 3.0: runs a coroutine on zarr's own I/O event loop
 
 __all__ = [
     "ArrayConfig", "ArraySpec", "ArrayV2Metadata", "ArrayV3Metadata", "FastPathOffWarning", "LazyZarrArray",
-    "NumcodecsBytesBytesCodec", "array_config", "bounded_map", "chunk_spec", "codecs_run_sync",
+    "NumcodecsBytesBytesCodec", "array_config", "bounded_map", "chunk_spec", "codecs_run_sync", "concurrent_map",
     "decode_sync", "default_array_config", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
     "set_hdmfio_manager", "sync", "sync_decode_override", "zarr_numcodecs_codecs",
 ]
@@ -56,7 +56,7 @@ async def bounded_map(items: Iterable[tuple], func: Callable[..., Awaitable[Any]
 
     zarr.core.common.concurrent_map (zarr >= 3.0).
     """
-    return await _concurrent_map(list(items), func, limit=limit or zarr.config.get("async.concurrency"))
+    return await concurrent_map(list(items), func, limit=limit or zarr.config.get("async.concurrency"))
 
 
 # --- chunks encoded and decoded synchronously ------------------------------------------------------
@@ -149,6 +149,10 @@ class LazyZarrArray(zarr.Array):
         """The ``zarr.AsyncArray`` (or an object with its reading API) to use; called once, on first use."""
         raise NotImplementedError
 
+    def _use_async_array(self, array: Any) -> None:
+        """Read through ``array`` from now on (None: open again on next use)."""
+        self.__dict__["_nwbzarr_async_array"] = array
+
     @property  # type: ignore[override]
     def _async_array(self) -> Any:
         found = self.__dict__.get("_nwbzarr_async_array")
@@ -159,7 +163,7 @@ class LazyZarrArray(zarr.Array):
 
     @_async_array.setter
     def _async_array(self, value: Any) -> None:
-        self.__dict__["_nwbzarr_async_array"] = value
+        self._use_async_array(value)
 
 
 # --- stores ----------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from zarr.core.sync import sync
 
+from ._private_api import sync
 from .backend.location import open_location
 from .format.base import FormatError, NodeInfo
 from .format.corrupt import with_store

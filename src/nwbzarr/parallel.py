@@ -158,8 +158,7 @@ class WriteTarget:
         try:
             data = self._resolved("dci")._get_data(selection)
             values = self._values(data, selection)
-            from zarr.core.sync import sync
-
+            from ._private_api import sync
             from .backend.blocks import write_block
 
             sync(write_block(self.array(), selection, values))

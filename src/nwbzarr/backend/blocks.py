@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import numpy as np
-from zarr.core.array import AsyncArray
+from zarr import AsyncArray
 
 from ..format.chunks import chunk_encoder, chunk_regions, chunk_scratch
 from ..storage.batch import sync_writer

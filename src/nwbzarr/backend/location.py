@@ -10,6 +10,8 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
+from .._private_api import open_store, store_is_open, sync
+
 
 def open_location(path: Any, read_only: bool, storage_options: dict | None = None) -> tuple[Store, str | None]:
     """(store, location): ``location`` is a local directory or URL used to resolve relative sources."""
@@ -53,10 +55,8 @@ SINGLE_FILE_SUFFIXES = (".sqldb", ".sqlite", ".sqlite3", ".lmdb", ".zip")
 
 def _opened(store: Store) -> Store:
     """Stores such as zarr's ZipStore must be opened before their first call."""
-    if not getattr(store, "_is_open", True):
-        from zarr.core.sync import sync
-
-        sync(store._open())
+    if not store_is_open(store):
+        sync(open_store(store))
     return store
 
 

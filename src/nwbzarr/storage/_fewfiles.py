@@ -18,9 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
-from zarr.core.buffer.core import default_buffer_prototype
+from zarr.buffer import default_buffer_prototype
 
 from nwbzarr.storage._deletes import DeleteBatches, Pending
 from nwbzarr.storage._files import (
