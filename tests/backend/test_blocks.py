@@ -3,6 +3,8 @@ and of iterator blocks, with per-thread scratch buffers that must never leak int
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import zarr
@@ -76,3 +78,18 @@ def test_fast_paths_apply_on_the_installed_zarr() -> None:
     assert encoded is not None and encoded[0] == "c/0/0"
     decoded = decode_single_chunk(arr.async_array.metadata, encoded[1], array_config(arr.async_array))
     np.testing.assert_array_equal(decoded, values)
+
+
+def test_codec_pool_is_sized_by_zarrs_threading_config() -> None:
+    """One codec pool, sized by zarr's ``threading.max_workers`` unless nwbzarr sets its own count."""
+    from nwbzarr.backend.pool import codec_pool, codec_threads, set_codec_threads
+
+    try:
+        with zarr.config.set({"threading.max_workers": 3}):
+            set_codec_threads(None)
+            assert codec_threads() == 3 and codec_pool() is codec_pool()
+            set_codec_threads(2)
+            assert codec_threads() == 2
+    finally:
+        set_codec_threads(None)
+    assert codec_threads() == (zarr.config.get("threading.max_workers") or os.cpu_count())
