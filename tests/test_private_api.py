@@ -84,6 +84,16 @@ def test_chunk_encoder_and_decoder_are_on_and_agree_with_zarr(rows, cols, crow, 
                                   values[region])
 
 
+def test_zarrs_own_codecs_encode_and_decode_synchronously():
+    """Every codec zarr ships (bytes, blosc, zstd, gzip, crc32c, transpose) has the sync hooks the direct
+    paths call."""
+    from zarr.codecs import BytesCodec, Crc32cCodec, GzipCodec, TransposeCodec
+
+    assert api.zarr_codecs_run_sync()
+    ours = (BytesCodec(), BloscCodec(), ZstdCodec(), GzipCodec(), Crc32cCodec(), TransposeCodec(order=(1, 0)))
+    assert api.codecs_run_sync(ours, "encode") and api.codecs_run_sync(ours, "decode")
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_chunk_spec_and_array_config_are_zarrs(zarr_format):
     """chunk_spec (metadata.get_chunk_spec up to zarr 3.3, ArraySpec since 3.4) and array_config (the

@@ -27,7 +27,7 @@ from zarr.core.sync import sync  # zarr >= 3.0: runs a coroutine on zarr's own I
 __all__ = [
     "ArrayConfig", "ArraySpec", "ArrayV2Metadata", "ArrayV3Metadata", "FastPathOffWarning", "LazyZarrArray",
     "NumcodecsBytesBytesCodec", "array_config", "bounded_map", "chunk_spec", "codecs_run_sync", "concurrent_map",
-    "decode_sync", "default_array_config", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
+    "decode_sync", "default_array_config", "zarr_codecs_run_sync", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
     "set_hdmfio_manager", "sync", "sync_decode_override", "zarr_numcodecs_codecs",
 ]
 
@@ -60,14 +60,27 @@ async def bounded_map(items: Iterable[tuple], func: Callable[..., Awaitable[Any]
 
 
 # --- chunks encoded and decoded synchronously ------------------------------------------------------
+_SYNC_METHODS = {"encode": "_encode_sync", "decode": "_decode_sync"}
+
+
+def zarr_codecs_run_sync() -> bool:
+    """Whether zarr's own codecs still have ``_encode_sync``/``_decode_sync`` (zarr >= 3.0), checked on its
+    BytesCodec, which every v3 array has."""
+    from zarr.codecs import BytesCodec
+
+    return all(hasattr(BytesCodec, m) for m in _SYNC_METHODS.values())
+
+
 def codecs_run_sync(codecs: Iterable[Any], direction: str) -> bool:
     """Whether every codec has the synchronous ``_encode_sync``/``_decode_sync`` (``direction`` "encode" or
-    "decode") that zarr's own codecs implement (zarr >= 3.0; wrapped numcodecs and sharding have none)."""
+    "decode") that zarr's own codecs implement (wrapped numcodecs have none, sharding before zarr 3.4).
+    False on a zarr whose own codecs lost them, which warns once."""
     method = _SYNC_METHODS[direction]
-    return all(hasattr(c, method) and hasattr(c, "resolve_metadata") for c in codecs)
-
-
-_SYNC_METHODS = {"encode": "_encode_sync", "decode": "_decode_sync"}
+    if all(hasattr(c, method) and hasattr(c, "resolve_metadata") for c in codecs):
+        return True
+    if not zarr_codecs_run_sync():
+        fast_path_off("direct chunk encoding and decoding", "zarr's codecs have no _encode_sync/_decode_sync")
+    return False
 
 
 def encode_sync(codec: Any, chunk: Any, spec: ArraySpec) -> Any:
@@ -190,6 +203,15 @@ def set_hdmfio_manager(io: Any, manager: Any) -> None:
     (read through the public ``manager`` property; hdmf >= 3).
     """
     io._HDMFIO__manager = manager
+    if io.manager is not manager:
+        raise RuntimeError(f"hdmf {_hdmf_version()} keeps an HDMFIO's BuildManager elsewhere: nwbzarr cannot "
+                           "export into a store opened without a manager")
+
+
+def _hdmf_version() -> str:
+    import hdmf
+
+    return str(hdmf.__version__)
 
 
 def hdf5io_file(io: Any) -> Any:
