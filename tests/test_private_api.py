@@ -105,7 +105,6 @@ def test_chunk_spec_and_array_config_are_zarrs(zarr_format):
     assert isinstance(spec, api.ArraySpec)
     assert spec.shape == (4, 3) and spec.fill_value == 0 and spec.config == config
     assert spec.dtype.to_native_dtype() == np.dtype("int16")
-    assert api.default_array_config() == api.ArrayConfig.from_dict({})
 
 
 def test_sharded_arrays_are_encoded_as_zarr_does_or_left_to_zarr():
@@ -131,10 +130,10 @@ def test_a_lost_capability_warns_once(monkeypatch):
     broken = type("Metadata", (), {"shape": (3,), "chunk_grid": type("G", (), {"chunk_shape": (3,)})(),
                                    "codecs": (zarr.codecs.BytesCodec(),)})()  # no dtype: spec cannot be built
     with pytest.warns(api.FastPathOffWarning, match="direct chunk encoding and decoding"):
-        assert decode_single_chunk(broken, None, api.default_array_config()) is None
+        assert decode_single_chunk(broken, None, api.ArrayConfig.from_dict({})) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert decode_single_chunk(broken, None, api.default_array_config()) is None
+        assert decode_single_chunk(broken, None, api.ArrayConfig.from_dict({})) is None
 
 
 # --- checked v3 codecs (a _decode_sync override) ---------------------------------------------------

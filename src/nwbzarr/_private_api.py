@@ -27,7 +27,7 @@ from zarr.core.sync import sync  # zarr >= 3.0: runs a coroutine on zarr's own I
 __all__ = [
     "ArrayConfig", "ArraySpec", "ArrayV2Metadata", "ArrayV3Metadata", "FastPathOffWarning", "LazyZarrArray",
     "NumcodecsBytesBytesCodec", "array_config", "bounded_map", "chunk_spec", "codecs_run_sync", "concurrent_map",
-    "decode_sync", "default_array_config", "zarr_codecs_run_sync", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
+    "decode_sync", "zarr_codecs_run_sync", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
     "set_hdmfio_manager", "sync", "sync_decode_override", "zarr_numcodecs_codecs",
 ]
 
@@ -113,11 +113,6 @@ def array_config(array: Any) -> ArrayConfig:
     return config if config is not None else array._config
 
 
-def default_array_config() -> ArrayConfig:
-    """zarr's default array configuration (``ArrayConfig.from_dict({})``, zarr >= 3.0)."""
-    return ArrayConfig.from_dict({})
-
-
 def chunk_spec(metadata: Any, coords: tuple[int, ...], config: Any, prototype: Any) -> ArraySpec:
     """zarr's ArraySpec of one chunk of a regular grid: ``metadata.get_chunk_spec`` up to zarr 3.3, built
     from the metadata where that method is gone (v3 metadata of zarr >= 3.4)."""
@@ -139,12 +134,8 @@ def zarr_numcodecs_codecs() -> Any:
     return _codecs
 
 
-def numcodecs_bytes_codec_base() -> type:
-    """zarr's base class of bytes-to-bytes numcodecs wrappers, ``_NumcodecsBytesBytesCodec`` (zarr >= 3.1)."""
-    return zarr_numcodecs_codecs()._NumcodecsBytesBytesCodec
-
-
-NumcodecsBytesBytesCodec = numcodecs_bytes_codec_base()
+#: zarr's base class of bytes-to-bytes numcodecs wrappers, ``_NumcodecsBytesBytesCodec`` (zarr >= 3.1)
+NumcodecsBytesBytesCodec: type = zarr_numcodecs_codecs()._NumcodecsBytesBytesCodec
 
 
 # --- zarr.Array opened on first use ----------------------------------------------------------------
