@@ -99,6 +99,7 @@ def test_chunk_spec_and_array_config_are_zarrs(zarr_format):
     """chunk_spec (metadata.get_chunk_spec up to zarr 3.3, ArraySpec since 3.4) and array_config (the
     AsyncArray's ``_config``) describe a chunk as zarr does."""
     arr = _array(zarr.storage.MemoryStore(), zarr_format=zarr_format, shape=(10, 3), chunks=(4, 3))
+    assert isinstance(arr.metadata, api.ArrayV2Metadata if zarr_format == 2 else api.ArrayV3Metadata)
     config = api.array_config(arr.async_array)
     assert isinstance(config, api.ArrayConfig) and config.order == "C"
     spec = api.chunk_spec(arr.metadata, (2, 0), config, default_buffer_prototype())
