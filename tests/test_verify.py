@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pynwb import NWBFile, TimeSeries
 from typer.testing import CliRunner
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
 from nwbzarr import NWBZarrIO, ZarrDataIO
+from nwbzarr._private_api import sync
 from nwbzarr.cli import app
 from nwbzarr.format.base import to_buffer
 from nwbzarr.format.manifest import MANIFEST_KEY, ChunkGrid

@@ -21,8 +21,8 @@ from typing import Any
 
 from hdmf.build import BuildManager
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 
+from ._private_api import sync
 from .backend.io import ZarrIO
 from .backend.location import open_location
 from .backend.nwb import NWBZarrIO

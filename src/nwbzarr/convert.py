@@ -19,6 +19,7 @@ from hdmf.backends.hdf5 import HDF5IO, H5DataIO
 from hdmf.backends.io import HDMFIO
 from hdmf.build import BuildManager, DatasetBuilder, GroupBuilder, LinkBuilder
 
+from ._private_api import hdf5io_file
 from .backend.arrays import ZarrDataset
 from .backend.hdf5_types import (
     ATTR_TYPES_KEY,
@@ -121,7 +122,7 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
     with HDF5IO(source, mode="r", manager=manager) as src, \
             io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
         builder = src.read_builder()
-        _record_hdf5_types(builder, src._file)
+        _record_hdf5_types(builder, hdf5io_file(src))
         _progress_note(progress, f"converting {source} -> {target}")
         dst.show_progress = progress
         # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)

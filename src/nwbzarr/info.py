@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from zarr.core.sync import sync
 
+from ._private_api import bounded_map, sync
 from .backend.location import open_location
 from .format.base import FormatError, NodeInfo
 from .format.corrupt import with_store
@@ -47,17 +46,14 @@ def summarise(path: Any, storage_options: dict | None = None) -> list[NodeSummar
 
 async def _stored_sizes(store: Any) -> dict[str, int]:
     keys = [k async for k in store.list_prefix("")]
-    sem = asyncio.Semaphore(64)
 
     async def size(key: str) -> int:
-        async with sem:
-            try:
-                return await store.getsize(key)
-            except (FileNotFoundError, NotImplementedError):
-                return 0
+        try:
+            return await store.getsize(key)
+        except (FileNotFoundError, NotImplementedError):
+            return 0
 
-    values = await asyncio.gather(*(size(k) for k in keys))
-    return dict(zip(keys, values))
+    return dict(zip(keys, await bounded_map(((k,) for k in keys), size)))  # zarr's async.concurrency
 
 
 def _summary(node: NodeInfo, sizes: dict[str, int]) -> NodeSummary:

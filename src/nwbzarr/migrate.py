@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 
+from ._private_api import sync
 from .backend.location import open_location
 from .format.base import ArraySpec, FormatError, Layout, NodeInfo
 from .format.corrupt import with_store

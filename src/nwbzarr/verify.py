@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 
+from ._private_api import sync
 from .format.base import FormatError, Layout, NodeInfo
 from .format.manifest import (
     MANIFEST_KEY,

@@ -196,8 +196,9 @@ def test_memory_store_without_location_refuses_relative_sources(dirs):
     memory = MemoryStore()
     for path in store.rglob("*"):
         if path.is_file():
-            from zarr.core.buffer import default_buffer_prototype
-            from zarr.core.sync import sync
+            from zarr.buffer import default_buffer_prototype
+
+            from nwbzarr._private_api import sync
 
             key = path.relative_to(store).as_posix()
             sync(memory.set(key, default_buffer_prototype().buffer.from_bytes(path.read_bytes())))

@@ -162,7 +162,7 @@ def test_hdf5_region_references_keep_their_regions(shared_data, tmp_path):
     io = ZarrIO(tmp_path / "regions.zarr", mode="r")
     node = io.nodes["units/spike_times_index"]
     array = io.layout.open_array(io.store, node)
-    from zarr.core.sync import sync
+    from nwbzarr._private_api import sync
 
     refs = io.layout.decode_array_values(node, np.asarray(sync(array.getitem(...))))
     with h5py.File(source, "r") as f:

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pynwb import NWBFile, TimeSeries
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
 import nwbzarr
 from _legacy_stores import read_doc, write_chunk, write_doc
 from nwbzarr import NWBZarrIO
+from nwbzarr._private_api import sync
 from nwbzarr.backend.dataio import ZarrDataIO
 from nwbzarr.format.base import FormatError
 from nwbzarr.storage import H5ContainerStore, SQLiteStore, ZipContainerStore

@@ -17,11 +17,10 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zarr
 from hdmf.query import BuilderResolver, ContainerResolver
-from zarr.core.array import AsyncArray
-from zarr.core.sync import sync
+from zarr import AsyncArray
 
+from .._private_api import LazyZarrArray, sync
 from ..format.base import NodeInfo, map_objects
 from ..format.corrupt import PASS_THROUGH, read_error
 
@@ -33,37 +32,33 @@ BLOCK_CACHE_CHUNKS = 8
 SYNC_READ_CHUNKS = 2  # reads of up to this many chunks of a local directory skip the event loop
 
 
-class ZarrDataset(zarr.Array):
+class ZarrDataset(LazyZarrArray):
     """A lazily read Zarr array with numpy-style indexing and ``shape``/``dtype``/``chunks``.
 
     A ``zarr.Array`` subclass, so HDMF and pynwb treat it as the Zarr array it is (dtype conversion,
-    export to HDF5); reads go through a small cache and text/references come back decoded.
+    export to HDF5); reads go through a small cache and text/references come back decoded.  The zarr
+    array is opened on first use, not when the file is read.
     """
 
     def __init__(self, io: ZarrIO, node: NodeInfo, array: Any = None) -> None:
         self._io = io
         self._node = node
-        if array is not None:
-            object.__setattr__(self, "_async_array", array)
+        super().__init__(array)
         self._full: np.ndarray | None = None
         self._decoder: Any = None
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "_async_array":  # the zarr array is opened on first use, not when the file is read
-            array = self._io.layout.open_array(self._io.store, self._node)
-            object.__setattr__(self, "_async_array", array)
-            return array
-        raise AttributeError(name)
+    def _open_async_array(self) -> Any:
+        return self._io.layout.open_array(self._io.store, self._node)
 
     @property
     def _array(self) -> Any:
-        return self._async_array
+        return self.async_array
 
     @_array.setter
     def _array(self, value: Any) -> None:
-        object.__setattr__(self, "_async_array", value)
+        self._use_async_array(value)
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -317,7 +312,7 @@ def _place(metadata: Any, decode: Any, slices: tuple[slice, ...], out: np.ndarra
 def _fill_in_this_thread(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> bool:
     """Small reads from a local directory: read and decode here, without a trip through zarr's event loop
     (three thread hops cost more than reading and decoding a chunk or two). False when not applicable."""
-    from zarr.core.buffer import default_buffer_prototype
+    from zarr.buffer import default_buffer_prototype
 
     from ..storage.batch import sync_reader
 
@@ -341,7 +336,7 @@ async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice,
     batch, decoded on all cores."""
     import asyncio
 
-    from zarr.core.buffer import default_buffer_prototype
+    from zarr.buffer import default_buffer_prototype
 
     from ..writing.pool import codec_pool
 

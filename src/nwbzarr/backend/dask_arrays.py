@@ -24,7 +24,7 @@ class StoredArrayReader:
         return {**self.__dict__, "_array": None}
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        from zarr.core.sync import sync
+        from .._private_api import sync
 
         if self._array is None:
             self._array = self.layout.open_array(self.store, self.node)

@@ -14,9 +14,9 @@ from hdmf.build import Builder, BuildManager, GroupBuilder, TypeMap
 from hdmf.container import Container
 from hdmf.spec import NamespaceCatalog
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
+from .._private_api import set_hdmfio_manager, sync
 from ..format.base import FormatError, Layout, NodeInfo
 from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
@@ -605,7 +605,7 @@ class ZarrIO(HDMFIO):
         if not write_args.get("link_data", True):
             clear_cache = True
         if self.manager is None and src_io.manager is not None:
-            self._HDMFIO__manager = src_io.manager
+            set_hdmfio_manager(self, src_io.manager)
         self._export_manager = src_io.manager  # its namespaces (extensions included) are cached too
         try:
             super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)

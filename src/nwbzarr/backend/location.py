@@ -10,6 +10,8 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
+from .._private_api import open_store as open_zarr_store
+from .._private_api import store_is_open, sync
 from ..storage.url import NON_REMOTE_SCHEMES, local_store_kind, open_store
 
 
@@ -50,10 +52,8 @@ def _icechunk_store(path: Any, read_only: bool) -> Store | None:
 
 def _opened(store: Store) -> Store:
     """Stores such as zarr's ZipStore must be opened before their first call."""
-    if not getattr(store, "_is_open", True):
-        from zarr.core.sync import sync
-
-        sync(store._open())
+    if not store_is_open(store):
+        sync(open_zarr_store(store))
     return store
 
 

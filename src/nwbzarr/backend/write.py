@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 from hdmf.data_utils import AbstractDataChunkIterator
-from zarr.core.array import AsyncArray
+from zarr import AsyncArray
 
 from ..errors import WriteError
 from ..format.base import ArraySpec

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
+from zarr.buffer import default_buffer_prototype
 
 from ..errors import FormatError
 from .reference import ZarrReference

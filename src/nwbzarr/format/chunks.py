@@ -1,7 +1,7 @@
 """Encoding a whole small array as its single chunk, synchronously, with zarr's own codec objects.
 
 zarr's async pipeline costs about 0.5 ms of bookkeeping per array (thread hops, selections): for files
-of thousands of small arrays that dominates.  Every codec zarr ships implements ``_encode_sync``; when
+of thousands of small arrays that dominates.  Every codec zarr ships encodes synchronously too (``_private_api``); when
 all of an array's codecs do and the array is one chunk, we run them in order ourselves and hand the
 bytes to the store in one batch.  Anything else (sharding, wrapped numcodecs) returns None and goes
 through zarr's ``setitem``.
@@ -13,8 +13,10 @@ import threading
 from typing import Any
 
 import numpy as np
-from zarr.core.array import AsyncArray
-from zarr.core.buffer import default_buffer_prototype
+from zarr import AsyncArray
+from zarr.buffer import default_buffer_prototype
+
+from .._private_api import array_config, chunk_spec, codecs_run_sync, decode_sync, encode_sync, fast_path_off
 
 
 def single_chunk_bytes(array: AsyncArray, values: np.ndarray) -> tuple[str, Any] | None:
@@ -25,17 +27,19 @@ def single_chunk_bytes(array: AsyncArray, values: np.ndarray) -> tuple[str, Any]
     if chunk_shape is None or tuple(chunk_shape) != shape or values.shape != shape:
         return None
     codecs = getattr(metadata, "codecs", None)
-    if not codecs or not all(hasattr(c, "_encode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
+    if not codecs or not codecs_run_sync(codecs, "encode"):
         return None
     prototype = default_buffer_prototype()
     coords = (0,) * len(shape)
+    spec = _first_chunk_spec(metadata, lambda: array_config(array), prototype)
+    if spec is None:
+        return None
     try:
-        spec = chunk_spec(metadata, coords, _array_config(array), prototype)
         chunk: Any = prototype.nd_buffer.from_numpy_array(_as_storage_dtype(values, spec))
         for codec in codecs:
             if chunk is None:
                 return None
-            chunk = codec._encode_sync(chunk, spec)
+            chunk = encode_sync(codec, chunk, spec)
             spec = codec.resolve_metadata(spec)
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
@@ -53,7 +57,7 @@ def chunk_encoder(array: AsyncArray) -> Any:
     (no compressor), so the caller must consume it before reusing the scratch.
     None when a codec has no sync path (sharding, wrapped numcodecs): use zarr's setitem.
     """
-    found = _sync_pipeline(array, "_encode_sync")
+    found = _sync_pipeline(array, "encode")
     if found is None:
         return None
     metadata, chunk_shape, codecs, prototype, first_spec = found
@@ -75,29 +79,38 @@ def chunk_encoder(array: AsyncArray) -> Any:
         spec = first_spec
         chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
         for codec in codecs:
-            chunk = codec._encode_sync(chunk, spec)
+            chunk = encode_sync(codec, chunk, spec)
             spec = codec.resolve_metadata(spec)
         return metadata.encode_chunk_key(coords), chunk
 
     return encode
 
 
-def _sync_pipeline(array: AsyncArray, method: str) -> tuple | None:
+def _sync_pipeline(array: AsyncArray, direction: str) -> tuple | None:
     """(metadata, chunk shape, codecs, prototype, first chunk's spec) when every codec of a regular-grid
-    array has the sync ``method`` (``_encode_sync``/``_decode_sync``), else None."""
+    array runs synchronously in ``direction`` ("encode"/"decode"), else None."""
     metadata = array.metadata
     chunk_shape = _chunk_shape(metadata)
     codecs = getattr(metadata, "codecs", None)
-    if chunk_shape is None or not codecs:
-        return None
-    if not all(hasattr(c, method) and hasattr(c, "resolve_metadata") for c in codecs):
+    if chunk_shape is None or not codecs or not codecs_run_sync(codecs, direction):
         return None
     prototype = default_buffer_prototype()
-    try:
-        spec = chunk_spec(metadata, (0,) * len(chunk_shape), _array_config(array), prototype)
-    except (TypeError, ValueError, AttributeError, NotImplementedError):
+    spec = _first_chunk_spec(metadata, lambda: array_config(array), prototype)
+    if spec is None:
         return None
     return metadata, chunk_shape, codecs, prototype, spec
+
+
+def _first_chunk_spec(metadata: Any, config: Any, prototype: Any) -> Any:
+    """The spec of chunk (0, ...) of a regular grid, or None; when zarr's internals no longer build it
+    (``_private_api.chunk_spec``/``array_config``), the direct codec paths are off: warned once."""
+    try:
+        return chunk_spec(metadata, (0,) * len(metadata.shape), config(), prototype)
+    except NotImplementedError:  # no regular chunk grid: zarr's own path is the right one
+        return None
+    except (TypeError, ValueError, AttributeError) as exc:
+        fast_path_off("direct chunk encoding and decoding", f"no chunk spec: {type(exc).__name__}: {exc}")
+        return None
 
 
 _SCRATCH = threading.local()
@@ -126,26 +139,6 @@ def _chunk_shape(metadata: Any) -> tuple[int, ...] | None:
     return getattr(grid, "chunk_shape", None)
 
 
-def chunk_spec(metadata: Any, coords: tuple[int, ...], config: Any, prototype: Any) -> Any:
-    """zarr's ArraySpec of one chunk of a regular grid: ``metadata.get_chunk_spec`` up to zarr 3.3, built
-    from the metadata where that method is gone (3.4)."""
-    method = getattr(metadata, "get_chunk_spec", None)
-    if method is not None:
-        return method(coords, config, prototype)
-    from zarr.core.array_spec import ArraySpec
-
-    shape = _chunk_shape(metadata)
-    if shape is None:
-        raise NotImplementedError("no regular chunk grid")
-    return ArraySpec(shape=tuple(shape), dtype=metadata.dtype, fill_value=metadata.fill_value, config=config,
-                     prototype=prototype)
-
-
-def _array_config(array: AsyncArray) -> Any:
-    config = getattr(array, "config", None)
-    return config if config is not None else array._config
-
-
 def _as_storage_dtype(values: np.ndarray, spec: Any) -> np.ndarray:
     """Values in the numpy dtype zarr keeps in memory for this data type (e.g. StringDType for text)."""
     native = spec.dtype.to_native_dtype() if hasattr(spec.dtype, "to_native_dtype") else spec.dtype
@@ -157,22 +150,24 @@ def _as_storage_dtype(values: np.ndarray, spec: Any) -> np.ndarray:
 def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | None:
     """Decode the only chunk of an array with zarr's sync codecs; None when a codec has no sync path."""
     codecs = getattr(metadata, "codecs", None)
-    if not codecs or not all(hasattr(c, "_decode_sync") and hasattr(c, "resolve_metadata") for c in codecs):
+    if not codecs or not codecs_run_sync(codecs, "decode"):
         return None
     shape = tuple(metadata.shape)
     chunk_shape = _chunk_shape(metadata)
     if chunk_shape is None or tuple(chunk_shape) != shape:
         return None
     prototype = default_buffer_prototype()
+    spec = _first_chunk_spec(metadata, lambda: config, prototype)
+    if spec is None:
+        return None
     try:
-        spec = chunk_spec(metadata, (0,) * len(shape), config, prototype)
         specs = []
         for codec in codecs:
             specs.append(spec)
             spec = codec.resolve_metadata(spec)
         chunk: Any = raw
         for codec, codec_spec in zip(reversed(codecs), reversed(specs)):
-            chunk = codec._decode_sync(chunk, codec_spec)
+            chunk = decode_sync(codec, chunk, codec_spec)
         return chunk.as_numpy_array()
     except (TypeError, ValueError, AttributeError, NotImplementedError):
         return None
@@ -180,7 +175,7 @@ def decode_single_chunk(metadata: Any, raw: Any, config: Any) -> np.ndarray | No
 
 def chunk_decoder(array: AsyncArray) -> Any:
     """A thread-safe ``decode(raw Buffer) -> numpy chunk`` for this array, or None (use zarr's getitem)."""
-    found = _sync_pipeline(array, "_decode_sync")
+    found = _sync_pipeline(array, "decode")
     if found is None:
         return None
     _, _, codecs, _, spec = found
@@ -193,7 +188,7 @@ def chunk_decoder(array: AsyncArray) -> Any:
     def decode(raw: Any) -> np.ndarray:
         chunk = raw
         for codec, codec_spec in pairs:
-            chunk = codec._decode_sync(chunk, codec_spec)
+            chunk = decode_sync(codec, chunk, codec_spec)
         return chunk.as_numpy_array()
 
     return decode
@@ -225,3 +220,54 @@ def basic_selection(key: Any, shape: tuple[int, ...]) -> tuple[tuple[slice, ...]
         else:
             return None
     return tuple(slices), tuple(dropped)
+
+
+def normalise_selection(selection: Any, shape: tuple[int, ...], where: str) -> tuple[list[tuple[int, int]], tuple]:
+    """(bounding box per dimension, selection relative to that box) for a numpy-style selection."""
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    if any(s is None for s in sel):
+        raise IndexError(f"{where}: np.newaxis is not supported")
+    if sum(1 for s in sel if s is Ellipsis) > 1:
+        raise IndexError(f"{where}: more than one Ellipsis")
+    if Ellipsis in [s for s in sel if not isinstance(s, np.ndarray)]:
+        at = next(i for i, s in enumerate(sel) if not isinstance(s, np.ndarray) and s is Ellipsis)
+        fill = len(shape) - (len(sel) - 1)
+        sel = sel[:at] + (slice(None),) * fill + sel[at + 1:]
+    if len(sel) > len(shape):
+        raise IndexError(f"{where}: too many indices ({len(sel)}) for {len(shape)} dimensions")
+    sel = sel + (slice(None),) * (len(shape) - len(sel))
+    box, rel = [], []
+    for dim, (s, n) in enumerate(zip(sel, shape)):
+        lo, hi, r = _one_dimension(s, n, where, dim)
+        box.append((lo, hi))
+        rel.append(r)
+    return box, tuple(rel)
+
+
+def _one_dimension(s: Any, n: int, where: str, dim: int) -> tuple[int, int, Any]:
+    if isinstance(s, (int, np.integer)):
+        i = int(s) + n if int(s) < 0 else int(s)
+        if not 0 <= i < n:
+            raise IndexError(f"index {int(s)} is out of bounds for axis {dim} of {where} with size {n}")
+        return i, i + 1, 0
+    if isinstance(s, slice):
+        start, stop, step = s.indices(n)
+        if step > 0:
+            stop = max(start, stop)
+            return start, stop, slice(0, stop - start, step)
+        idx = np.arange(start, stop, step)
+        if idx.size == 0:
+            return 0, 0, slice(0, 0)
+        return int(idx.min()), int(idx.max()) + 1, idx - int(idx.min())
+    arr = np.asarray(s)
+    if arr.dtype == bool:
+        arr = np.nonzero(arr)[0]
+    if arr.dtype.kind not in "iu":
+        raise IndexError(f"{where}: unsupported index {s!r}")
+    arr = np.where(arr < 0, arr + n, arr)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise IndexError(f"index out of bounds for axis {dim} of {where} with size {n}")
+    if arr.size == 0:
+        return 0, 0, arr
+    lo = int(arr.min())
+    return lo, int(arr.max()) + 1, arr - lo

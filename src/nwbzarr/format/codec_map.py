@@ -83,14 +83,15 @@ def _wrapped(codec_id: str) -> type:
     found = _WRAPPERS.get(codec_id)
     if found is not None:
         return found
-    from zarr.codecs.numcodecs import _codecs as zn
     from zarr.registry import register_codec
 
-    existing = {c.codec_name: c for c in vars(zn).values()
+    from .._private_api import NumcodecsBytesBytesCodec, zarr_numcodecs_codecs
+
+    existing = {c.codec_name: c for c in vars(zarr_numcodecs_codecs()).values()
                 if isinstance(c, type) and getattr(c, "codec_name", None)}
     cls = existing.get(f"numcodecs.{codec_id}")
     if cls is None:
-        cls = type(f"Wrapped_{codec_id}", (zn._NumcodecsBytesBytesCodec,), {}, codec_name=codec_id)
+        cls = type(f"Wrapped_{codec_id}", (NumcodecsBytesBytesCodec,), {}, codec_name=codec_id)
         register_codec(f"numcodecs.{codec_id}", cls)
     _WRAPPERS[codec_id] = cls
     return cls

@@ -1,20 +1,24 @@
 """Damaged chunks: errors that name the store, the dataset and the chunk key instead of a bare codec error.
 
 Reads stay as fast as before: nothing here runs unless a read has already failed. Then the chunks the
-read touched are decoded one by one to find the one at fault.
+read touched are decoded one by one (``read_error``, the one probe) to find the one at fault.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
+from zarr import AsyncArray
 from zarr.abc.store import Store
-from zarr.core.array import AsyncArray
+from zarr.buffer import default_buffer_prototype
 
+from .._private_api import array_config, chunk_spec
 from .base import FormatError
+from .chunks import normalise_selection
 
-MAX_PROBED_CHUNKS = 4096  # chunks decoded one by one to find the damaged one (a failed read only)
+MAX_PROBED_CHUNKS = 10_000  # stored chunks (or shards) decoded one by one to find the damaged one
 
 
 class CorruptChunkError(FormatError, OSError):
@@ -22,6 +26,10 @@ class CorruptChunkError(FormatError, OSError):
 
     Both a ``FormatError`` and an ``OSError``, so code catching either keeps working.
     """
+
+
+class ChunkError(CorruptChunkError):
+    """A stored chunk that cannot be decoded to what its array's metadata says; names store, dataset and key."""
 
 
 # selection errors, memory errors and errors that already name their chunk go through unchanged; any other
@@ -50,51 +58,67 @@ def chunk_error(store: Store, path: str, key: str, exc: BaseException) -> Corrup
 
 
 async def read_error(array: AsyncArray, selection: Any, where: str | None = None) -> CorruptChunkError | None:
-    """The error naming the chunk under ``selection`` that does not decode or decodes to the wrong size, or None
-    when every chunk decodes or the store itself fails (a missing store, a dead server: their own errors are
-    raised as they are). ``where`` names the dataset (default: its path in the store)."""
-    from .chunk_errors import locate_bad_chunk  # regular grids with the size check; shards: find_bad_chunk
-
+    """The error naming the first stored chunk under ``selection`` that does not decode, or decodes to another
+    size than the array's metadata says; None when every one decodes or the store itself fails (a missing
+    store, a dead server: their own errors are raised as they are). ``where`` names the dataset (default:
+    its path in the store). Runs only after a read has failed, so reads that succeed pay nothing for it."""
+    where = where or "/" + array.store_path.path
     try:
-        sized = await locate_bad_chunk(array, selection, where or "/" + array.store_path.path)
+        return await _first_bad_chunk(array, selection, where)
     except Exception:  # the store failed while probing: not a damaged chunk
         return None
-    if sized is not None:
-        return sized
-    found = await find_bad_chunk(array, selection)
-    if found is None:
-        return None
-    return chunk_error(array.store_path.store, array.store_path.path, *found)
 
 
-async def find_bad_chunk(array: AsyncArray, selection: Any) -> tuple[str, BaseException] | None:
-    """(store key, error) of the first chunk under ``selection`` whose stored bytes fail to decode, or None."""
-    from zarr.core.buffer import default_buffer_prototype
-
+async def _first_bad_chunk(array: AsyncArray, selection: Any, where: str) -> CorruptChunkError | None:
     metadata = array.metadata
-    grid = _storage_chunk_shape(metadata)
     shape = tuple(metadata.shape)
-    if grid is None or not shape:
-        coords_list: Any = [()] if not shape else []
-    else:
-        coords_list = itertools.islice(_chunks_under(selection, shape, grid), MAX_PROBED_CHUNKS)
-    prefix = array.store_path.path
-    for coords in coords_list:
+    grid = _storage_chunk_shape(metadata)
+    if grid is None and shape:
+        return None
+    plain = grid is not None and grid == _chunk_shape(metadata)  # one stored object per chunk (not sharded)
+    store, prefix = array.store_path.store, array.store_path.path
+    prototype = default_buffer_prototype()
+    for coords in itertools.islice(_chunks_under(selection, shape, grid or ()), MAX_PROBED_CHUNKS):
         key = metadata.encode_chunk_key(coords)
         key = f"{prefix}/{key}" if prefix else key
-        try:  # the bytes first: a store that fails is not a damaged chunk
-            if await array.store_path.store.get(key, prototype=default_buffer_prototype()) is None:
-                continue
-        except Exception:
-            return None
+        raw = await store.get(key, prototype=prototype)  # the bytes first: a store that fails is not a bad chunk
+        if raw is None:
+            continue
+        if plain:
+            reason = await _decode_problem(array, coords, raw, prototype)
+            if reason is not None:
+                return ChunkError(f"{store_name(store)}: dataset {where}, chunk {key!r}: {reason}")
+            continue
         region = tuple(slice(c * n, min(s, (c + 1) * n)) for c, n, s in zip(coords, grid or (), shape))
-        try:
+        try:  # a shard: zarr reads its inner chunks
             await AsyncArray.getitem(array, region if shape else ...)
         except PASS_THROUGH:
             continue
         except Exception as exc:
-            return key, exc
+            return chunk_error(store, prefix, key, exc)
     return None
+
+
+async def _decode_problem(array: AsyncArray, coords: tuple[int, ...], raw: Any, prototype: Any) -> str | None:
+    """Why chunk ``coords`` (stored bytes ``raw``) does not decode to its chunk's size, or None."""
+    spec = chunk_spec(array.metadata, coords, array_config(array), prototype)
+    try:
+        decoded = list(await array.codec_pipeline.decode([(raw, spec)]))[0]
+    except FormatError as exc:  # nwbzarr's own checks (sizes, pickles) say what is wrong
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - any codec error is the answer
+        return f"cannot be decoded ({type(exc).__name__}: {exc})"
+    size = decoded.as_numpy_array().size if decoded is not None else 0
+    expected = math.prod(spec.shape)
+    if size != expected:
+        return f"decodes to {size} elements where the array's metadata makes a chunk {expected}"
+    return None
+
+
+def _chunk_shape(metadata: Any) -> tuple[int, ...] | None:
+    """The shape of one chunk (the inner chunk of a sharded array)."""
+    chunks = getattr(metadata, "chunks", None)
+    return tuple(int(n) for n in chunks) if chunks is not None else None
 
 
 def _storage_chunk_shape(metadata: Any) -> tuple[int, ...] | None:
@@ -107,17 +131,14 @@ def _storage_chunk_shape(metadata: Any) -> tuple[int, ...] | None:
 
 
 def _chunks_under(selection: Any, shape: tuple[int, ...], grid: tuple[int, ...]):
-    """Chunk coordinates a basic selection touches (every chunk for other selections)."""
-    from .chunks import basic_selection
-
+    """Chunk coordinates the selection touches (every chunk for a selection that is not modelled)."""
+    if not shape:
+        return iter([()])
     try:
-        found = basic_selection(selection, shape)
-    except IndexError:
-        found = None
-    if found is None:
-        ranges = [range(-(-s // n)) for s, n in zip(shape, grid)]
-    else:
-        ranges = [range(sl.start // n, -(-sl.stop // n)) for sl, n in zip(found[0], grid)]
+        box, _ = normalise_selection(selection, shape, "")
+    except (IndexError, TypeError, ValueError):
+        box = [(0, s) for s in shape]
+    ranges = [range(lo // n, (hi - 1) // n + 1) if hi > lo else range(0) for (lo, hi), n in zip(box, grid)]
     return itertools.product(*ranges)
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import numcodecs
 import numpy as np
+from zarr import AsyncArray
 from zarr.abc.store import Store
-from zarr.core.array import AsyncArray
-from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
+from .._private_api import ArrayV2Metadata
 from .base import (
     ArraySpec,
     FormatError,

@@ -9,7 +9,6 @@ takes the same path so that every legacy object array behaves alike.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import math
@@ -19,19 +18,19 @@ from typing import Any
 import numcodecs
 import numpy as np
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
+from zarr.buffer import default_buffer_prototype
 
+from .._private_api import bounded_map
 from .base import FormatError, to_buffer
-from .chunk_errors import ChunkError
-from .corrupt import chunk_error, store_name
+from .chunks import normalise_selection
+from .corrupt import ChunkError, chunk_error, store_name
 from .safe_codecs import ChunkSizeError, object_chunk_limit, v2_chain
 from .unpickle import PickleTooLargeError, RestrictedUnpickler, UnsafePickleError, restricted_loads
 
 __all__ = ["ObjectArray", "BrokenArray", "UnsafePickleError", "PickleTooLargeError", "RestrictedUnpickler",
-           "restricted_loads"]
+           "restricted_loads", "normalise_selection"]
 
 OBJECT_CODECS = frozenset({"pickle", "json2", "json", "vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"})
-FETCH_CONCURRENCY = 32
 
 
 # --- object codecs -------------------------------------------------------------------------------
@@ -138,16 +137,12 @@ class ObjectArray:
 
     async def _read_box(self, box: list[tuple[int, int]]) -> np.ndarray:
         out = np.empty(tuple(hi - lo for lo, hi in box), dtype=self.dtype)
-        indices = list(itertools.product(*self._chunk_ranges(box)))
-        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
-
         async def one(index: tuple[int, ...]) -> None:
-            async with limit:
-                chunk = await self.read_chunk(index)
+            chunk = await self.read_chunk(index)
             src, dst = _overlap(index, self.chunks, box)
             out[dst] = chunk[src]
 
-        await asyncio.gather(*(one(i) for i in indices))
+        await bounded_map(((i,) for i in itertools.product(*self._chunk_ranges(box))), one)
         return out
 
     async def read_chunk(self, index: tuple[int, ...]) -> np.ndarray:
@@ -200,16 +195,14 @@ class ObjectArray:
         block = np.empty(box_shape, dtype=self.dtype)
         prepared = broadcast_objects(values, sel_shape, self.dtype)
         block[rel] = prepared[()] if not sel_shape else prepared
-        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
 
         async def one(index: tuple[int, ...]) -> None:
             src, dst = _overlap(index, self.chunks, box)
-            async with limit:
-                chunk = self._fill_chunk() if _covers(src, self.chunks) else await self.read_chunk(index)
-                chunk[src] = block[dst]
-                await self.store.set(self.chunk_key(index), to_buffer(self.encode_chunk(chunk)))
+            chunk = self._fill_chunk() if _covers(src, self.chunks) else await self.read_chunk(index)
+            chunk[src] = block[dst]
+            await self.store.set(self.chunk_key(index), to_buffer(self.encode_chunk(chunk)))
 
-        await asyncio.gather(*(one(i) for i in itertools.product(*self._chunk_ranges(box))))
+        await bounded_map(((i,) for i in itertools.product(*self._chunk_ranges(box))), one)
 
     def encode_chunk(self, chunk: np.ndarray) -> bytes:
         first = self.filters[0]
@@ -241,58 +234,6 @@ class BrokenArray:
 
     async def setitem(self, selection: Any, values: Any) -> None:
         raise FormatError(f"dataset {self.where} cannot be written: {self.reason}")
-
-
-# --- selections ----------------------------------------------------------------------------------
-def normalise_selection(selection: Any, shape: tuple[int, ...], where: str) -> tuple[list[tuple[int, int]], tuple]:
-    """(bounding box per dimension, selection relative to that box) for a numpy-style selection."""
-    sel = selection if isinstance(selection, tuple) else (selection,)
-    if any(s is None for s in sel):
-        raise IndexError(f"{where}: np.newaxis is not supported")
-    if sum(1 for s in sel if s is Ellipsis) > 1:
-        raise IndexError(f"{where}: more than one Ellipsis")
-    if Ellipsis in [s for s in sel if not isinstance(s, np.ndarray)]:
-        at = next(i for i, s in enumerate(sel) if not isinstance(s, np.ndarray) and s is Ellipsis)
-        fill = len(shape) - (len(sel) - 1)
-        sel = sel[:at] + (slice(None),) * fill + sel[at + 1:]
-    if len(sel) > len(shape):
-        raise IndexError(f"{where}: too many indices ({len(sel)}) for {len(shape)} dimensions")
-    sel = sel + (slice(None),) * (len(shape) - len(sel))
-    box, rel = [], []
-    for dim, (s, n) in enumerate(zip(sel, shape)):
-        lo, hi, r = _one_dimension(s, n, where, dim)
-        box.append((lo, hi))
-        rel.append(r)
-    return box, tuple(rel)
-
-
-def _one_dimension(s: Any, n: int, where: str, dim: int) -> tuple[int, int, Any]:
-    if isinstance(s, (int, np.integer)):
-        i = int(s) + n if int(s) < 0 else int(s)
-        if not 0 <= i < n:
-            raise IndexError(f"index {int(s)} is out of bounds for axis {dim} of {where} with size {n}")
-        return i, i + 1, 0
-    if isinstance(s, slice):
-        start, stop, step = s.indices(n)
-        if step > 0:
-            stop = max(start, stop)
-            return start, stop, slice(0, stop - start, step)
-        idx = np.arange(start, stop, step)
-        if idx.size == 0:
-            return 0, 0, slice(0, 0)
-        return int(idx.min()), int(idx.max()) + 1, idx - int(idx.min())
-    arr = np.asarray(s)
-    if arr.dtype == bool:
-        arr = np.nonzero(arr)[0]
-    if arr.dtype.kind not in "iu":
-        raise IndexError(f"{where}: unsupported index {s!r}")
-    arr = np.where(arr < 0, arr + n, arr)
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise IndexError(f"index out of bounds for axis {dim} of {where} with size {n}")
-    if arr.size == 0:
-        return 0, 0, arr
-    lo = int(arr.min())
-    return lo, int(arr.max()) + 1, arr - lo
 
 
 def _overlap(index: tuple[int, ...], chunks: tuple[int, ...], box: list[tuple[int, int]]) -> tuple[tuple, tuple]:

@@ -14,7 +14,7 @@ from itertools import product
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
+from zarr.buffer import default_buffer_prototype
 
 from .base import FormatError, NodeInfo, encode_json, read_json, to_buffer
 

@@ -23,6 +23,7 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like
 
+from .._private_api import sync_decode_override
 from ..storage._verify import register_array_opener
 from .base import FormatError
 from .unpickle import restricted_loads
@@ -163,7 +164,7 @@ def safe_zarr_array(array: Any) -> Any:
     import dataclasses
 
     import zarr
-    from zarr.core.array import AsyncArray
+    from zarr import AsyncArray
 
     meta = array.metadata
     if meta.zarr_format == 2:
@@ -267,11 +268,10 @@ def _check_v3(name: str, declared: int | None, chunk_spec: Any) -> None:
 
 
 def _checked_class(base: type, name: str, declared: Any) -> type:
-    def _decode_sync(self: Any, chunk_bytes: Any, chunk_spec: Any) -> Any:
+    def check(chunk_bytes: Any, chunk_spec: Any) -> None:
         _check_v3(name, declared(chunk_bytes.as_numpy_array().reshape(-1).view("u1")), chunk_spec)
-        return base._decode_sync(self, chunk_bytes, chunk_spec)
 
-    return type(f"Checked{base.__name__}", (base,), {"_decode_sync": _decode_sync})
+    return sync_decode_override(base, check)
 
 
 _CHECKED: dict[type, type] = {}

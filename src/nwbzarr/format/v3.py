@@ -12,8 +12,8 @@ import warnings
 from typing import Any
 
 import numpy as np
+from zarr import AsyncArray
 from zarr.abc.store import Store
-from zarr.core.array import AsyncArray
 from zarr.storage import StorePath
 
 from . import attributes as attr_codec
@@ -96,9 +96,9 @@ class CurrentLayout(Layout):
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
-        from zarr.core.array_spec import ArrayConfig
-        from zarr.core.buffer import default_buffer_prototype
+        from zarr.buffer import default_buffer_prototype
 
+        from .._private_api import ArrayConfig
         from ..storage.batch import get_many
 
         metas = [parsed_metadata(n.document, f"{store_name(store)}: array /{n.path}") for n in nodes]
@@ -251,7 +251,7 @@ async def _child_doc(store: Store, path: str, limit: asyncio.Semaphore) -> dict 
 # --- zarr-python compatibility --------------------------------------------------------------
 @functools.lru_cache(maxsize=4096)
 def _parsed_from_json(text: str) -> Any:
-    from zarr.core.metadata.v3 import ArrayV3Metadata
+    from .._private_api import ArrayV3Metadata
 
     doc = json.loads(text)
     ensure_codecs_known(doc.get("codecs"))
@@ -298,7 +298,7 @@ def _fill_value(meta: Any) -> Any:
 @functools.lru_cache(maxsize=1)
 def installed_zarr_reads_struct() -> bool:
     """Whether the installed zarr-python parses the canonical ``struct`` data type (>= 3.4)."""
-    from zarr.core.metadata.v3 import ArrayV3Metadata
+    from .._private_api import ArrayV3Metadata
 
     doc = {
         "shape": [1], "zarr_format": 3, "node_type": "array", "attributes": {}, "storage_transformers": [],

@@ -20,8 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from zarr.abc.buffer import Buffer
 from zarr.abc.store import ByteRequest
-from zarr.core.buffer import Buffer
 
 from nwbzarr.storage._deletes import DeleteBatches, Pending
 from nwbzarr.storage._files import (

@@ -15,9 +15,9 @@ from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any, Self
 
+from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
-from zarr.core.buffer import Buffer, BufferPrototype
-from zarr.core.buffer.core import default_buffer_prototype
+from zarr.buffer import default_buffer_prototype
 
 __all__ = [
     "SharedHandles",

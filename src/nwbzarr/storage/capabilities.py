@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
-from zarr.core.buffer import Buffer
+
+from nwbzarr._private_api import wrapped_store
 
 __all__ = ["SupportsBlockingRead", "SupportsSetMany", "fork_safe", "multiprocess_safe"]
 
@@ -50,7 +52,7 @@ def multiprocess_safe(store: Store) -> bool:
         protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
         return "memory" not in protocols
     if isinstance(store, WrapperStore):
-        return multiprocess_safe(store._store)
+        return multiprocess_safe(wrapped_store(store))
     return False
 
 
@@ -63,5 +65,5 @@ def fork_safe(store: Store) -> bool:
     from zarr.storage import WrapperStore
 
     if isinstance(store, WrapperStore):
-        return fork_safe(store._store)
+        return fork_safe(wrapped_store(store))
     return True

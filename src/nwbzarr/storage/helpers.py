@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
+from zarr import config
 from zarr.abc.store import Store
-from zarr.core.buffer.core import default_buffer_prototype
-from zarr.core.common import concurrent_map
-from zarr.core.config import config
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
 from nwbzarr.storage.base import dir_base
+
+from .._private_api import concurrent_map, sync
 
 __all__ = ["copy_store", "getsize", "listdir", "rename", "rmdir"]
 

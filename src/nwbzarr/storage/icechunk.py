@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import icechunk
+from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import WrapperStore
 
 __all__ = ["IcechunkConflictError", "IcechunkNWBStore", "IcechunkTransaction", "as_store", "open_icechunk",

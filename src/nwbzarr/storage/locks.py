@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
+from nwbzarr._private_api import wrapped_store
+
 __all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "check_lock_timeout", "lock_path",
            "store_lock_target"]
 
@@ -104,7 +106,7 @@ def store_lock_target(store: Any) -> str | None:
     if isinstance(store, LocalStore):
         return str(store.root)
     if isinstance(store, WrapperStore):
-        return store_lock_target(store._store)
+        return store_lock_target(wrapped_store(store))
     if isinstance(store, FsspecStore):
         protocol = store.fs.protocol
         protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)

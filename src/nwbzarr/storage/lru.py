@@ -7,14 +7,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Self
 
+from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
-from zarr.core.buffer.core import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 from zarr.storage import WrapperStore
 
 from nwbzarr.storage.base import slice_value
 from nwbzarr.storage.capabilities import fork_safe, multiprocess_safe
+
+from .._private_api import sync
 
 __all__ = ["LRUStoreCache"]
 

@@ -7,8 +7,8 @@ import shutil
 from typing import Any
 
 import numpy as np
-from zarr.core.sync import sync
 
+from .._private_api import sync
 from ..backend.location import open_location
 from ..format import ArraySpec, NodeInfo, ZarrReference
 from ..writing.documents import put_documents

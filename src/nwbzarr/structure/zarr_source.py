@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from zarr.core.sync import sync
 
+from .._private_api import sync
 from ..backend.location import open_location
 from ..format import FormatError, NodeInfo, ZarrReference, detect_layout
 from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import numpy as np
-from zarr.core.array import AsyncArray
+from zarr import AsyncArray
 
+from .._private_api import bounded_map
 from ..format.chunks import chunk_encoder, chunk_regions, chunk_scratch
 from ..storage.batch import sync_writer
-from .pool import codec_pool
+from .pool import codec_pool, codec_threads
 
 
 def covers_whole_chunks(selection: tuple[slice, ...], shape: tuple[int, ...], chunks: tuple[int, ...]) -> bool:
@@ -53,7 +53,6 @@ async def encode_and_store(array: AsyncArray, encode: Any, values: np.ndarray,
     write_now = sync_writer(store)
     loop = asyncio.get_running_loop()
     executor = codec_pool()
-    in_flight = asyncio.Semaphore(2 * (os.cpu_count() or 1))
 
     def encode_chunk(coords: tuple[int, ...], region: tuple[slice, ...]) -> tuple[str, Any] | None:
         absolute = tuple(o + i for o, i in zip(origin, coords))
@@ -67,14 +66,17 @@ async def encode_and_store(array: AsyncArray, encode: Any, values: np.ndarray,
             chunk = type(chunk).from_bytes(chunk.to_bytes())
         return full_key, chunk
 
-    async def one(coords: tuple[int, ...], region: tuple[slice, ...]) -> None:
-        async with in_flight:
+    async def one(coords: tuple[int, ...], region: tuple[slice, ...]) -> BaseException | None:
+        try:
             encoded = await loop.run_in_executor(executor, encode_chunk, coords, region)
             if encoded is not None:
                 await store.set(*encoded)
+        except Exception as exc:  # every chunk finishes before the first error is raised
+            return exc
+        return None
 
-    results = await asyncio.gather(*(one(c, r) for c, r in chunk_regions(values.shape, chunks)),
-                                   return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
+    in_flight = 2 * codec_threads()  # chunks encoded or being stored at once: memory stays bounded
+    results = await bounded_map(chunk_regions(values.shape, chunks), one, limit=in_flight)
+    errors = [r for r in results if r is not None]
     if errors:
         raise errors[0]

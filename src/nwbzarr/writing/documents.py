@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
-from zarr.core.buffer import Buffer
 
 from ..format.base import encode_json, to_buffer
 

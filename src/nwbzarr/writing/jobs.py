@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._private_api import iterator_block
 from ..format.base import ArraySpec
 from .blocks import write_block
 
@@ -127,7 +128,7 @@ class WriteTarget:
 
     def read(self, selection: Selection) -> np.ndarray:
         """One block read from the iterator (``_get_data``), encoded as the array stores it."""
-        return self._values(self.iterator._get_data(selection), selection)
+        return self._values(iterator_block(self.iterator, selection), selection)
 
     async def store_block(self, selection: Selection, values: np.ndarray) -> None:
         """Store one block read by ``read``."""
@@ -138,7 +139,7 @@ class WriteTarget:
         raised as ``BlockWriteFailure`` (picklable, with the worker's traceback)."""
         try:
             values = self.read(selection)
-            from zarr.core.sync import sync
+            from .._private_api import sync
 
             sync(self.store_block(selection, values))
             return int(values.size * (values.dtype.itemsize if values.dtype.kind != "O" else 8))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 
+from .._private_api import sync
 from ..format.base import Layout
 from .documents import put_documents
 
