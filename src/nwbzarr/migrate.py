@@ -24,7 +24,7 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 
 from .backend.location import open_location
-from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, to_buffer
+from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, json_default, to_buffer
 from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
 from .format.reference import ZarrReference
@@ -372,15 +372,15 @@ def _compare_node(src: NodeInfo, dst: NodeInfo, checksum: str | None, reader: _C
 
 
 def _canonical_json(attrs: dict[str, Any]) -> str:
-    return json.dumps({k: _canonical(v) for k, v in attrs.items()}, sort_keys=True, default=_json_default)
+    return json.dumps({k: _canonical(v) for k, v in attrs.items()}, sort_keys=True, default=_json_or_text)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+def _json_or_text(value: Any) -> Any:
+    """JSON as metadata documents spell it; anything JSON cannot hold as its text (comparison only)."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 def _note_relative_sources(nodes: dict[str, NodeInfo], src_loc: str | None, dst_loc: str | None,

@@ -14,11 +14,12 @@ from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, Refer
 from hdmf.data_utils import AbstractDataChunkIterator
 from zarr.core.array import AsyncArray
 
+from ..format.attributes import RESERVED_ATTRS
 from ..format.base import ArraySpec, encode_json, to_buffer
 from ..format.chunks import chunk_encoder, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
-from ..format.reference import ZarrReference, normalise_region
+from ..format.reference import ZarrReference, hdf5_region
 from ..storage.batch import set_many
 from .arrays import ZarrDataset
 from .blocks import encode_and_store
@@ -42,7 +43,6 @@ from .sparse_copy import check_fits_in_memory, sparse_regions
 if TYPE_CHECKING:
     from .io import ZarrIO
 
-RESERVED_ATTRS = frozenset({"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"})
 COPY_BLOCK_BYTES = 64 << 20
 WRITE_CONCURRENCY = 64
 
@@ -640,7 +640,7 @@ def _h5_region_references(data: Any) -> list:
         target = dset.file[raw]
         builder = data.io.get_builder(target)
         space = h5py.h5r.get_region(raw, dset.id)
-        out.append(_RegionTarget(builder, _space_region(space, target.shape)))
+        out.append(_RegionTarget(builder, hdf5_region(space, target.shape)))
     return out
 
 
@@ -649,17 +649,3 @@ class _RegionTarget:
     builder: Builder
     region: Any
 
-
-def _space_region(space: Any, shape: tuple) -> Any:
-    import h5py
-
-    kind = space.get_select_type()
-    if kind == h5py.h5s.SEL_HYPERSLABS:
-        blocks = space.get_select_hyper_blocklist()
-        if len(blocks) == 1:
-            start, end = blocks[0]
-            return normalise_region(tuple(slice(int(a), int(b) + 1) for a, b in zip(start, end)), shape)
-        return {"indices": sorted({int(i) for a, b in blocks for i in range(a[0], b[0] + 1)})}
-    if kind == h5py.h5s.SEL_POINTS:
-        return {"indices": [int(p[0]) for p in space.get_select_elem_pointlist()]}
-    return None
