@@ -24,6 +24,7 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 
 from .backend.location import open_location
+from .format.attributes import SPECLOC_ATTR
 from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, json_default, to_buffer
 from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
@@ -150,9 +151,9 @@ class _Copier:
     def group_documents(self, node: NodeInfo) -> dict[str, dict]:
         attrs = self.dst_layout.encode_attributes(dict(node.attrs), list(node.links))
         docs = self.dst_layout.group_documents(node.path, attrs)
-        specloc = (node.document.get("attributes") or {}).get(".specloc")
+        specloc = (node.document.get("attributes") or {}).get(SPECLOC_ATTR)
         if not node.path and specloc is not None:
-            _set_specloc(docs, specloc)
+            self.dst_layout.attributes_of("", docs)[SPECLOC_ATTR] = specloc
         return docs
 
     def spec_of(self, node: NodeInfo, array: Any) -> ArraySpec:
@@ -287,14 +288,6 @@ def _field_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return "" if value is None else str(value)
-
-
-def _set_specloc(docs: dict[str, dict], specloc: str) -> None:
-    for doc in docs.values():
-        if "attributes" in doc:
-            doc["attributes"][".specloc"] = specloc
-        elif doc.get("zarr_format") is None:  # legacy .zattrs
-            doc[".specloc"] = specloc
 
 
 def _is_root_key(key: str) -> bool:

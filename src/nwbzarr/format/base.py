@@ -181,6 +181,11 @@ class Layout(ABC):
         """Metadata documents (key -> JSON dict) of an array."""
 
     @abstractmethod
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        """The attributes object of node ``path`` inside its ``documents``, to edit in place (created empty
+        when the documents have none)."""
+
+    @abstractmethod
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> StoredArray:
         """The array just described by ``documents`` (from ``array_documents``), for ``setitem``."""
 

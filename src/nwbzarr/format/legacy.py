@@ -166,6 +166,9 @@ class LegacyLayout(Layout):
             attrs[DIMS_ATTR] = list(spec.dimension_names)
         return {meta_key(path, ARRAY_DOC): zarray_document(spec), meta_key(path, ATTRS_DOC): attrs}
 
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        return documents.setdefault(meta_key(path, ATTRS_DOC), {})
+
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> StoredArray:
         zarray = documents[meta_key(path, ARRAY_DOC)]
         attrs = documents.get(meta_key(path, ATTRS_DOC), {})

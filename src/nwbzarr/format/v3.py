@@ -170,6 +170,9 @@ class CurrentLayout(Layout):
         doc["attributes"] = attrs
         return {meta_key(path): doc}
 
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        return documents[meta_key(path)].setdefault("attributes", {})
+
     def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:  # StoredArray
         doc = documents[meta_key(path)]
         return CheckedArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
