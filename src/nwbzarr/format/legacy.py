@@ -91,7 +91,7 @@ class LegacyLayout(Layout):
 
     # --- reading ---------------------------------------------------------------------------
     async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        docs = consolidated_documents(await read_json(store, CONSOLIDATED)) if use_consolidated else None
+        docs = zmetadata_documents(await read_json(store, CONSOLIDATED)) if use_consolidated else None
         if docs is None:
             docs = await read_documents(store, list(NODE_DOCS))
             for found in (await walk_hierarchy(store, _node_keys, _is_document, _is_group)).values():
@@ -242,7 +242,7 @@ def _by_node(docs: dict[str, Any]) -> dict[str, dict[str, dict]]:
     return nodes
 
 
-def consolidated_documents(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+def zmetadata_documents(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """The documents (key -> document) listed in a ``.zmetadata``; None when it is absent or empty."""
     if doc is None:
         return None
