@@ -8,7 +8,6 @@ and the same checksum of every dataset's decoded values.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import itertools
@@ -25,9 +24,10 @@ from zarr.core.sync import sync
 
 from .backend.location import open_location
 from .format.attributes import SPECLOC_ATTR
-from .format.base import ArraySpec, FormatError, Layout, NodeInfo, encode_json, json_default, to_buffer
+from .format.base import ArraySpec, FormatError, Layout, NodeInfo, json_default
 from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
+from .format.io import write_documents
 from .format.reference import ZarrReference
 
 BLOCK_BYTES = 32 << 20
@@ -143,9 +143,9 @@ class _Copier:
                 report.datasets += 1
             report.bytes_read = total
         root_docs = {k: d for k, d in documents.items() if _is_root_key(k)}
-        sync(_put(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
-        sync(_put(self.dst, root_docs))
-        sync(_put(self.dst, self.dst_layout.consolidated_documents(documents)))
+        sync(write_documents(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
+        sync(write_documents(self.dst, root_docs))
+        sync(write_documents(self.dst, self.dst_layout.consolidated_documents(documents)))
         return checksums
 
     def group_documents(self, node: NodeInfo) -> dict[str, dict]:
@@ -292,10 +292,6 @@ def _field_text(value: Any) -> str:
 
 def _is_root_key(key: str) -> bool:
     return "/" not in key
-
-
-async def _put(store: Store, documents: dict[str, dict]) -> None:
-    await asyncio.gather(*(store.set(k, to_buffer(encode_json(d))) for k, d in documents.items()))
 
 
 # --- checksums ---------------------------------------------------------------------------------
