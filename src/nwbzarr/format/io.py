@@ -33,7 +33,10 @@ async def read_json(store: Store, key: str) -> dict[str, Any] | None:
 
 async def read_documents(store: Store, keys: list[str]) -> NodeDocuments:
     """The documents at ``keys`` that exist (read concurrently), by key."""
-    found = await asyncio.gather(*(read_json(store, k) for k in keys))
+    if len(keys) == 1:  # one document per node (Zarr v3): no task to schedule
+        found = [await read_json(store, keys[0])]
+    else:
+        found = await asyncio.gather(*(read_json(store, k) for k in keys))
     return {k: d for k, d in zip(keys, found) if d is not None}
 
 
