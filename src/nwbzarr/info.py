@@ -9,6 +9,7 @@ import numpy as np
 
 from ._private_api import bounded_map, sync
 from .backend.location import open_location
+from .format.attributes import INCOMPLETE_ATTR
 from .format.base import FormatError, NodeInfo
 from .format.corrupt import with_store
 from .format.detect import detect_layout
@@ -80,7 +81,7 @@ def _summary(node: NodeInfo, sizes: dict[str, int]) -> NodeSummary:
         stored_bytes=stored,
         logical_bytes=int(np.prod(shape)) * itemsize if shape else itemsize,
         links=[],
-        incomplete=bool(node.attrs.get("nwbzarr_incomplete")),
+        incomplete=bool(node.attrs.get(INCOMPLETE_ATTR)),
     )
 
 

@@ -22,11 +22,12 @@ from zarr.abc.store import Store
 
 from ._private_api import sync
 from .backend.location import open_location
-from .format.base import ArraySpec, FormatError, Layout, NodeInfo
+from .format.attributes import SPECLOC_ATTR
+from .format.base import ArraySpec, FormatError, Layout, NodeInfo, json_default
 from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
+from .format.io import write_documents
 from .format.reference import ZarrReference
-from .writing.documents import put_documents
 from .writing.jobs import block_selections as aligned_blocks
 
 BLOCK_BYTES = 32 << 20
@@ -142,17 +143,17 @@ class _Copier:
                 report.datasets += 1
             report.bytes_read = total
         root_docs = {k: d for k, d in documents.items() if _is_root_key(k)}
-        sync(put_documents(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
-        sync(put_documents(self.dst, root_docs))
-        sync(put_documents(self.dst, self.dst_layout.consolidated_documents(documents)))
+        sync(write_documents(self.dst, {k: d for k, d in documents.items() if k not in root_docs}))
+        sync(write_documents(self.dst, root_docs))
+        sync(write_documents(self.dst, self.dst_layout.consolidated_documents(documents)))
         return checksums
 
     def group_documents(self, node: NodeInfo) -> dict[str, dict]:
         attrs = self.dst_layout.encode_attributes(dict(node.attrs), list(node.links))
         docs = self.dst_layout.group_documents(node.path, attrs)
-        specloc = (node.document.get("attributes") or {}).get(".specloc")
+        specloc = (node.document.get("attributes") or {}).get(SPECLOC_ATTR)
         if not node.path and specloc is not None:
-            _set_specloc(docs, specloc)
+            self.dst_layout.attributes_of("", docs)[SPECLOC_ATTR] = specloc
         return docs
 
     def spec_of(self, node: NodeInfo, array: Any) -> ArraySpec:
@@ -288,14 +289,6 @@ def _field_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _set_specloc(docs: dict[str, dict], specloc: str) -> None:
-    for doc in docs.values():
-        if "attributes" in doc:
-            doc["attributes"][".specloc"] = specloc
-        elif doc.get("zarr_format") is None:  # legacy .zattrs
-            doc[".specloc"] = specloc
-
-
 def _is_root_key(key: str) -> bool:
     return "/" not in key
 
@@ -367,15 +360,15 @@ def _compare_node(src: NodeInfo, dst: NodeInfo, checksum: str | None, reader: _C
 
 
 def _canonical_json(attrs: dict[str, Any]) -> str:
-    return json.dumps({k: _canonical(v) for k, v in attrs.items()}, sort_keys=True, default=_json_default)
+    return json.dumps({k: _canonical(v) for k, v in attrs.items()}, sort_keys=True, default=_json_or_text)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+def _json_or_text(value: Any) -> Any:
+    """JSON as metadata documents spell it; anything JSON cannot hold as its text (comparison only)."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 def _note_relative_sources(nodes: dict[str, NodeInfo], src_loc: str | None, dst_loc: str | None,

@@ -13,6 +13,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..format.attributes import HDF5_TYPES_ATTR
+
 ASCII_LABELS = frozenset({"ascii", "bytes"})
 UTF8_LABELS = frozenset({"utf8", "utf-8", "str", "text", "utf"})
 
@@ -52,7 +54,7 @@ def hdf5_dtype_of(label: str | None, stored: np.dtype | None) -> Any:
 
 
 # --- attributes ---------------------------------------------------------------------------------------
-ATTR_TYPES_KEY = "_HDF5_ATTR_TYPES"
+ATTR_TYPES_KEY = HDF5_TYPES_ATTR  # a reserved name (format.attributes)
 """Hidden node attribute of converted stores: ``{attribute: HDF5 type}`` for the attributes whose HDF5
 type JSON does not keep (ASCII or fixed-length text, numbers other than int64/float64)."""
 

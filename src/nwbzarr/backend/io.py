@@ -17,6 +17,7 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
 from .._private_api import set_hdmfio_manager, sync
+from ..format.attributes import SPECLOC_ATTR
 from ..format.base import FormatError, Layout, NodeInfo
 from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
@@ -504,13 +505,8 @@ class ZarrIO(HDMFIO):
         return out
 
     def _add_specloc(self, plan: Any, has_specs: bool) -> None:
-        if not has_specs:
-            return
-        for doc in plan.root_documents.values():
-            if "attributes" in doc:
-                doc["attributes"][".specloc"] = SPEC_LOC
-            elif doc.get("zarr_format") is None:  # legacy .zattrs document
-                doc[".specloc"] = SPEC_LOC
+        if has_specs and plan.root_documents:
+            self._layout.attributes_of("", plan.root_documents)[SPECLOC_ATTR] = SPEC_LOC
 
     def _all_documents(self, nodes: dict[str, NodeInfo]) -> dict[str, dict]:
         out: dict[str, dict] = {}

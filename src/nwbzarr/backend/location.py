@@ -99,7 +99,7 @@ def is_local(location: str | None) -> bool:
 def resolve_source(location: str | None, source: str) -> list[str]:
     """Candidate locations of another store named by ``source`` relative to this store.
 
-    FORMAT.md: relative to the store root; one old release wrote it relative to the directory that
+    docs/format.md ("Links"): relative to the store root; one old release wrote it relative to the directory that
     contains the store (so both are tried, in that order).
     """
     if location is None:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from hdmf.build import DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 
-from ..format.base import FormatError, NodeInfo
+from ..format.attributes import SPECLOC_ATTR
+from ..format.base import FormatError, NodeInfo, StoredArray
 from ..format.reference import ZarrReference
 from ..format.validate import TYPE_KEYS
 from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels, text_numpy_dtype
@@ -35,7 +36,7 @@ class TreeReader:
                 self.children.setdefault(parent, []).append(path)
 
     def read(self) -> GroupBuilder:
-        spec_loc = (self.nodes[""].document.get("attributes") or {}).get(".specloc", SPEC_LOC)
+        spec_loc = (self.nodes[""].document.get("attributes") or {}).get(SPECLOC_ATTR, SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
         mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
         scalars = self._read_scalars(skip)
@@ -155,13 +156,13 @@ def _under(path: str, prefixes: set[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
 
-def _is_compound(array: Any) -> bool:
+def _is_compound(array: StoredArray) -> bool:
     dt = array.dtype
     dt = dt if isinstance(dt, np.dtype) else getattr(dt, "to_native_dtype", lambda: None)()
     return isinstance(dt, np.dtype) and dt.names is not None
 
 
-def _compound_dtype(array: Any, node: NodeInfo) -> list[dict[str, Any]]:
+def _compound_dtype(array: StoredArray, node: NodeInfo) -> list[dict[str, Any]]:
     dt = array.dtype if isinstance(array.dtype, np.dtype) else array.dtype.to_native_dtype()
     return _compound_dtype_from_numpy(dt, node)
 

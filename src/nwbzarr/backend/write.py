@@ -15,11 +15,12 @@ from hdmf.data_utils import AbstractDataChunkIterator
 from zarr import AsyncArray
 
 from ..errors import WriteError
+from ..format.attributes import RESERVED_ATTRS
 from ..format.base import ArraySpec
 from ..format.chunks import chunk_encoder, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
-from ..format.reference import ZarrReference, normalise_region
+from ..format.reference import ZarrReference, hdf5_region
 from ..storage.batch import set_many
 from ..writing.blocks import encode_and_store
 from ..writing.documents import encoded_documents
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from ..writing.session import WriteSession
     from .io import ZarrIO
 
-RESERVED_ATTRS = frozenset({"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"})
 COPY_BLOCK_BYTES = 64 << 20
 WRITE_CONCURRENCY = 64
 
@@ -639,7 +639,7 @@ def _h5_region_references(data: Any) -> list:
         target = dset.file[raw]
         builder = data.io.get_builder(target)
         space = h5py.h5r.get_region(raw, dset.id)
-        out.append(_RegionTarget(builder, _space_region(space, target.shape)))
+        out.append(_RegionTarget(builder, hdf5_region(space, target.shape)))
     return out
 
 
@@ -648,17 +648,3 @@ class _RegionTarget:
     builder: Builder
     region: Any
 
-
-def _space_region(space: Any, shape: tuple) -> Any:
-    import h5py
-
-    kind = space.get_select_type()
-    if kind == h5py.h5s.SEL_HYPERSLABS:
-        blocks = space.get_select_hyper_blocklist()
-        if len(blocks) == 1:
-            start, end = blocks[0]
-            return normalise_region(tuple(slice(int(a), int(b) + 1) for a, b in zip(start, end)), shape)
-        return {"indices": sorted({int(i) for a, b in blocks for i in range(a[0], b[0] + 1)})}
-    if kind == h5py.h5s.SEL_POINTS:
-        return {"indices": [int(p[0]) for p in space.get_select_elem_pointlist()]}
-    return None

@@ -1,9 +1,12 @@
 """On-disk conventions: how groups, datasets, links and references are laid out in Zarr.
 
-One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr <= 0.13, Zarr v2).
+One module per layout: ``v3`` (current, Zarr format 3) and ``legacy`` (hdmf-zarr <= 0.13, Zarr v2), each
+pure encoding and decoding of its documents; ``io`` reads and writes the documents in a store; ``base``
+holds the contract (``Layout``, ``NodeInfo``, ``ArraySpec``, ``StoredArray``). The conventions themselves
+are specified in docs/format.md.
 """
 
-from .base import ArraySpec, FormatError, Layout, NodeInfo, ResourceLimitError
+from .base import ArraySpec, FormatError, Layout, NodeInfo, ResourceLimitError, StoredArray
 from .corrupt import CorruptChunkError
 from .detect import detect_layout, get_layout
 from .names import InvalidNameError
@@ -17,6 +20,7 @@ __all__ = [
     "Layout",
     "NodeInfo",
     "ResourceLimitError",
+    "StoredArray",
     "ZarrReference",
     "detect_layout",
     "get_layout",

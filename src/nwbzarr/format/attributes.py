@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,22 @@ import numpy as np
 
 from .dtypes import UnsupportedDtypeError
 from .reference import ZarrReference
+
+# Attribute names the format reserves (docs/format.md, "Reserved attributes"). Each layout writes its own
+# names and hides both layouts' names on read (a migrated or mixed store may carry either), so the
+# names are listed here once, by layout; ``v3`` and ``legacy`` take their spellings from these.
+V3_DTYPE_ATTR, V3_LINKS_ATTR, V3_REF_FIELDS_ATTR = "_DTYPE", "_LINKS", "_REFERENCE_FIELDS"
+LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR = "zarr_dtype", "zarr_link"
+SPECLOC_ATTR = ".specloc"  # the root's pointer to the cached specs (HDMF's name, both layouts)
+INCOMPLETE_ATTR = "nwbzarr_incomplete"  # on an array whose data are still being written (docs/format.md)
+DIMS_ATTR = "_ARRAY_DIMENSIONS"  # dimension names, as xarray spells them
+HDF5_TYPES_ATTR = "_HDF5_ATTR_TYPES"  # HDF5 attribute types recorded by ``nwbzarr convert``
+
+RESERVED_ATTRS = frozenset({V3_DTYPE_ATTR, V3_LINKS_ATTR, V3_REF_FIELDS_ATTR, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR,
+                            SPECLOC_ATTR})
+"""Names a user attribute may not take: the writer refuses them."""
+HIDDEN_ATTRS = RESERVED_ATTRS | {DIMS_ATTR, HDF5_TYPES_ATTR}
+"""Names never shown as user attributes on read (the reserved ones plus those nwbzarr sets itself)."""
 
 
 def to_json(value: Any, encode_ref: Callable[[ZarrReference], Any], name: str = "") -> Any:
@@ -62,7 +77,3 @@ def _numpy_scalar(value: np.generic, name: str) -> Any:
         return str(value)
     raise UnsupportedDtypeError(f"attribute {name!r}: numpy type {type(value).__name__} cannot be stored")
 
-
-def is_finite_json(value: Any) -> bool:
-    """True when a float is representable in strict JSON."""
-    return not (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))

@@ -1,11 +1,16 @@
-"""The contract every on-disk layout implements, and what a layout tells the backend about a node."""
+"""The contract every on-disk layout implements, and what a layout tells the backend about a node.
+
+Only what both layouts share lives here; each layout's spellings (document names, attribute names, data
+type names) live in its own module (``v3``, ``legacy``), reads and writes of documents in ``format.io``.
+The on-disk conventions themselves are specified in docs/format.md.
+"""
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from zarr.abc.store import Store
@@ -26,9 +31,36 @@ class ResourceLimitError(FormatError):
     """A store whose metadata would exhaust the stack or memory (nesting too deep, a shape too large)."""
 
 
+@runtime_checkable
+class StoredArray(Protocol):
+    """What a layout's ``open_array``/``open_array_for_write`` return: an array of the store, read and
+    written asynchronously (zarr's ``AsyncArray``, or one of the legacy layout's object arrays)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Stored shape (a legacy ``"scalar"`` is ``(1,)`` here; ``NodeInfo.scalar_as_1d`` says so)."""
+
+    @property
+    def dtype(self) -> Any:
+        """Stored element type: a numpy dtype, or zarr's data type object (``to_native_dtype()``)."""
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """Shape of one chunk (of the inner chunk when sharded)."""
+
+    async def getitem(self, selection: Any) -> Any:
+        """The stored values at ``selection`` (a numpy array, or a scalar for a 0-d array)."""
+
+    async def setitem(self, selection: Any, values: Any) -> None:
+        """Store ``values`` (already encoded by ``Layout.encode_array_values``) at ``selection``."""
+
+
 @dataclass
 class NodeInfo:
-    """One group or array as a layout reads it: user attributes, links and dataset typing."""
+    """One group or array as a layout reads it: user attributes, links and dataset typing.
+
+    Each layout subclasses it to answer the questions its own document spelling answers (``is_compound``,
+    ``is_fixed_length_bytes``, ``stored_as_text``)."""
 
     path: str
     kind: str  # "group" or "array"
@@ -49,11 +81,8 @@ class NodeInfo:
 
     @property
     def is_compound(self) -> bool:
-        """A compound (structured) array, in either layout's spelling."""
-        dt = self.document.get("data_type", self.document.get("dtype"))
-        if isinstance(dt, dict):
-            return dt.get("name") in ("struct", "structured")
-        return isinstance(dt, list)
+        """A compound (structured) array."""
+        return False
 
     @property
     def is_reference(self) -> bool:
@@ -61,19 +90,21 @@ class NodeInfo:
 
     @property
     def is_fixed_length_bytes(self) -> bool:
-        """Fixed-length bytes, by the metadata document alone (v3 ``null_terminated_bytes``, v2 ``|S<n>``)."""
-        dt = self.document.get("data_type", self.document.get("dtype"))
-        if isinstance(dt, dict):
-            return dt.get("name") in ("null_terminated_bytes", "fixed_length_bytes")
-        return isinstance(dt, str) and dt.lstrip("|<>").startswith("S")
+        """Fixed-length bytes, by the metadata document alone."""
+        return False
+
+    @property
+    def stored_as_text(self) -> bool:
+        """An array whose stored data type is text itself (whatever its dtype label says)."""
+        return False
 
     @property
     def text_type(self) -> type | None:
-        """``str`` or ``bytes`` for a text array, else None: what its values read as (a Zarr v3 string array
-        gives ``str`` whatever its dtype label; otherwise the label decides, as the layouts decode it)."""
+        """``str`` or ``bytes`` for a text array, else None: what its values read as (an array stored as
+        text gives ``str`` whatever its dtype label; otherwise the label decides, as the layouts decode it)."""
         if self.kind != "array" or self.is_reference or self.is_compound:
             return None
-        if self.document.get("data_type") in ("string", "variable_length_utf8"):
+        if self.stored_as_text:
             return str
         label = (self.hdmf_dtype or "").lower()
         if label in BYTES_LABELS:
@@ -115,8 +146,8 @@ class Layout(ABC):
         """Every node of the store by relative path ('' is the root)."""
 
     @abstractmethod
-    def open_array(self, store: Store, node: NodeInfo) -> Any:
-        """An object with ``shape``, ``dtype``, ``chunks`` and ``async getitem(selection)``."""
+    def open_array(self, store: Store, node: NodeInfo) -> StoredArray:
+        """The node's array, opened lazily (nothing is read until ``getitem``)."""
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Whole values of several small arrays (scalars); layouts may do this in one batch."""
@@ -150,8 +181,13 @@ class Layout(ABC):
         """Metadata documents (key -> JSON dict) of an array."""
 
     @abstractmethod
-    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> Any:
-        """An object with ``async setitem(selection, values)`` for the array just described."""
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        """The attributes object of node ``path`` inside its ``documents``, to edit in place (created empty
+        when the documents have none)."""
+
+    @abstractmethod
+    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> StoredArray:
+        """The array just described by ``documents`` (from ``array_documents``), for ``setitem``."""
 
     @abstractmethod
     def encode_array_values(self, spec: ArraySpec, values: Any) -> np.ndarray:
@@ -169,10 +205,6 @@ class Layout(ABC):
     def documents_of(self, node: NodeInfo) -> dict[str, dict]:
         """The metadata documents (key -> JSON dict) a node was read from, for rewriting consolidated metadata."""
 
-    @abstractmethod
-    def metadata_keys(self, path: str) -> list[str]:
-        """The keys of a node's metadata documents (used to delete or replace a node)."""
-
 
 def map_objects(values: np.ndarray, fn: Any) -> np.ndarray:
     """An object array of ``fn`` applied to every element (text and reference decoding)."""
@@ -187,25 +219,26 @@ def encode_json(doc: dict[str, Any]) -> bytes:
     """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does);
     a document nested deeper than nwbzarr reads back is refused."""
     check_json_depth(doc, "metadata document being written")
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=json_default).encode("utf-8")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """JSON for what ``json`` does not serialise itself: numpy scalars and arrays, sets (sorted), and
+    objects with ``to_dict`` (zarr's metadata parts); anything else is refused with a TypeError."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (set, frozenset)):
         return sorted(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
     raise TypeError(f"value {value!r} of type {type(value).__name__} cannot be stored as JSON")
 
 
-async def read_json(store: Store, key: str) -> dict[str, Any] | None:
-    """A metadata document from the store, or None when the key is absent."""
-    buf = await store.get(key, prototype=default_buffer_prototype())
-    if buf is None:
-        return None
-    doc = parse_json(buf.to_bytes(), f"metadata document {key!r}")
+def document_of(raw: bytes, key: str) -> dict[str, Any]:
+    """A stored metadata document's bytes as a JSON object, refused with a FormatError naming ``key``."""
+    doc = parse_json(raw, f"metadata document {key!r}")
     if not isinstance(doc, dict):
         raise FormatError(f"metadata document {key!r} is a {type(doc).__name__}, not a JSON object")
     return doc
@@ -268,7 +301,6 @@ def _deepest_place(doc: Any) -> tuple[str, ...]:
         items = value.items() if isinstance(value, dict) else enumerate(value)
         stack.extend((item, (*place, str(key))) for key, item in items if isinstance(item, (dict, list)))
     return ()
-
 
 
 def to_buffer(data: bytes):

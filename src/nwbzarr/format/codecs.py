@@ -11,9 +11,10 @@ import json
 import warnings
 from typing import Any
 
-import numpy as np
 import zarr
 from zarr.storage import MemoryStore
+
+from .base import json_default
 
 DEFAULT_CNAME = "lz4"
 DEFAULT_CLEVEL = 5
@@ -104,14 +105,5 @@ def _build_template(dtype, chunks, compressors, filters, serializer, shards, zar
         warnings.simplefilter("ignore")
         arr = zarr.create_array(MemoryStore(), **kwargs)
     meta = arr.metadata.to_dict()
-    return json.loads(json.dumps(meta, default=_json_default))
+    return json.loads(json.dumps(meta, default=json_default))
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    raise TypeError(f"cannot serialise {value!r}")

@@ -91,7 +91,3 @@ def check_storable_numpy_dtype(npd: np.dtype, what: str) -> None:
         return
     raise UnsupportedDtypeError(f"{what}: dtype {npd} is not supported (numeric, bool, text or compound only)")
 
-
-def hdmf_dtype_label(npd: np.dtype) -> str:
-    """The ``_DTYPE`` label for a numeric or bool array."""
-    return "bool" if npd.kind == "b" else npd.name

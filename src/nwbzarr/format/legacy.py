@@ -1,14 +1,15 @@
-"""The legacy layout: Zarr format 2 as hdmf-zarr <= 0.13 wrote it (``zarr_dtype``, ``zarr_link``, ``.zmetadata``).
+"""The legacy layout: Zarr format 2 as hdmf-zarr <= 0.13 wrote it (``zarr_dtype``, ``zarr_link``, ``.zmetadata``;
+docs/format.md, "Legacy layout").
 
 Numeric arrays are opened with zarr-python's own v2 support; object arrays (text, references,
 compounds with object fields) go through ``legacy_codecs.ObjectArray``, which decodes chunks lazily
 and never unpickles anything but numpy arrays, builtin containers and references.  Written stores
-encode references with ``json2`` so that hdmf-zarr 0.13 reads them without unsafe pickle.
+encode references with ``json2`` so that hdmf-zarr 0.13 reads them without unsafe pickle.  The store
+reads of ``load_nodes`` go through ``format.io``; everything else here is pure encoding and decoding.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import warnings
 from dataclasses import dataclass
@@ -21,37 +22,36 @@ from zarr.abc.store import Store
 from zarr.storage import StorePath
 
 from .._private_api import ArrayV2Metadata
+from .attributes import DIMS_ATTR, HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR
 from .base import (
     ArraySpec,
     FormatError,
     Layout,
     NodeInfo,
+    StoredArray,
     check_node_depth,
     map_objects,
     parse_json,
-    read_json,
 )
 from .codec_map import ensure_codecs_known
 from .corrupt import PASS_THROUGH, read_error, store_name
+from .io import read_documents, read_json, walk_hierarchy
 from .legacy_codecs import OBJECT_CODECS, BrokenArray, ObjectArray
 from .reference import ZarrReference
 from .safe_codecs import safe_v2_metadata
 from .validate import check_attributes, check_v2_array, parse_links
 
-DTYPE_ATTR = "zarr_dtype"
-LINK_ATTR = "zarr_link"
-SPECLOC_ATTR = ".specloc"
-DIMS_ATTR = "_ARRAY_DIMENSIONS"
-HIDDEN_ATTRS = frozenset({DTYPE_ATTR, LINK_ATTR, SPECLOC_ATTR, DIMS_ATTR, "_DTYPE", "_LINKS", "_REFERENCE_FIELDS",
-                          "_HDF5_ATTR_TYPES"})  # the last: HDF5 attribute types recorded by `nwbzarr convert`
+DTYPE_ATTR = LEGACY_DTYPE_ATTR  # every array's dtype label (hdmf-zarr's spellings, not normalised)
+LINK_ATTR = LEGACY_LINK_ATTR  # a group's soft and external links
+V3_REF_KEY = "_REFERENCE"  # the current layout's attribute reference, read here too (migrated stores)
 GROUP_DOC, ARRAY_DOC, ATTRS_DOC, CONSOLIDATED = ".zgroup", ".zarray", ".zattrs", ".zmetadata"
+NODE_DOCS = (GROUP_DOC, ARRAY_DOC, ATTRS_DOC)
 TEXT_NAMES = frozenset({"str", "str_", "unicode", "text", "utf", "utf8", "utf-8", "isodatetime", "datetime", "object_"})
 BYTES_NAMES = frozenset({"bytes", "bytes_", "ascii", "string_"})
 REF_NAMES = frozenset({"object", "ref", "reference", "object_reference"})
 REGION_NAMES = frozenset({"region", "region_reference"})
 DEFAULT_COMPRESSOR = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
 BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
-LIST_CONCURRENCY = 64
 
 
 class LegacyWarning(UserWarning):
@@ -73,6 +73,15 @@ class LegacyNode(NodeInfo):
             return (0,)  # unusable metadata: reads raise the reason
         return tuple(shape)
 
+    @property
+    def is_compound(self) -> bool:
+        return isinstance(self.document.get("dtype"), list)  # a .zarray dtype of [name, type] fields
+
+    @property
+    def is_fixed_length_bytes(self) -> bool:
+        dt = self.document.get("dtype")
+        return isinstance(dt, str) and dt.lstrip("|<>").startswith("S")
+
 
 class LegacyLayout(Layout):
     """Zarr v2 documents (``.zgroup``/``.zarray``/``.zattrs``) with hdmf-zarr's reserved attributes."""
@@ -82,9 +91,15 @@ class LegacyLayout(Layout):
 
     # --- reading ---------------------------------------------------------------------------
     async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        docs = await _consolidated(store) if use_consolidated else None
+        docs = zmetadata_documents(await read_json(store, CONSOLIDATED)) if use_consolidated else None
         if docs is None:
-            docs = await _walk(store)
+            docs = await read_documents(store, list(NODE_DOCS))
+            for found in (await walk_hierarchy(store, _node_keys, _is_document, _is_group)).values():
+                docs.update(found)
+        return self.decode_nodes(docs)
+
+    def decode_nodes(self, docs: dict[str, Any]) -> dict[str, NodeInfo]:
+        """Every node (by relative path) from the documents of the store (key -> document)."""
         if GROUP_DOC not in docs:
             raise FormatError("no .zgroup at the store root")
         nodes = _by_node(docs)
@@ -115,7 +130,7 @@ class LegacyLayout(Layout):
             return _broken(node, str(exc))
         return node
 
-    def open_array(self, store: Store, node: NodeInfo) -> Any:
+    def open_array(self, store: Store, node: NodeInfo) -> StoredArray:
         error = getattr(node, "error", None)
         if error is not None:
             return BrokenArray(f"/{node.path} of {store_name(store)}", error, node.shape)
@@ -151,7 +166,10 @@ class LegacyLayout(Layout):
             attrs[DIMS_ATTR] = list(spec.dimension_names)
         return {meta_key(path, ARRAY_DOC): zarray_document(spec), meta_key(path, ATTRS_DOC): attrs}
 
-    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> Any:
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        return documents.setdefault(meta_key(path, ATTRS_DOC), {})
+
+    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> StoredArray:
         zarray = documents[meta_key(path, ARRAY_DOC)]
         attrs = documents.get(meta_key(path, ATTRS_DOC), {})
         node = LegacyNode(path=path, kind="array", attrs={}, document={**zarray, "attributes": attrs})
@@ -187,13 +205,23 @@ class LegacyLayout(Layout):
             out[meta_key(node.path, ATTRS_DOC)] = attrs
         return out
 
-    def metadata_keys(self, path: str) -> list[str]:
-        return [meta_key(path, GROUP_DOC), meta_key(path, ARRAY_DOC), meta_key(path, ATTRS_DOC)]
-
 
 # --- keys and discovery ------------------------------------------------------------------------
 def meta_key(path: str, name: str) -> str:
+    """The key of one of a node's documents (``name``: ``.zgroup``, ``.zarray`` or ``.zattrs``)."""
     return f"{path}/{name}" if path else name
+
+
+def _node_keys(path: str) -> list[str]:
+    return [meta_key(path, n) for n in NODE_DOCS]
+
+
+def _is_document(name: str) -> bool:
+    return name.startswith(".z")
+
+
+def _is_group(path: str, docs: dict[str, dict]) -> bool:
+    return meta_key(path, GROUP_DOC) in docs
 
 
 def _split_key(key: str) -> tuple[str, str]:
@@ -214,43 +242,14 @@ def _by_node(docs: dict[str, Any]) -> dict[str, dict[str, dict]]:
     return nodes
 
 
-async def _consolidated(store: Store) -> dict[str, Any] | None:
-    doc = await read_json(store, CONSOLIDATED)
+def zmetadata_documents(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The documents (key -> document) listed in a ``.zmetadata``; None when it is absent or empty."""
     if doc is None:
         return None
     metadata = doc.get("metadata")
     if not isinstance(metadata, dict) or not metadata:
         return None
     return metadata
-
-
-async def _walk(store: Store) -> dict[str, Any]:
-    """Every node's documents, found by listing groups (no consolidated metadata)."""
-    limit = asyncio.Semaphore(LIST_CONCURRENCY)
-    out: dict[str, Any] = {}
-
-    async def documents(path: str) -> dict[str, Any]:
-        keys = [meta_key(path, n) for n in (GROUP_DOC, ARRAY_DOC, ATTRS_DOC)]
-        async with limit:
-            found = await asyncio.gather(*(read_json(store, k) for k in keys))
-        return {k: d for k, d in zip(keys, found) if d is not None}
-
-    async def visit(path: str) -> None:
-        check_node_depth(path)
-        async with limit:
-            names = [n async for n in store.list_dir(f"{path}/" if path else "")]
-        children = [meta_key(path, n) for n in names if not n.startswith(".z")]
-        found = await asyncio.gather(*(documents(c) for c in children))
-        groups = []
-        for child, docs in zip(children, found):
-            out.update(docs)
-            if meta_key(child, GROUP_DOC) in docs:
-                groups.append(child)
-        await asyncio.gather(*(visit(g) for g in groups))
-
-    out.update(await documents(""))
-    await visit("")
-    return out
 
 
 # --- typing arrays -------------------------------------------------------------------------------
@@ -371,7 +370,7 @@ def _compound_fields(fields: list, stored: np.dtype) -> tuple[tuple[str, ...], n
     return tuple(refs), np.dtype(parts)
 
 
-def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None) -> Any:
+def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None) -> StoredArray:
     """A lazily read v2 array: zarr-python's own for plain data, ``ObjectArray`` for object codecs."""
     where = "/" + path
     if _object_codec(zarray) is not None:
@@ -395,6 +394,18 @@ class NamedArray:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._inner.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self._inner.dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return self._inner.chunks
 
     async def getitem(self, selection: Any) -> Any:
         try:
@@ -420,8 +431,8 @@ def decode_attr_value(value: Any, where: str) -> Any:
     try:
         if isinstance(value, dict) and value.get(DTYPE_ATTR) == "object" and "value" in value:
             return ZarrReference.from_json(value["value"], f"reference in attribute {where}")
-        if isinstance(value, dict) and "_REFERENCE" in value:
-            return ZarrReference.from_json(value["_REFERENCE"], f"reference in attribute {where}")
+        if isinstance(value, dict) and V3_REF_KEY in value:
+            return ZarrReference.from_json(value[V3_REF_KEY], f"reference in attribute {where}")
     except ValueError as exc:
         raise FormatError(str(exc)) from None
     return value

@@ -16,7 +16,8 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
-from .base import FormatError, NodeInfo, encode_json, read_json, to_buffer
+from .base import FormatError, NodeInfo
+from .io import read_json, write_documents
 
 MANIFEST_KEY = "nwbzarr_manifest.json"
 MANIFEST_FORMAT = 1
@@ -221,7 +222,7 @@ async def write_manifest(store: Store, arrays: dict[str, dict[str, Any]], zarr_f
     except FormatError:
         previous = None
     doc = await build_manifest(store, arrays, zarr_format, checksums, known, previous)
-    await store.set(MANIFEST_KEY, to_buffer(encode_json(doc)))
+    await write_documents(store, {MANIFEST_KEY: doc})
     return doc
 
 

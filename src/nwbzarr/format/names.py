@@ -38,12 +38,3 @@ def join_path(parent: str, name: str) -> str:
     """Join a node path (no leading slash, '' for the root) and a child name."""
     return f"{parent}/{name}" if parent else name
 
-
-def to_absolute(path: str) -> str:
-    """Store-relative node path -> absolute HDMF path ('/a/b')."""
-    return "/" + path.strip("/")
-
-
-def to_relative(path: str) -> str:
-    """Absolute HDMF path -> store-relative node path ('a/b', '' for the root)."""
-    return path.strip("/")

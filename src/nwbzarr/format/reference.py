@@ -106,3 +106,22 @@ def region_to_selection(region: Any) -> Any:
     if isinstance(region, dict):
         return list(region["indices"])
     return tuple(slice(start, stop, step) for start, stop, step in region)
+
+
+def hdf5_region(space: Any, shape: tuple[int, ...] | None = None) -> Any:
+    """The JSON region encoding of an HDF5 region reference's selection (an h5py dataspace, as
+    ``h5py.h5r.get_region`` gives it): one hyperslab block as ``[start, stop, 1]`` per dimension, several
+    blocks or a point selection as ``{"indices": [...]}`` along the first axis; None for any other
+    selection (all or none), which the caller spells as it needs."""
+    import h5py
+
+    kind = space.get_select_type()
+    if kind == h5py.h5s.SEL_HYPERSLABS:
+        blocks = space.get_select_hyper_blocklist()
+        if len(blocks) == 1:
+            start, end = blocks[0]
+            return normalise_region(tuple(slice(int(a), int(b) + 1) for a, b in zip(start, end)), shape)
+        return {"indices": sorted({int(i) for a, b in blocks for i in range(a[0], b[0] + 1)})}
+    if kind == h5py.h5s.SEL_POINTS:
+        return {"indices": [int(p[0]) for p in space.get_select_elem_pointlist()]}
+    return None

@@ -1,8 +1,11 @@
-"""The current layout: Zarr format 3, shared with hdmf-zarr >= 0.14 and LINDI (see FORMAT.md)."""
+"""The current layout: Zarr format 3, shared with hdmf-zarr >= 0.14 and LINDI (docs/format.md, "Current layout").
+
+Pure encoding and decoding of ``zarr.json`` documents and element values; the store reads of
+``load_nodes`` and ``read_small_arrays`` go through ``format.io``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import functools
@@ -17,6 +20,7 @@ from zarr.abc.store import Store
 from zarr.storage import StorePath
 
 from . import attributes as attr_codec
+from .attributes import HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, V3_DTYPE_ATTR, V3_LINKS_ATTR, V3_REF_FIELDS_ATTR
 from .base import (
     ArraySpec,
     FormatError,
@@ -25,26 +29,43 @@ from .base import (
     check_node_depth,
     map_objects,
     parse_json,
-    read_json,
 )
 from .chunks import decode_single_chunk
 from .codec_map import ensure_codecs_known, needs_translation, to_zarr3_codecs
 from .codecs import array_template, default_compressors
 from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
+from .io import read_chunks, read_json, walk_hierarchy
 from .reference import ZarrReference
 from .safe_codecs import checked_v3_codecs
 from .validate import check_attributes, check_v3_array, parse_links
 
-DTYPE_ATTR = "_DTYPE"
-LINKS_ATTR = "_LINKS"
-REF_FIELDS_ATTR = "_REFERENCE_FIELDS"
-REF_KEY = "_REFERENCE"
-HIDDEN_ATTRS = frozenset(
-    {DTYPE_ATTR, LINKS_ATTR, REF_FIELDS_ATTR, "_ARRAY_DIMENSIONS", ".specloc", "zarr_dtype", "zarr_link",
-     "_HDF5_ATTR_TYPES"}  # the last: HDF5 attribute types recorded by `nwbzarr convert`
-)
-MIN_FIXED_TEXT = 512
-LIST_CONCURRENCY = 64
+DTYPE_ATTR = V3_DTYPE_ATTR  # the HDMF dtype label of a non-compound array
+LINKS_ATTR = V3_LINKS_ATTR  # a group's soft and external links
+REF_FIELDS_ATTR = V3_REF_FIELDS_ATTR  # the reference fields of a compound array
+REF_KEY = "_REFERENCE"  # an attribute value that is a reference: {"_REFERENCE": {"source", "path"}}
+META_NAME = "zarr.json"  # every node's one document
+TEXT_DATA_TYPES = ("string", "variable_length_utf8")
+STRUCT_DATA_TYPES = ("struct", "structured")  # canonical name, and zarr-python < 3.4's
+FIXED_BYTES_DATA_TYPES = ("null_terminated_bytes", "fixed_length_bytes")
+MIN_FIXED_TEXT = 512  # characters of a compound's text/reference field at least, as hdmf-zarr 0.14 writes
+
+
+class V3Node(NodeInfo):
+    """A node of a Zarr v3 store: its ``zarr.json`` ``data_type`` answers the typing questions."""
+
+    @property
+    def is_compound(self) -> bool:
+        dt = self.document.get("data_type")
+        return isinstance(dt, dict) and dt.get("name") in STRUCT_DATA_TYPES
+
+    @property
+    def is_fixed_length_bytes(self) -> bool:
+        dt = self.document.get("data_type")
+        return isinstance(dt, dict) and dt.get("name") in FIXED_BYTES_DATA_TYPES
+
+    @property
+    def stored_as_text(self) -> bool:
+        return self.document.get("data_type") in TEXT_DATA_TYPES
 
 
 class CurrentLayout(Layout):
@@ -55,23 +76,20 @@ class CurrentLayout(Layout):
 
     # --- reading ---------------------------------------------------------------------------
     async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        root = await read_json(store, "zarr.json")
-        if root is None:
-            raise FormatError("no zarr.json at the store root")
-        if root.get("zarr_format") != 3:
-            raise FormatError(f"root zarr.json has zarr_format {root.get('zarr_format')!r}, expected 3")
-        docs: dict[str, dict] = {"": root}
-        consolidated = root.get("consolidated_metadata") if use_consolidated else None
-        if isinstance(consolidated, dict) and isinstance(consolidated.get("metadata"), dict) \
-                and consolidated["metadata"]:
-            docs.update(_flatten_consolidated(consolidated["metadata"]))
-        else:
-            docs.update(await _walk(store, root))
+        root = await read_json(store, META_NAME)
+        docs = root_documents(root, use_consolidated)
+        if docs is None:
+            walked = await walk_hierarchy(store, lambda path: [meta_key(path)], _is_document, _is_group)
+            docs = {"": root, **{path: found[meta_key(path)] for path, found in walked.items()}}
+        return self.decode_nodes(docs)
+
+    def decode_nodes(self, docs: dict[str, dict]) -> dict[str, NodeInfo]:
+        """Every node (by relative path) from its ``zarr.json`` document."""
         for path in docs:
             check_node_depth(path)
         return {path: self.node_info(path, doc) for path, doc in docs.items()}
 
-    def node_info(self, path: str, doc: dict[str, Any]) -> NodeInfo:
+    def node_info(self, path: str, doc: dict[str, Any]) -> V3Node:
         """Interpret one ``zarr.json`` document."""
         where = "/" + path
         if not isinstance(doc, dict):
@@ -82,29 +100,25 @@ class CurrentLayout(Layout):
         raw_attrs = check_attributes(where, doc.get("attributes"), "zarr.json")
         attrs = {k: decode_attr_value(v, f"{where}@{k}") for k, v in raw_attrs.items() if k not in HIDDEN_ATTRS}
         links = parse_links(where, raw_attrs.get(LINKS_ATTR), LINKS_ATTR)
-        info = NodeInfo(path=path, kind=node_type, attrs=attrs, links=links, document=doc)
+        info = V3Node(path=path, kind=node_type, attrs=attrs, links=links, document=doc)
         if node_type == "array":
             check_v3_array(where, doc)
             info.hdmf_dtype = _text_attr(where, raw_attrs, DTYPE_ATTR)
             info.ref_fields = _ref_fields(where, raw_attrs.get(REF_FIELDS_ATTR, ()))
         return info
 
-    def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:
+    def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:  # a StoredArray
         """zarr's array, whose failed reads name the store, the dataset and the damaged chunk."""
         metadata = parsed_metadata(node.document, f"{store_name(store)}: array /{node.path}")
         return CheckedArray(metadata=metadata, store_path=StorePath(store, node.path))
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
-        from zarr.buffer import default_buffer_prototype
-
         from .._private_api import ArrayConfig
-        from ..storage.batch import get_many
 
         metas = [parsed_metadata(n.document, f"{store_name(store)}: array /{n.path}") for n in nodes]
         keys = [f"{n.path}/{m.encode_chunk_key((0,) * len(m.shape))}" for n, m in zip(nodes, metas)]
-        prototype = default_buffer_prototype()
-        raws = await get_many(store, keys, prototype)
+        raws = await read_chunks(store, keys)
         config = ArrayConfig.from_dict({})
         out: list[Any] = []
         slow = []
@@ -156,7 +170,10 @@ class CurrentLayout(Layout):
         doc["attributes"] = attrs
         return {meta_key(path): doc}
 
-    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:
+    def attributes_of(self, path: str, documents: dict[str, dict]) -> dict[str, Any]:
+        return documents[meta_key(path)].setdefault("attributes", {})
+
+    def open_array_for_write(self, store: Store, path: str, documents: dict[str, dict]) -> AsyncArray:  # StoredArray
         doc = documents[meta_key(path)]
         return CheckedArray(metadata=parsed_metadata(doc), store_path=StorePath(store, path))
 
@@ -183,7 +200,7 @@ class CurrentLayout(Layout):
                 doc["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": {}}
             metadata[path] = doc
         root["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": metadata}
-        return {"zarr.json": root}
+        return {META_NAME: root}
 
     def resize_documents(self, path: str, documents: dict[str, dict], shape: tuple[int, ...]) -> None:
         documents[meta_key(path)]["shape"] = [int(s) for s in shape]
@@ -192,17 +209,16 @@ class CurrentLayout(Layout):
         doc = {k: v for k, v in node.document.items() if k != "consolidated_metadata"}
         return {meta_key(node.path): doc}
 
-    def metadata_keys(self, path: str) -> list[str]:
-        return [meta_key(path)]
-
 
 # --- keys ----------------------------------------------------------------------------------
 def meta_key(path: str) -> str:
-    return f"{path}/zarr.json" if path else "zarr.json"
+    """The key of a node's ``zarr.json``."""
+    return f"{path}/{META_NAME}" if path else META_NAME
 
 
 def key_to_path(key: str) -> str:
-    return key[: -len("/zarr.json")] if key.endswith("/zarr.json") else ""
+    """The node path of a ``zarr.json`` key."""
+    return key[: -len(META_NAME) - 1] if key.endswith("/" + META_NAME) else ""
 
 
 # --- hierarchy discovery --------------------------------------------------------------------
@@ -218,34 +234,27 @@ def _flatten_consolidated(metadata: dict[str, Any]) -> dict[str, dict]:
     return out
 
 
-async def _walk(store: Store, root: dict) -> dict[str, dict]:
-    """Every node under the root, reading each ``zarr.json`` (no consolidated metadata)."""
-    out: dict[str, dict] = {}
-    limit = asyncio.Semaphore(LIST_CONCURRENCY)
-
-    async def visit(path: str) -> None:
-        check_node_depth(path)
-        async with limit:
-            prefix = f"{path}/" if path else ""
-            names = [n async for n in store.list_dir(prefix)]
-        children = [f"{prefix}{n}" for n in names if n != "zarr.json"]
-        docs = await asyncio.gather(*(_child_doc(store, c, limit) for c in children))
-        groups = []
-        for child, doc in zip(children, docs):
-            if doc is None:
-                continue
-            out[child] = doc
-            if doc.get("node_type") == "group":
-                groups.append(child)
-        await asyncio.gather(*(visit(g) for g in groups))
-
-    await visit("")
-    return out
+def root_documents(root: dict[str, Any] | None, use_consolidated: bool) -> dict[str, dict] | None:
+    """Every node's document by path from the root ``zarr.json``'s consolidated metadata; None when the
+    hierarchy has to be walked (no consolidated metadata, or not to be used). A missing or non-v3 root
+    is refused."""
+    if root is None:
+        raise FormatError(f"no {META_NAME} at the store root")
+    if root.get("zarr_format") != 3:
+        raise FormatError(f"root {META_NAME} has zarr_format {root.get('zarr_format')!r}, expected 3")
+    consolidated = root.get("consolidated_metadata") if use_consolidated else None
+    if isinstance(consolidated, dict) and isinstance(consolidated.get("metadata"), dict) \
+            and consolidated["metadata"]:
+        return {"": root, **_flatten_consolidated(consolidated["metadata"])}
+    return None
 
 
-async def _child_doc(store: Store, path: str, limit: asyncio.Semaphore) -> dict | None:
-    async with limit:
-        return await read_json(store, meta_key(path))
+def _is_document(name: str) -> bool:
+    return name == META_NAME
+
+
+def _is_group(path: str, docs: dict[str, dict]) -> bool:
+    return docs[meta_key(path)].get("node_type") == "group"
 
 
 # --- zarr-python compatibility --------------------------------------------------------------
@@ -475,7 +484,7 @@ def decode_attr_value(value: Any, where: str = "attribute") -> Any:
         if isinstance(value, dict):
             if REF_KEY in value:
                 return ZarrReference.from_json(value[REF_KEY], f"reference in attribute {where}")
-            if value.get("zarr_dtype") == "object" and "value" in value:
+            if value.get(LEGACY_DTYPE_ATTR) == "object" and "value" in value:  # read as the legacy layout does
                 return ZarrReference.from_json(value["value"], f"reference in attribute {where}")
     except ValueError as exc:
         raise FormatError(str(exc)) from None
@@ -589,10 +598,3 @@ def _decode_compound(values: np.ndarray, ref_fields: tuple[str, ...]) -> np.ndar
             out[name] = col
     return out
 
-
-def fixed_text_width(values: Any) -> int:
-    """Characters of a text/reference compound field: max(longest value, 512), as the reference does."""
-    longest = 0
-    for v in values:
-        longest = max(longest, len(v) if isinstance(v, str) else len(str(v)))
-    return max(longest, MIN_FIXED_TEXT)

@@ -8,8 +8,9 @@ import h5py
 import numpy as np
 
 from ..format.base import MAX_NODE_DEPTH
+from ..format.reference import hdf5_region
 from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join
-from .sources import Source, dtype_label, region_json, to_plain
+from .sources import Source, dtype_label, to_plain
 
 SPECLOC = ".specloc"
 
@@ -153,13 +154,10 @@ class HDF5Source(Source):
 
     def _region(self, raw: h5py.RegionReference) -> Any:
         space = h5py.h5r.get_region(raw, self.file.id)
-        sel = space.get_select_type()
-        if sel == h5py.h5s.SEL_HYPERSLABS:
-            blocks = space.get_select_hyper_blocklist()
-            return region_json([(tuple(b[0]), tuple(b[1])) for b in blocks])
-        if sel == h5py.h5s.SEL_POINTS:
-            return region_json(None, space.get_select_elem_pointlist())
-        if sel == h5py.h5s.SEL_ALL:
+        region = hdf5_region(space)
+        if region is not None:
+            return region
+        if space.get_select_type() == h5py.h5s.SEL_ALL:
             return [[0, int(n), 1] for n in space.shape]
         return {"indices": []}
 

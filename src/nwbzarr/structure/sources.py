@@ -150,18 +150,3 @@ def dtype_label(dt: np.dtype, ref_fields: tuple[str, ...] = ()) -> str:
     if dt.kind in "SUOT":
         return "text"
     return "bool" if dt.kind == "b" else dt.name
-
-
-def region_json(blocks: list[tuple[tuple[int, ...], tuple[int, ...]]] | None, points: Any = None) -> Any:
-    """A region as nwbzarr encodes it: ``[[start, stop, 1], ...]`` for one block, else first-axis indices."""
-    if blocks is not None and len(blocks) == 1:
-        start, end = blocks[0]
-        return [[int(s), int(e) + 1, 1] for s, e in zip(start, end)]
-    if blocks is not None:
-        idx: list[int] = []
-        for start, end in blocks:
-            idx.extend(range(int(start[0]), int(end[0]) + 1))
-        return {"indices": idx}
-    if points is not None:
-        return {"indices": [int(p[0]) for p in points]}
-    return None
