@@ -573,7 +573,7 @@ class ZarrIO(HDMFIO):
     def verify(self, checksums: bool = False) -> Any:
         """A ``ChunkReport``: chunks missing, extra or (``checksums``) altered against the manifest."""
         from ..format.manifest import holds_manifest
-        from ..verify import verify_store
+        from ..format.verify import verify_store
 
         if not holds_manifest(self.store):
             raise UnsupportedOperation(
