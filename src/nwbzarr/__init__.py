@@ -1,8 +1,7 @@
 """nwbzarr: NWB and any HDMF-based data in Zarr (zarr-python 3), on any storage, fast."""
 
+from . import errors
 from .backend import (
-    DanglingReferenceError,
-    ExternalLinkError,
     NWBZarrIO,
     ZarrDataIO,
     ZarrDataset,
@@ -21,21 +20,15 @@ from .compat import (
     convert_to_v3,
     is_zarr_v2_file,
 )
-from .format import CorruptChunkError, FormatError, InvalidNameError, ZarrReference
-from .storage.errors import StoreCorruptError
+from .errors import *  # noqa: F403 (every exception and warning class, rooted at NwbzarrError)
+from .format import ZarrReference
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CorruptChunkError",
-    "DanglingReferenceError",
-    "ExternalLinkError",
-    "FormatError",
+__all__ = [*errors.__all__,
     "IncompleteConversionError",
-    "InvalidNameError",
     "NWBZarrIO",
     "NWBZarrV2IO",
-    "StoreCorruptError",
     "UnsafePickleCodecError",
     "ZarrDataIO",
     "ZarrDataset",

@@ -22,6 +22,7 @@ from zarr.abc.store import Store
 
 from ._private_api import sync
 from .backend.location import open_location
+from .errors import MigrationError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from .format.attributes import SPECLOC_ATTR
 from .format.base import ArraySpec, FormatError, Layout, NodeInfo, json_default
 from .format.corrupt import with_store
@@ -63,10 +64,6 @@ class MigrationReport:
         else:
             tail = f"VERIFICATION FAILED ({len(self.mismatches)}): " + "; ".join(self.mismatches[:10])
         return "\n".join([head, tail] + [f"note: {n}" for n in self.notes])
-
-
-class MigrationError(RuntimeError):
-    """A migration that could not be carried out (names the node when one is at fault)."""
 
 
 def migrate(source: str | Path | Store, target: str | Path | Store, to: str | int | None = None, *,

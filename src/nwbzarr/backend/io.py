@@ -17,6 +17,7 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
 from .._private_api import set_hdmfio_manager, sync
+from ..errors import DanglingReferenceError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from ..format.attributes import SPECLOC_ATTR
 from ..format.base import FormatError, Layout, NodeInfo
 from ..format.corrupt import with_store
@@ -36,10 +37,6 @@ from .write import TreeWriter, execute_plan
 
 VALID_MODES = ("r", "r-", "r+", "a", "w", "w-", "x")
 READ_ONLY_MODES = ("r", "r-")
-
-
-class DanglingReferenceError(LookupError):
-    """A link or reference whose target does not exist."""
 
 
 class ZarrIO(HDMFIO):

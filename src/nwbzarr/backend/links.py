@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+from ..errors import ExternalLinkError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 POLICIES = ("none", "relative", "local", "any")
 DEFAULT_POLICY = "relative"
 
@@ -28,10 +30,6 @@ _WHAT = {
     "local": "paths on this computer (remote stores: also the same host)",
     "any": "any store",
 }
-
-
-class ExternalLinkError(ValueError):
-    """A link or reference to another store that the ``external_links`` policy does not allow."""
 
 
 def check_policy(policy: str) -> str:

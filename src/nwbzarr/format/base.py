@@ -16,7 +16,10 @@ import numpy as np
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
-from ..errors import FormatError
+from ..errors import (
+    FormatError,
+    ResourceLimitError,  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+)
 from .reference import ZarrReference
 
 BYTES_LABELS = frozenset({"bytes", "ascii", "bytes_", "string_"})
@@ -25,10 +28,6 @@ TEXT_LABELS = frozenset({"str", "str_", "text", "utf", "utf8", "utf-8", "unicode
 
 MAX_JSON_DEPTH = 128  # nesting levels of one JSON document: far above any NWB file, far below Python's stack
 MAX_NODE_DEPTH = 100  # groups nested in groups: NWB files use fewer than 10; HDMF builds trees recursively
-
-
-class ResourceLimitError(FormatError):
-    """A store whose metadata would exhaust the stack or memory (nesting too deep, a shape too large)."""
 
 
 @runtime_checkable

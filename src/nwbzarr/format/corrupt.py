@@ -15,21 +15,11 @@ from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
 from .._private_api import array_config, chunk_spec
+from ..errors import ChunkError, CorruptChunkError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from .base import FormatError
 from .chunks import normalise_selection
 
 MAX_PROBED_CHUNKS = 10_000  # stored chunks (or shards) decoded one by one to find the damaged one
-
-
-class CorruptChunkError(FormatError, OSError):
-    """A stored chunk that its array's codecs cannot decode (garbage, truncated or written by another codec).
-
-    Both a ``FormatError`` and an ``OSError``, so code catching either keeps working.
-    """
-
-
-class ChunkError(CorruptChunkError):
-    """A stored chunk that cannot be decoded to what its array's metadata says; names store, dataset and key."""
 
 
 # selection errors, memory errors and errors that already name their chunk go through unchanged; any other

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UnsupportedDtypeError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 TEXT_DTYPES = {"text", "utf", "utf8", "utf-8", "ascii", "bytes", "isodatetime", "datetime", "str"}
 REFERENCE_DTYPES = {"object", "region", "object_reference", "region_reference"}
 
@@ -30,10 +32,6 @@ SPEC_TO_NUMPY = {
     "bool": np.bool_,
     "float16": np.float16,
 }
-
-
-class UnsupportedDtypeError(TypeError):
-    """A dtype that no Zarr layout can store."""
 
 
 def spec_dtype_name(dtype: Any) -> str | None:

@@ -22,6 +22,7 @@ from zarr.abc.store import Store
 from zarr.storage import StorePath
 
 from .._private_api import ArrayV2Metadata
+from ..errors import LegacyWarning  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from .attributes import DIMS_ATTR, HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR
 from .base import (
     ArraySpec,
@@ -52,10 +53,6 @@ REF_NAMES = frozenset({"object", "ref", "reference", "object_reference"})
 REGION_NAMES = frozenset({"region", "region_reference"})
 DEFAULT_COMPRESSOR = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
 BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
-
-
-class LegacyWarning(UserWarning):
-    """A node of a legacy store that cannot be used; the rest of the store still is."""
 
 
 @dataclass

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidNameError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 RESERVED_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
 MAX_NAME_BYTES = 255
-
-
-class InvalidNameError(ValueError):
-    """An object name that cannot be stored without being renamed."""
 
 
 def check_node_name(name: str, parent_path: str, local_filesystem: bool = False) -> None:

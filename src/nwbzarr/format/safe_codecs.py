@@ -24,6 +24,7 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like
 
 from .._private_api import sync_decode_override
+from ..errors import ChunkSizeError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from ..storage._verify import register_array_opener
 from .base import FormatError
 from .unpickle import restricted_loads
@@ -35,10 +36,6 @@ OBJECT_BYTES_PER_ELEMENT = 16 << 10
 OBJECT_CHUNK_FLOOR = 64 << 20
 _BLOSC_HEADER = 16
 _ZSTD_MAGIC = 0xFD2FB528
-
-
-class ChunkSizeError(FormatError):
-    """A chunk that decodes (or declares it decodes) to another size than its array's metadata allows."""
 
 
 def object_chunk_limit(elements: int) -> int:

@@ -16,19 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .base import FormatError
+from ..errors import PickleTooLargeError, UnsafePickleError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
 from .reference import ZarrReference
 
 #: Bytes an unpickled chunk may build per byte of pickle, on top of what its element count needs.
 BYTES_PER_PICKLED_BYTE = 16
-
-
-class UnsafePickleError(FormatError):
-    """A pickled chunk that asks for something the legacy layout never stores; nothing of it was run."""
-
-
-class PickleTooLargeError(FormatError):
-    """A pickled chunk that would build more than its chunk can hold; refused before allocating it."""
 
 
 def _numpy_helpers() -> tuple[Any, Any]:

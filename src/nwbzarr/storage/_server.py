@@ -8,13 +8,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import ServerUnavailableError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 __all__ = ["DEFAULT_TIMEOUT", "ServerUnavailableError", "check_timeout", "guard_backend_calls", "safe_address"]
 
 DEFAULT_TIMEOUT = 5.0  # seconds: connecting, and waiting for one answer
-
-
-class ServerUnavailableError(ConnectionError):
-    """A database server behind a store refused the connection or did not answer within the timeout."""
 
 
 def check_timeout(timeout: Any) -> float:

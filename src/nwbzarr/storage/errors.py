@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import FormatError  # the layer-neutral base (format.base re-exports it)
+from ..errors import (
+    StoreCorruptError,  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+)
 
 
-class StoreCorruptError(FormatError, OSError):
-    """A store file that is damaged or truncated (a corrupt SQLite page, a truncated HDF5 container).
-
-    Names the file and the key being read; both a ``FormatError`` and an ``OSError``.
-    """

@@ -22,6 +22,8 @@ from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, Store
 from zarr.storage import WrapperStore
 
+from ..errors import IcechunkConflictError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 __all__ = ["IcechunkConflictError", "IcechunkNWBStore", "IcechunkTransaction", "as_store", "open_icechunk",
            "open_icechunk_url"]
 
@@ -30,10 +32,6 @@ _V2_NAMES = frozenset((".zgroup", ".zarray", ".zattrs", ".zmetadata"))
 _SESSION_OPTIONS = ("branch", "snapshot", "tag", "message")
 _S3_OPTIONS = ("endpoint_url", "region", "allow_http", "access_key_id", "secret_access_key", "session_token",
                "anonymous", "force_path_style")
-
-
-class IcechunkConflictError(RuntimeError):
-    """Another writer committed conflicting changes to the branch while this IO was open."""
 
 
 def _is_v2_key(key: str) -> bool:

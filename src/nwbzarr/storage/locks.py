@@ -22,12 +22,10 @@ from filelock import FileLock, Timeout
 
 from nwbzarr._private_api import wrapped_store
 
+from ..errors import StoreLockedError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 __all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "check_lock_timeout", "lock_path",
            "store_lock_target"]
-
-
-class StoreLockedError(RuntimeError):
-    """Another writer holds the store's writer lock (names the store, the holder and the lock file)."""
 
 
 def check_lock_timeout(timeout: float) -> float:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import StructureError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+
 GROUP = "group"
 DATASET = "dataset"
-
-
-class StructureError(ValueError):
-    """A file or store the structure tools cannot interpret; the message names the path."""
 
 
 @dataclass(frozen=True, slots=True)

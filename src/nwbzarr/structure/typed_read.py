@@ -11,13 +11,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from .model import DATASET, Node, Ref, StructureError, parent_of
+from ..errors import ModelValidationError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from .model import DATASET, Node, Ref, parent_of
 from .sources import Source, open_source, to_plain
 from .typed_models import DatasetModel, ModelFactory, NWBModel, field_name, installed_catalog, load_catalog
-
-
-class ModelValidationError(StructureError):
-    """An object that does not match its spec; the message names its path and type."""
 
 
 class LazyArray:
