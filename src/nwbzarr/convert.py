@@ -35,19 +35,10 @@ from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
 from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 from .format.reference import ZarrReference
+from .storage.url import is_hdf5_file
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
 OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in memory
-
-
-def is_hdf5_file(path: str | Path) -> bool:
-    """True when ``path`` is an HDF5 file (by its signature, not its name)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == HDF5_SIGNATURE
-    except (IsADirectoryError, FileNotFoundError, PermissionError):
-        return False
 
 
 def convert(source: str | Path, target: str | Path, *, link_data: bool = False, zarr_format: int | None = None,
@@ -216,7 +207,7 @@ def _region_reference_values(io: ZarrIO) -> dict[str, np.ndarray]:
             continue
         check_fits_in_memory(math.prod(node.shape) * OBJECT_ELEMENT_BYTES,
                              f"reference dataset /{path} of {io.store_location} (shape {node.shape})")
-        raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
+        raw = np.asarray(io._run_sync(io.layout.open_array(io.store, node).getitem(...)))
         values = io.layout.decode_array_values(node, raw)
         values = values.reshape(()) if node.scalar_as_1d else values
         if any(getattr(values[idx], "region", None) is not None for idx in np.ndindex(values.shape)):
@@ -231,7 +222,7 @@ def _open_referenced_stores(io: ZarrIO) -> None:
     for path, node in io.nodes.items():
         if node.kind != "array" or not (node.is_reference or node.ref_fields):
             continue
-        raw = np.asarray(io._run(io.layout.open_array(io.store, node).getitem(...)))
+        raw = np.asarray(io._run_sync(io.layout.open_array(io.store, node).getitem(...)))
         values = io.layout.decode_array_values(node, raw)
         columns = [values[name] for name in node.ref_fields] if node.ref_fields else [values]
         for column in columns:
@@ -374,6 +365,3 @@ def _progress_note(progress: bool, text: str) -> None:
 
         tqdm.write(text)
 
-
-def hdf5_builder_source(builder: Any) -> str | None:
-    return getattr(builder, "source", None)

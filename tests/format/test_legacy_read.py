@@ -226,7 +226,7 @@ def test_reading_is_lazy_chunk_by_chunk(shared_data: Path, monkeypatch):
 def test_reference_elements_decode_to_zarr_references(shared_data: Path):
     with ZarrIO(shared_data / LEGACY / "sample.nwb.zarr", "r") as io:
         node = io.nodes["general/extracellular_ephys/electrodes/group"]
-        raw = io._run(io.layout.open_array(io.store, node).getitem(slice(0, 2)))
+        raw = io._run_sync(io.layout.open_array(io.store, node).getitem(slice(0, 2)))
         refs = io.layout.decode_array_values(node, raw)
         assert all(isinstance(r, ZarrReference) for r in refs)
         assert refs[0].path == "/general/extracellular_ephys/shank0"

@@ -20,7 +20,7 @@ import numpy as np
 from hdmf.query import BuilderResolver, ContainerResolver
 from zarr import AsyncArray
 
-from .._private_api import LazyZarrArray, sync
+from .._private_api import LazyZarrArray
 from ..format.base import NodeInfo, map_objects
 from ..format.corrupt import PASS_THROUGH, read_error
 
@@ -190,7 +190,7 @@ class ZarrDataset(LazyZarrArray):
         fast = self._read_chunks_directly(key)
         if fast is not None:
             return fast
-        return self._io._run(self._array.getitem(key))
+        return self._io._run_sync(self._array.getitem(key))
 
     def _read_chunks_directly(self, key: Any) -> np.ndarray | None:
         """Basic slices of numeric arrays: fetch the chunks in one batch, decode them on all cores."""
@@ -215,11 +215,11 @@ class ZarrDataset(LazyZarrArray):
         out = np.empty(tuple(s.stop - s.start for s in slices), dtype=native)
         try:
             if out.size and not _fill_in_this_thread(array, decoder, slices, out):
-                self._io._run(_fill_from_chunks(array, decoder, slices, out))
+                self._io._run_sync(_fill_from_chunks(array, decoder, slices, out))
         except PASS_THROUGH:
             raise
         except Exception as exc:  # a chunk that does not decode: find it and name it
-            named = self._io._run(read_error(array, slices, self.name))
+            named = self._io._run_sync(read_error(array, slices, self.name))
             if named is None:
                 raise
             raise named from exc
@@ -449,7 +449,3 @@ class ContainerReferenceDataset(_ReferenceMixin, ZarrDataset, ContainerResolver)
     def get_inverse_class(cls):
         return BuilderReferenceDataset
 
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine on zarr's I/O loop."""
-    return sync(coro)

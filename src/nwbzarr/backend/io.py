@@ -24,6 +24,7 @@ from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
+from ..storage.url import is_hdf5_file
 from ..writing.documents import put_documents
 from ..writing.queue import ZarrIODataChunkIteratorQueue
 from ..writing.session import WriteSession
@@ -185,7 +186,7 @@ class ZarrIO(HDMFIO):
         self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
         if not read_only:
             self._writer_lock = acquire_store_lock(self._store, self._lock_timeout)
-        layout = self._run(detect_layout(self._store))
+        layout = self._run_sync(detect_layout(self._store))
         if self._mode in ("r", "r-", "r+"):
             if layout is None:
                 raise FormatError(f"{self._describe()} is not a Zarr store (no zarr.json, .zgroup or .zmetadata)")
@@ -212,7 +213,7 @@ class ZarrIO(HDMFIO):
             raise FileExistsError(f"{self._describe()} exists and is not a Zarr store; mode 'a' adds to a Zarr "
                                   "store or creates a new one (use mode 'w' with force_overwrite=True to replace it)")
         self._layout = get_layout(self._zarr_format)
-        self._run(put_documents(self._store, self._layout.group_documents("", {})))
+        self._run_sync(put_documents(self._store, self._layout.group_documents("", {})))
         self._nodes = self._load_nodes()
 
     def _check_local_path(self) -> None:
@@ -220,7 +221,7 @@ class ZarrIO(HDMFIO):
         if local is not None:
             if self._mode in ("r", "r-", "r+") and not os.path.exists(local):
                 raise FileNotFoundError(f"{local!r} does not exist (mode {self._mode!r} reads an existing store)")
-            if os.path.isfile(local) and _is_hdf5(local):
+            if is_hdf5_file(local):
                 raise FormatError(f"{local!r} is an HDF5 file, not a Zarr store: use NWBHDF5IO, or "
                                   "`nwbzarr convert` to make a Zarr copy")
 
@@ -263,7 +264,7 @@ class ZarrIO(HDMFIO):
                 return True
             return False
 
-        return self._run(any_key())
+        return self._run_sync(any_key())
 
     def _holds_zarr_documents(self) -> bool:
         """True when the store holds Zarr metadata documents (e.g. a write that was interrupted)."""
@@ -279,7 +280,7 @@ class ZarrIO(HDMFIO):
                     break
             return False
 
-        return self._run(scan())
+        return self._run_sync(scan())
 
     def _clear_for_overwrite(self, layout: Layout | None) -> None:
         if layout is None and self._has_content() and not self._force_overwrite \
@@ -293,7 +294,7 @@ class ZarrIO(HDMFIO):
             if root.exists():
                 shutil.rmtree(root)
             return
-        self._run(self._store.delete_dir(""))
+        self._run_sync(self._store.delete_dir(""))
 
     def close(self) -> None:
         """Release the store's handles. Datasets already read stay readable: the store reopens on demand,
@@ -328,7 +329,8 @@ class ZarrIO(HDMFIO):
         return repr(self._location or str(self._path))
 
     # --- running async work ------------------------------------------------------------------------
-    def _run(self, coro: Any) -> Any:
+    def _run_sync(self, coro: Any) -> Any:
+        """Run a coroutine on zarr's I/O loop and wait for its result (the sync face of the async core)."""
         return sync(coro)
 
     def write_session(self) -> WriteSession:
@@ -338,7 +340,7 @@ class ZarrIO(HDMFIO):
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
         try:
-            return self._run(self._layout.load_nodes(self.store, use_consolidated=use_consolidated))
+            return self._run_sync(self._layout.load_nodes(self.store, use_consolidated=use_consolidated))
         except FormatError as exc:
             raise with_store(exc, self._describe()) from exc
 
@@ -454,7 +456,7 @@ class ZarrIO(HDMFIO):
                                              max_threads_per_process=max_threads_per_process,
                                              multiprocessing_context=multiprocessing_context,
                                              scheduler=scheduler)
-        self._run(execute_plan(self.write_session(), plan, queue))
+        self._run_sync(execute_plan(self.write_session(), plan, queue))
         if exhaust_dci or len(queue):
             queue.exhaust_queue(self)
         documents = self._all_documents(existing)
@@ -519,7 +521,7 @@ class ZarrIO(HDMFIO):
         consolidate = consolidate and lifecycle.consolidates(self._store)
         if consolidate:
             final.update(self._layout.consolidated_documents(documents))
-        self._run(put_documents(self._store, final))
+        self._run_sync(put_documents(self._store, final))
         self._consolidated_stale = not consolidate
 
     def consolidate_metadata(self) -> None:
@@ -529,9 +531,9 @@ class ZarrIO(HDMFIO):
             self._consolidated_stale = False
             return
         self._nodes = None
-        nodes = self._run(self._layout.load_nodes(self._store, use_consolidated=False))
+        nodes = self._run_sync(self._layout.load_nodes(self._store, use_consolidated=False))
         documents = self._all_documents(nodes)
-        self._run(put_documents(self._store, self._layout.consolidated_documents(documents)))
+        self._run_sync(put_documents(self._store, self._layout.consolidated_documents(documents)))
         self._consolidated_stale = False
         self._nodes = None
 
@@ -556,7 +558,7 @@ class ZarrIO(HDMFIO):
             return
         arrays = self._manifest_arrays if self._manifest_arrays is not None else array_documents(self.nodes)
         known = self._manifest_known or None  # None: list every array (an explicit refresh)
-        self._run(write_manifest(self._store, arrays, self._layout.zarr_format, checksums, known))
+        self._run_sync(write_manifest(self._store, arrays, self._layout.zarr_format, checksums, known))
         self._manifest_stale, self._manifest_known, self._manifest_arrays = False, {}, None
 
     def _note_chunks_written(self, plan: Any, documents: dict[str, dict]) -> None:
@@ -576,7 +578,7 @@ class ZarrIO(HDMFIO):
             raise UnsupportedOperation(
                 f"{self._describe()} is a {type(self.store).__name__}, which holds only Zarr keys and so no chunk "
                 "manifest; it checks its own data (an Icechunk snapshot is verified by Icechunk itself)")
-        return self._run(verify_store(self.store, self._layout, str(self._location or self._path), checksums))
+        return self._run_sync(verify_store(self.store, self._layout, str(self._location or self._path), checksums))
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, src_io: HDMFIO, container: Container | None = None, write_args: dict | None = None,
@@ -673,7 +675,7 @@ class ZarrIO(HDMFIO):
 
             return await asyncio.gather(*(self._layout.open_array(self.store, n).getitem(...) for n in nodes))
 
-        values = self._run(read_all())
+        values = self._run_sync(read_all())
         out = {}
         for node, value in zip(nodes, values):
             arr = np.asarray(value).reshape(-1)
@@ -737,10 +739,3 @@ def _same_location(a: str, b: str) -> bool:
         return a.rstrip("/") == b.rstrip("/")
     return os.path.normpath(os.path.abspath(a)) == os.path.normpath(os.path.abspath(b))
 
-
-def _is_hdf5(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False

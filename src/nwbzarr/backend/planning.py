@@ -38,7 +38,6 @@ class DatasetPlan:
     values: Any = None  # in-memory values (already in the layout's encoding for refs/compounds)
     source: Any = None  # array-like copied block by block (h5py, zarr, lazy datasets)
     iterator: AbstractDataChunkIterator | None = None
-    link_to: Any = None  # a ZarrDataset/zarr.Array to link to instead of copying
 
 
 def unwrap_dataio(data: Any) -> tuple[Any, dict[str, Any]]:

@@ -18,7 +18,6 @@ from .spec import SPEC_LOC
 if TYPE_CHECKING:
     from .io import ZarrIO
 
-SCALAR_CONCURRENCY = 64
 
 
 class TreeReader:
@@ -123,7 +122,7 @@ class TreeReader:
                 wanted.append(node)
         if not wanted:
             return {}
-        values = self.io._run(_gather_scalars(self.io, wanted))
+        values = self.io._run_sync(_gather_scalars(self.io, wanted))
         return dict(zip((n.path for n in wanted), values))
 
     # --- second pass: links and references in attributes -----------------------------------

@@ -71,7 +71,7 @@ def stored_regions(io: Any, node: Any) -> list[Region] | None:
         return [k async for k in store.list_prefix(base)]
 
     regions = []
-    for key in sorted(io._run(keys())):
+    for key in sorted(io._run_sync(keys())):
         region = _region_of(key[len(base):], prefix, sep, grid, shape)
         if region is not None:
             regions.append(region)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, hdf5_region
 from ..storage.batch import set_many
+from ..storage.url import is_hdf5_file
 from ..writing.blocks import encode_and_store
 from ..writing.documents import encoded_documents
 from .arrays import ZarrDataset
@@ -194,7 +194,7 @@ class TreeWriter:
         if source is None:
             raise WriteError(f"{where}: the target lives in another file whose location is unknown")
         source = str(source)
-        if _is_hdf5_file(source):
+        if is_hdf5_file(source):
             raise WriteError(
                 f"{where} points into the HDF5 file {source!r}; Zarr cannot link into HDF5. Convert that "
                 f"file first (nwbzarr convert {source} {source}.zarr) and link to the Zarr copy, or export "
@@ -206,7 +206,7 @@ class TreeWriter:
         target = link.builder
         root, _ = builder_root_and_path(target)
         if root is not self.root and not self._is_export_source(root.source) \
-                and _is_hdf5_file(str(root.source or "")):
+                and is_hdf5_file(str(root.source or "")):
             sibling = self.io.converted_sibling(str(root.source))
             if sibling is None:
                 raise WriteError(
@@ -545,12 +545,6 @@ def builder_root_and_path(builder: Builder) -> tuple[Builder, str]:
         return node, "/" + "/".join(p for p in [location.strip("/")] + list(reversed(names)) if p)
     return node, "/" + "/".join(reversed(names))
 
-
-def _is_hdf5_file(source: str) -> bool:
-    if not source or not os.path.isfile(source):
-        return False
-    with open(source, "rb") as fh:
-        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
 def _codec_arg(opts: dict, key: str) -> Any:

@@ -33,11 +33,6 @@ def needs_translation(filters: Any, compressors: Any) -> bool:
     return any(is_numcodecs_codec(c) for c in as_list(filters) + as_list(compressors))
 
 
-def to_zarr3_bytes_codecs(filters: Any, compressors: Any) -> list:
-    """Filters then compressors (HDF5 pipeline order) as zarr 3 bytes-to-bytes codecs."""
-    return [to_zarr3_codec(c) for c in as_list(filters) + as_list(compressors)]
-
-
 def to_zarr3_codecs(filters: Any, compressors: Any) -> tuple[list, list]:
     """(array-to-array codecs, bytes-to-bytes codecs) of filters then compressors, each as a zarr 3 codec.
 

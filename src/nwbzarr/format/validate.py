@@ -13,10 +13,6 @@ from .reference import ZarrReference
 TYPE_KEYS = ("neurodata_type", "data_type", "namespace")  # HDMF reads these as type names: text only
 
 
-def node_label(path: str) -> str:
-    return "/" + path
-
-
 def check_attributes(where: str, attrs: Any, document: str) -> dict[str, Any]:
     """The attributes of a node: a JSON object whose HDMF typing keys are text."""
     if attrs is None:

@@ -269,7 +269,7 @@ class SyncBackendStore(Store):
             self._b_close()
             super().close()
 
-    async def _run(self, func: Any, *args: Any, open_first: bool = True) -> Any:
+    async def _in_thread(self, func: Any, *args: Any, open_first: bool = True) -> Any:
         """Run a blocking primitive in a worker thread, opening the store first if needed."""
 
         def call() -> Any:
@@ -389,7 +389,7 @@ class SyncBackendStore(Store):
     ) -> Buffer | None:
         check_byte_range(byte_range)
         key = self._key(key)
-        return self._wrap(await self._run(self._b_get, key, byte_range), prototype)
+        return self._wrap(await self._in_thread(self._b_get, key, byte_range), prototype)
 
     async def get_partial_values(
         self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
@@ -399,7 +399,7 @@ class SyncBackendStore(Store):
             check_byte_range(r)
         if not requests:
             return []
-        values = await self._run(self._b_get_many, requests)
+        values = await self._in_thread(self._b_get_many, requests)
         return [self._wrap(v, prototype) for v in values]
 
     async def _get_many(
@@ -413,28 +413,28 @@ class SyncBackendStore(Store):
             yield key, value
 
     async def exists(self, key: str) -> bool:
-        return await self._run(self._b_exists, self._key(key))
+        return await self._in_thread(self._b_exists, self._key(key))
 
     async def getsize(self, key: str) -> int:
-        size = await self._run(self._b_size, self._key(key))
+        size = await self._in_thread(self._b_size, self._key(key))
         if size is None:
             raise FileNotFoundError(key)
         return size
 
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
-        await self._run(self._b_set, self._key(key), self._value(value))
+        await self._in_thread(self._b_set, self._key(key), self._value(value))
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         self._check_writable()
-        await self._run(self._b_set_if_absent, self._key(key), self._value(value))
+        await self._in_thread(self._b_set_if_absent, self._key(key), self._value(value))
 
     async def set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
         """Store many ``(key, Buffer)`` pairs in one backend call (one transaction, one pipeline, ...)."""
         self._check_writable()
         items = [(self._key(k), self._value(v)) for k, v in values]
         if items:
-            await self._run(self._b_set_many, items)
+            await self._in_thread(self._b_set_many, items)
 
     async def _set_many(self, values: Iterable[tuple[str, Buffer]]) -> None:
         """zarr's batch hook (its wrapper stores call it): the same as ``set_many``."""
@@ -442,30 +442,30 @@ class SyncBackendStore(Store):
 
     async def delete(self, key: str) -> None:
         self._check_writable()
-        await self._run(self._b_delete, self._key(key))
+        await self._in_thread(self._b_delete, self._key(key))
 
     async def delete_dir(self, prefix: str) -> None:
         # kept rather than zarr's Store.delete_dir (one awaited delete per listed key): one backend call
         # (one transaction, one range delete, one rmtree) in one thread
         self._check_writable()
-        await self._run(self._b_delete_prefix, dir_base(prefix))
+        await self._in_thread(self._b_delete_prefix, dir_base(prefix))
 
     async def clear(self) -> None:
         self._check_writable()
-        await self._run(self._b_delete_prefix, "")
+        await self._in_thread(self._b_delete_prefix, "")
 
     async def is_empty(self, prefix: str) -> bool:
         # kept rather than zarr's (a full listing): backends answer "any key with this prefix?" cheaply
-        return not await self._run(self._b_any_with_prefix, dir_base(prefix), open_first=self.listing_needs_open)
+        return not await self._in_thread(self._b_any_with_prefix, dir_base(prefix), open_first=self.listing_needs_open)
 
     async def list(self) -> AsyncIterator[str]:
-        for key in await self._run(self._b_list_prefix, "", open_first=self.listing_needs_open):
+        for key in await self._in_thread(self._b_list_prefix, "", open_first=self.listing_needs_open):
             yield key
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        for key in await self._run(self._b_list_prefix, prefix, open_first=self.listing_needs_open):
+        for key in await self._in_thread(self._b_list_prefix, prefix, open_first=self.listing_needs_open):
             yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # abstract in zarr's Store
-        for key in await self._run(self._b_list_dir, dir_base(prefix), open_first=self.listing_needs_open):
+        for key in await self._in_thread(self._b_list_dir, dir_base(prefix), open_first=self.listing_needs_open):
             yield key

@@ -13,6 +13,23 @@ from zarr.storage import FsspecStore, LocalStore, MemoryStore, ZipStore
 
 from nwbzarr.storage._server import check_timeout
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the superblock signature at the start of every HDF5 file we open
+
+
+def is_hdf5_file(path: Any) -> bool:
+    """True when ``path`` is a local file that starts with the HDF5 signature (its name does not matter);
+    False for URLs, directories, stores and files that cannot be read."""
+    if not isinstance(path, (str, os.PathLike)):
+        return False
+    path = os.fspath(path)
+    if not path or "://" in str(path) or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
 __all__ = ["NON_REMOTE_SCHEMES", "local_store_kind", "open_store"]
 
 MODES = ("r", "r+", "a", "w", "w-")

@@ -10,10 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..format.base import FormatError, parse_json
+from ..storage.url import is_hdf5_file
 from .model import Ref, Structure, StructureError
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-SPEC_GROUPS = ("specifications", "general/specifications")
 
 
 class Source(ABC):
@@ -114,10 +112,7 @@ def open_source(source: Source | str | Path) -> Source:
 
 def is_hdf5(path: str) -> bool:
     """True when ``path`` is a local HDF5 file (by signature)."""
-    if "://" in path or not os.path.isfile(path):
-        return False
-    with open(path, "rb") as fh:
-        return fh.read(8) == HDF5_SIGNATURE
+    return is_hdf5_file(path)
 
 
 def to_plain(value: Any) -> Any:
