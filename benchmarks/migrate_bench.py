@@ -93,7 +93,7 @@ def main() -> None:
             rate = nbytes / 2**20 / r["seconds"]
             verdict = "ok" if r["peak_mib"] < TARGET_MIB else f"OVER {TARGET_MIB} MiB"
             print(f"{label:<10} {nbytes / 2**20:>7.0f}Mi {r['seconds']:>8.1f} {rate:>7.0f} "
-                  f"{r['peak_mib']:>6.0f} MiB  {str(r['verified']):<8}  {verdict}")
+                  f"{r['peak_mib']:>6.0f} MiB  {r['verified']!s:<8}  {verdict}")
         print(f"peak RSS of the worst run: {worst:.0f} MiB (target < {TARGET_MIB} MiB, "
               f"dataset {nbytes / 2**20:.0f} MiB; time includes verification, which re-reads the target)")
     finally:

@@ -212,7 +212,7 @@ def preload() -> None:
     import pynwb  # noqa: F401
     import zarr  # noqa: F401
 
-    import nwbzarr  # noqa: F401
+    import nwbzarr
     import nwbzarr.storage  # noqa: F401
 
 

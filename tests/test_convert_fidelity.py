@@ -227,7 +227,7 @@ def _pynwb_identifier(path: Path) -> str | None:
     try:
         with NWBHDF5IO(path, "r") as io:
             return str(io.read().identifier)
-    except Exception:  # noqa: BLE001 - MatNWB 2.0b files: pynwb reads no containers from them either
+    except Exception:
         return None
 
 

@@ -165,7 +165,7 @@ def test_rows_appended_in_mode_a_are_recorded(tmp_path) -> None:
         assert len(io.read().trials) == 40
         stored = zarr.open_array(io.store, path="intervals/trials/start_time", mode="r")
     grid_after = manifest(target)["arrays"]["intervals/trials/start_time"]["grid"]
-    assert grid_after == [-(-40 // stored.chunks[0])] and grid_after != grid_before or stored.chunks[0] >= 40
+    assert (grid_after == [-(-40 // stored.chunks[0])] and grid_after != grid_before) or stored.chunks[0] >= 40
     assert verify(target).ok
 
 

@@ -24,13 +24,31 @@ from zarr.core.metadata.v2 import ArrayV2Metadata  # zarr >= 3.0: parsed .zarray
 from zarr.core.metadata.v3 import ArrayV3Metadata  # zarr >= 3.0: parsed zarr.json array documents
 from zarr.core.sync import sync  # zarr >= 3.0: runs a coroutine on zarr's own I/O event loop
 
-from .errors import FastPathOffWarning  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from .errors import FastPathOffWarning
 
 __all__ = [
-    "ArrayConfig", "ArraySpec", "ArrayV2Metadata", "ArrayV3Metadata", "FastPathOffWarning", "LazyZarrArray",
-    "NumcodecsBytesBytesCodec", "array_config", "bounded_map", "chunk_spec", "codecs_run_sync", "concurrent_map",
-    "decode_sync", "zarr_codecs_run_sync", "encode_sync", "fast_path_off", "hdf5io_file", "iterator_block",
-    "set_hdmfio_manager", "sync", "sync_decode_override", "zarr_numcodecs_codecs",
+    "ArrayConfig",
+    "ArraySpec",
+    "ArrayV2Metadata",
+    "ArrayV3Metadata",
+    "FastPathOffWarning",
+    "LazyZarrArray",
+    "NumcodecsBytesBytesCodec",
+    "array_config",
+    "bounded_map",
+    "chunk_spec",
+    "codecs_run_sync",
+    "concurrent_map",
+    "decode_sync",
+    "encode_sync",
+    "fast_path_off",
+    "hdf5io_file",
+    "iterator_block",
+    "set_hdmfio_manager",
+    "sync",
+    "sync_decode_override",
+    "zarr_codecs_run_sync",
+    "zarr_numcodecs_codecs",
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import h5py
 import numpy as np
@@ -71,7 +71,7 @@ class _FaithfulCopyMixin:
     """A ZarrIO for conversions: caches given spec texts verbatim instead of the namespaces of its
     managers, and records HDF5 string types (ASCII, fixed length) so the way back restores them."""
 
-    stored_specs: SpecTexts = {}
+    stored_specs: ClassVar[SpecTexts] = {}  # set per converted file by the class factory below
     keep_hdf5_types = True
 
     def _spec_cache_groups(self, existing: dict) -> dict[str, dict[str, str]]:

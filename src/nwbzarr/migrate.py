@@ -22,7 +22,7 @@ from zarr.abc.store import Store
 
 from ._private_api import sync
 from .backend.location import open_location
-from .errors import MigrationError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from .errors import MigrationError
 from .format.attributes import SPECLOC_ATTR
 from .format.base import ArraySpec, FormatError, Layout, NodeInfo, json_default
 from .format.corrupt import with_store

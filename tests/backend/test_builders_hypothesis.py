@@ -120,7 +120,7 @@ def test_empty_and_scalar_datasets():
     back = _round_trip(root)
     assert back["empty"].data.shape == (0, 3) and back["empty"].data.dtype == np.float32
     assert len(back["empty_text"].data) == 0
-    assert back["scalar"].data == 2.5 and back["scalar_bool"].data is np.True_ or back["scalar_bool"].data is True
+    assert (back["scalar"].data == 2.5 and back["scalar_bool"].data is np.True_) or back["scalar_bool"].data is True
 
 
 def test_compound_with_text_and_references():

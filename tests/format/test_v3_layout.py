@@ -121,8 +121,8 @@ def test_reserved_attributes_are_hidden_on_read(tmp_path: Path, hidden, user):
 
 
 def test_reserved_attribute_set_holds_both_layouts_names():
-    assert RESERVED_ATTRS == {"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"}
-    assert HIDDEN_ATTRS - RESERVED_ATTRS == {"_ARRAY_DIMENSIONS", "_HDF5_ATTR_TYPES"}
+    assert {"_DTYPE", "_LINKS", "_REFERENCE_FIELDS", "zarr_dtype", "zarr_link", ".specloc"} == RESERVED_ATTRS
+    assert {"_ARRAY_DIMENSIONS", "_HDF5_ATTR_TYPES"} == HIDDEN_ATTRS - RESERVED_ATTRS
 
 
 # --- numeric arrays: the dtype mapping -------------------------------------------------------------

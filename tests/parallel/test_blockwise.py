@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_failed_read_names_dataset_and_block_and_keeps_it_incomplete(tmp_path, m
 
 
 class _Recording(ArrayIterator):
-    log: list[str] = []
+    log: ClassVar[list[str]] = []
 
     def __init__(self, array, name, **kwargs):
         self.name = name

@@ -340,7 +340,7 @@ def test_verify_reports_undecodable_chunks(tmp_path: Path) -> None:
 
 def test_stale_temporary_files_are_hidden_and_cleaned(tmp_path: Path) -> None:
     store = H5ContainerStore(tmp_path / "s", write_direct=False)
-    arr, data = write_kind(store, "v3-2d", path="a")
+    _arr, data = write_kind(store, "v3-2d", path="a")
     stale = store.root / "a/__nwbzarr_tmp.c.h5.deadbeef"
     stale.write_bytes(b"half-built container")
     assert "a/__nwbzarr_tmp.c.h5.deadbeef" not in listed(store)

@@ -129,7 +129,7 @@ def test_forked_children_use_the_store_while_the_parent_keeps_reading(tmp_path) 
         stop.set()
         for t in threads:
             t.join(30)
-    assert results == {c: "ok" for c in range(4)}
+    assert results == dict.fromkeys(range(4), "ok")
     assert not errors, errors
     for c in range(4):
         for i in range(40):

@@ -11,7 +11,7 @@ from nwbzarr.storage import RedisStore
 
 
 def _client(store: RedisStore) -> redis.Redis:
-    kw = {k: v for k, v in store.redis_kwargs.items()}
+    kw = dict(store.redis_kwargs.items())
     return redis.Redis(**kw)
 
 

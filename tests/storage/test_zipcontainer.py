@@ -130,7 +130,7 @@ def test_pickle_round_trip_keeps_reads_working(tmp_path: Path) -> None:
 
 def test_corrupt_zip_read_raises(tmp_path: Path) -> None:
     store = ZipContainerStore(tmp_path / "s")
-    arr, _ = write_kind(store, "v3-2d", path="a")
+    _arr, _ = write_kind(store, "v3-2d", path="a")
     store.consolidate()
     (store.root / "a/c.zip").write_bytes(b"PK broken" * 20)
     with pytest.raises(zipfile.BadZipFile):

@@ -45,7 +45,7 @@ def _check_indices(path):
 def test_hdf5_sample_truncated(tmp_path):
     source = shared_file("hdf5", "sample.nwb")
     out = truncate_file(source, tmp_path / "t.nwb", n=2)
-    nwb, tables = _read_tables_hdf5(out)
+    _nwb, tables = _read_tables_hdf5(out)
     assert tables == {"units": (2, 2), "trials": (2, 4), "epochs": (2, 4), "electrodes": (2, 8), "mytable": (2, 2)}
     _check_indices(out)
     with h5py.File(source) as a, h5py.File(out) as b:

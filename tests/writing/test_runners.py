@@ -21,8 +21,8 @@ from nwbzarr.writing.process_pool import ProcessPoolRunner
 from nwbzarr.writing.serial import SerialRunner
 
 SPECS = {
-    "chunked": dict(chunks=(16, 10)),
-    "sharded": dict(chunks=(16, 10), shards=(64, 20)),
+    "chunked": {"chunks": (16, 10)},
+    "sharded": {"chunks": (16, 10), "shards": (64, 20)},
 }
 
 

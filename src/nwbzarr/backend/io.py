@@ -17,7 +17,7 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
 from .._private_api import set_hdmfio_manager, sync
-from ..errors import DanglingReferenceError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import DanglingReferenceError
 from ..format.attributes import SPECLOC_ATTR
 from ..format.base import FormatError, Layout, NodeInfo
 from ..format.corrupt import with_store

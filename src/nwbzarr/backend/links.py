@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from ..errors import ExternalLinkError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import ExternalLinkError
 
 POLICIES = ("none", "relative", "local", "any")
 DEFAULT_POLICY = "relative"

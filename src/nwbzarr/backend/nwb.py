@@ -92,5 +92,4 @@ def read_nwb(path: Any, storage_options: dict | None = None, external_links: str
     if storage_options is None and isinstance(path, str) and path.startswith("s3://"):
         storage_options = {"anon": True}
     io = NWBZarrIO(path, mode="r", storage_options=storage_options, external_links=external_links)
-    nwbfile = io.read()
-    return nwbfile
+    return io.read()

@@ -153,10 +153,8 @@ def reference_field_names(builder: DatasetBuilder, rows: list) -> set[str]:
     for j, sub in enumerate(builder.dtype or []):
         name = sub["name"] if isinstance(sub, dict) else sub.name
         sub_dtype = sub["dtype"] if isinstance(sub, dict) else sub.dtype
-        if is_reference_dtype(spec_dtype_name(sub_dtype)):
-            names.add(name)
-        elif rows and isinstance(rows[0], (tuple, list, np.void)) and len(rows[0]) > j and \
-                isinstance(rows[0][j], (Builder, ReferenceBuilder)):
+        if is_reference_dtype(spec_dtype_name(sub_dtype)) or (rows and isinstance(rows[0], (tuple, list, np.void)) and len(rows[0]) > j and \
+                isinstance(rows[0][j], (Builder, ReferenceBuilder))):
             names.add(name)
     return names
 
@@ -202,10 +200,10 @@ def numeric_values(data: Any, dtype_name: str | None, where: str) -> np.ndarray:
         return arr
     if dtype_name and dtype_name not in ("numeric",):
         target = numpy_dtype_for_spec(dtype_name)
-        if arr.dtype.kind in "biuf" and arr.dtype != target and arr.size:
-            # hdmf has already converted to the spec dtype where needed: keep wider dtypes as given
-            if np.can_cast(target, arr.dtype) and arr.dtype.kind == target.kind:
-                return arr
+        # hdmf has already converted to the spec dtype where needed: keep wider dtypes as given
+        if (arr.dtype.kind in "biuf" and arr.dtype != target and arr.size
+                and np.can_cast(target, arr.dtype) and arr.dtype.kind == target.kind):
+            return arr
         return arr.astype(target) if arr.dtype != target else arr
     if arr.dtype.kind in "OSU":
         raise UnsupportedDtypeError(f"{where}: cannot store values of dtype {arr.dtype} as numbers")

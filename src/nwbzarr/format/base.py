@@ -18,7 +18,7 @@ from zarr.buffer import default_buffer_prototype
 
 from ..errors import (
     FormatError,
-    ResourceLimitError,  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+    ResourceLimitError,
 )
 from .reference import ZarrReference
 

@@ -15,7 +15,7 @@ from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
 from .._private_api import array_config, chunk_spec
-from ..errors import ChunkError, CorruptChunkError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import ChunkError, CorruptChunkError
 from .base import FormatError
 from .chunks import normalise_selection
 
@@ -93,10 +93,10 @@ async def _decode_problem(array: AsyncArray, coords: tuple[int, ...], raw: Any, 
     """Why chunk ``coords`` (stored bytes ``raw``) does not decode to its chunk's size, or None."""
     spec = chunk_spec(array.metadata, coords, array_config(array), prototype)
     try:
-        decoded = list(await array.codec_pipeline.decode([(raw, spec)]))[0]
+        decoded = next(iter(await array.codec_pipeline.decode([(raw, spec)])))
     except FormatError as exc:  # nwbzarr's own checks (sizes, pickles) say what is wrong
         return str(exc)
-    except Exception as exc:  # noqa: BLE001 - any codec error is the answer
+    except Exception as exc:
         return f"cannot be decoded ({type(exc).__name__}: {exc})"
     size = decoded.as_numpy_array().size if decoded is not None else 0
     expected = math.prod(spec.shape)

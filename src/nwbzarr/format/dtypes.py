@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnsupportedDtypeError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import UnsupportedDtypeError
 
 TEXT_DTYPES = {"text", "utf", "utf8", "utf-8", "ascii", "bytes", "isodatetime", "datetime", "str"}
 REFERENCE_DTYPES = {"object", "region", "object_reference", "region_reference"}

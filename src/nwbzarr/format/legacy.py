@@ -22,7 +22,7 @@ from zarr.abc.store import Store
 from zarr.storage import StorePath
 
 from .._private_api import ArrayV2Metadata
-from ..errors import LegacyWarning  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import LegacyWarning
 from .attributes import DIMS_ATTR, HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR
 from .base import (
     ArraySpec,

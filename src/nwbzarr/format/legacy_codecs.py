@@ -27,8 +27,15 @@ from .corrupt import ChunkError, chunk_error, store_name
 from .safe_codecs import ChunkSizeError, object_chunk_limit, v2_chain
 from .unpickle import PickleTooLargeError, RestrictedUnpickler, UnsafePickleError, restricted_loads
 
-__all__ = ["ObjectArray", "BrokenArray", "UnsafePickleError", "PickleTooLargeError", "RestrictedUnpickler",
-           "restricted_loads", "normalise_selection"]
+__all__ = [
+    "BrokenArray",
+    "ObjectArray",
+    "PickleTooLargeError",
+    "RestrictedUnpickler",
+    "UnsafePickleError",
+    "normalise_selection",
+    "restricted_loads",
+]
 
 OBJECT_CODECS = frozenset({"pickle", "json2", "json", "vlen-utf8", "vlen-bytes", "vlen-array", "msgpack2"})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidNameError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import InvalidNameError
 
 RESERVED_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
 MAX_NAME_BYTES = 255

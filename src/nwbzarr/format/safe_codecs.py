@@ -24,7 +24,7 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like
 
 from .._private_api import sync_decode_override
-from ..errors import ChunkSizeError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import ChunkSizeError
 from ..storage._verify import register_array_opener
 from .base import FormatError
 from .unpickle import restricted_loads

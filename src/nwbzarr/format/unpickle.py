@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PickleTooLargeError, UnsafePickleError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import PickleTooLargeError, UnsafePickleError
 from .reference import ZarrReference
 
 #: Bytes an unpickled chunk may build per byte of pickle, on top of what its element count needs.

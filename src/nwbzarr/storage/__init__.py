@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 # --- few-files stores ---
-from nwbzarr.storage.h5container import H5ContainerStore  # noqa: E402
-from nwbzarr.storage.zipcontainer import ZipContainerStore  # noqa: E402
+from nwbzarr.storage.h5container import H5ContainerStore
+from nwbzarr.storage.zipcontainer import ZipContainerStore
 
 __all__ += ["H5ContainerStore", "ZipContainerStore"]
 # --- end few-files stores ---

@@ -70,11 +70,11 @@ def write_file(path: Path | str, data: Any, exclusive: bool = False) -> bool:
     for attempt in range(5):
         tmp = _tmp_name(path)
         try:
-            f = open(tmp, "xb", buffering=0)
+            f = open(tmp, "xb", buffering=0)  # noqa: SIM115 (closed after fsync below)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             try:
-                f = open(tmp, "xb", buffering=0)
+                f = open(tmp, "xb", buffering=0)  # noqa: SIM115 (closed after fsync below)
             except FileNotFoundError:
                 if attempt == 4:
                     raise
@@ -110,7 +110,7 @@ def write_new_name(path: str, data: Any) -> None:
     The parent directory must exist (FileNotFoundError otherwise).
     """
     try:
-        f = open(path, "xb", buffering=0)
+        f = open(path, "xb", buffering=0)  # noqa: SIM115 (closed after fsync below)
     except FileExistsError:
         write_file(path, data)
         return

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ServerUnavailableError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import ServerUnavailableError
 
 __all__ = ["DEFAULT_TIMEOUT", "ServerUnavailableError", "check_timeout", "guard_backend_calls", "safe_address"]
 

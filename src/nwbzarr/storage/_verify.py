@@ -69,20 +69,20 @@ def _check_containers(store: VerifiableStore, report: VerifyReport) -> None:
             for member, data in store.iter_container(rel):
                 if data is None:
                     report.problems.append(f"{rel}: member {member!r} listed but unreadable")
-        except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+        except Exception as exc:
             report.problems.append(f"{rel}: container does not open: {exc!r}")
 
 
 def _check_array(store: VerifiableStore, open_array: ArrayOpener, layout: ArrayLayout, report: VerifyReport) -> None:
     try:
         arr = open_array(store.with_read_only(True), layout.path)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         report.problems.append(f"{layout.path or '/'}: array metadata does not open: {exc!r}")
         return
     outer = arr.shards or arr.chunks
     try:
         keys = store.list_prefix_sync(f"{layout.path}/" if layout.path else "")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         report.problems.append(f"{layout.path or '/'}: chunks cannot be listed: {exc!r}")
         return
     for key in keys:
@@ -96,7 +96,7 @@ def _check_array(store: VerifiableStore, open_array: ArrayOpener, layout: ArrayL
             continue
         try:
             arr[sel]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             report.problems.append(f"{key}: chunk does not decode: {exc!r}")
 
 

@@ -76,7 +76,7 @@ class DBMStore(SyncBackendStore):
         path: str | os.PathLike[str],
         flag: str = "c",
         mode: int = 0o666,
-        open: Callable[..., Any] | None = None,  # noqa: A002 - zarr 2's argument name
+        open: Callable[..., Any] | None = None,
         *,
         read_only: bool = False,
         lock_timeout: float = 0.0,
@@ -169,7 +169,7 @@ class DBMStore(SyncBackendStore):
         h = self._handle()
         raw = prefix.encode("utf-8")
         with h.lock:
-            keys = [k for k in h.db.keys() if k.startswith(raw)]
+            keys = [k for k in h.db.keys() if k.startswith(raw)]  # noqa: SIM118 (gdbm objects do not iterate)
         return sorted(k.decode("utf-8") for k in keys)
 
     def _b_delete_prefix(self, prefix: str) -> None:

@@ -22,7 +22,7 @@ from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, Store
 from zarr.storage import WrapperStore
 
-from ..errors import IcechunkConflictError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import IcechunkConflictError
 
 __all__ = ["IcechunkConflictError", "IcechunkNWBStore", "IcechunkTransaction", "as_store", "open_icechunk",
            "open_icechunk_url"]

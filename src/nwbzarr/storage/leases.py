@@ -149,13 +149,13 @@ class _MongoLease:
         self.client.close()
 
 
-def RedisWriterLock(client: Any, key: str, timeout: float = 0.0, what: str = "Redis store",  # noqa: N802
+def RedisWriterLock(client: Any, key: str, timeout: float = 0.0, what: str = "Redis store",
                     ttl: float = TTL_SECONDS) -> LeaseLock:
     """The writer lock of a Redis store: the key ``key`` (give a client of its own: release closes it)."""
     return LeaseLock(_RedisLease(client, key), timeout, what, ttl)
 
 
-def MongoWriterLock(client: Any, collection: Any, timeout: float = 0.0, what: str = "MongoDB store",  # noqa: N802
+def MongoWriterLock(client: Any, collection: Any, timeout: float = 0.0, what: str = "MongoDB store",
                     ttl: float = TTL_SECONDS) -> LeaseLock:
     """The writer lock of a MongoDB store: a document in ``collection`` (a client of its own, closed at release)."""
     return LeaseLock(_MongoLease(client, collection), timeout, what, ttl)

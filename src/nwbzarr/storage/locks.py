@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 
 from nwbzarr._private_api import wrapped_store
 
-from ..errors import StoreLockedError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import StoreLockedError
 
 __all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "check_lock_timeout", "lock_path",
            "store_lock_target"]

@@ -33,7 +33,7 @@ class TempStore(LocalStore):
         self,
         suffix: str = "",
         prefix: str = "zarr",
-        dir: str | Path | None = None,  # noqa: A002 - tempfile's argument name
+        dir: str | Path | None = None,
         *,
         remove_on_close: bool = False,
         read_only: bool = False,

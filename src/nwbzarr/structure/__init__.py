@@ -13,8 +13,8 @@ from .typed_read import LazyArray, ModelValidationError, read_models, to_json, v
 
 __all__ = [
     "LazyArray",
-    "ModelValidationError",
     "Link",
+    "ModelValidationError",
     "Node",
     "Ref",
     "Reference",
@@ -26,8 +26,8 @@ __all__ = [
     "filter_dependency_graph",
     "find_references",
     "open_source",
-    "read_specs_as_dicts",
     "read_models",
+    "read_specs_as_dicts",
     "to_json",
     "truncate_file",
     "validation_errors",

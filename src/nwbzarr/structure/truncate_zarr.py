@@ -47,7 +47,7 @@ def _copy_values(src: ZarrSource, store: Any, info: NodeInfo, docs: dict[str, di
     selection = slice(0, rows) if rows is not None else ...
     try:
         values = np.asarray(sync(layout.open_array(src.store, info).getitem(selection)))
-    except Exception as exc:  # noqa: BLE001 - codec/store errors re-raised with the path
+    except Exception as exc:
         raise StructureError(f"{src.location}: cannot read {path}: {exc}") from exc
     values = _rewrite(layout, info, values, plan, path)
     arr = layout.open_array_for_write(store, info.path, docs)

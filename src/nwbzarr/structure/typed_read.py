@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import ModelValidationError  # noqa: F401 (defined in nwbzarr.errors, re-exported here)
+from ..errors import ModelValidationError
 from .model import DATASET, Node, Ref, parent_of
 from .sources import Source, open_source, to_plain
 from .typed_models import DatasetModel, ModelFactory, NWBModel, field_name, installed_catalog, load_catalog
@@ -125,7 +125,7 @@ class _Reader:
             data["value"] = self.dataset_value(node)
         obj = self.validate(cls, data, node)
         obj._path = path
-        obj._children = {n: v for n, v in kids.items()}
+        obj._children = dict(kids.items())
         self.instances[path] = obj
         for key, value in list(refs.items()) + [(n, v) for n, v in kids.items() if isinstance(v, _LinkTarget)]:
             self.fixups.append((obj, _attr_name(cls, key), value))
@@ -168,7 +168,7 @@ class _Reader:
 
 
 class _LinkTarget:
-    __slots__ = ("path", "file")
+    __slots__ = ("file", "path")
 
     def __init__(self, path: str, file: str | None) -> None:
         self.path, self.file = path, file

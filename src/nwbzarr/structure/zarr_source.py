@@ -61,7 +61,7 @@ class ZarrSource(Source):
             return "text"
         try:
             dt = self.layout.open_array(self.store, info).dtype
-        except Exception as exc:  # noqa: BLE001 - any metadata zarr refuses is reported with its path
+        except Exception as exc:
             raise StructureError(f"{self.location}: cannot interpret array {info.path or '/'}: {exc}") from exc
         return dtype_label(np.dtype(dt) if not hasattr(dt, "to_native_dtype") else dt.to_native_dtype(),
                            info.ref_fields)
@@ -101,7 +101,7 @@ class ZarrSource(Source):
             selection = 0
         try:
             raw = sync(arr.getitem(selection))
-        except Exception as exc:  # noqa: BLE001 - codec/store errors re-raised with the path
+        except Exception as exc:
             raise StructureError(f"{self.location}: cannot read {info.path or '/'}: {exc}") from exc
         values = self.layout.decode_array_values(info, np.asarray(raw))
         return _refs_to_ref(values)
@@ -121,8 +121,7 @@ class ZarrSource(Source):
 
 
 def _abs(path: str) -> str:
-    path = "/" + path.strip("/")
-    return path
+    return "/" + path.strip("/")
 
 
 def _file_of(ref: ZarrReference) -> str | None:
@@ -179,4 +178,4 @@ def _via(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i) for i in idx) + "]"
 
 
-__all__ = ["ZarrSource", "join", "DATASET", "GROUP"]
+__all__ = ["DATASET", "GROUP", "ZarrSource", "join"]

@@ -20,7 +20,7 @@ def set_codec_threads(threads: int | None) -> None:
     if threads is not None and threads < 1:
         raise ValueError(f"codec threads must be >= 1, not {threads}")
     _THREADS = threads
-    if _POOL is not None and _POOL_PID == os.getpid():
+    if _POOL is not None and os.getpid() == _POOL_PID:
         _POOL.shutdown(wait=False)
     _POOL = None
 
@@ -31,7 +31,7 @@ def codec_pool() -> ThreadPoolExecutor:
     A forked child inherits the parent's pool object but none of its threads: it gets a pool of its own.
     """
     global _POOL, _POOL_PID
-    if _POOL is None or _POOL_PID != os.getpid():
+    if _POOL is None or os.getpid() != _POOL_PID:
         _POOL = ThreadPoolExecutor(max_workers=codec_threads(), thread_name_prefix="nwbzarr-codec")
         _POOL_PID = os.getpid()
     return _POOL
