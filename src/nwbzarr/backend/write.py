@@ -440,6 +440,7 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     await set_many(store, items)
     for arr, values in large:
         await encode_and_store(arr, chunk_encoder(arr), values)
+    # not zarr's concurrent_map: after a failure every other write must have ended before the error is raised
     limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
     async def write_values(job: ArrayJob, arr: Any) -> None:

@@ -61,6 +61,7 @@ async def walk_hierarchy(
     """Every node below the root (path -> its documents), found by listing groups: ``node_keys(path)``
     are the keys a node's documents may have, ``is_document(name)`` tells a document from a child node,
     ``is_group(path, documents)`` which nodes to descend into. Bounded to ``LIST_CONCURRENCY`` requests."""
+    # one semaphore across the recursion (zarr's concurrent_map bounds one flat list, not a tree walk)
     limit = asyncio.Semaphore(LIST_CONCURRENCY)
     out: dict[str, NodeDocuments] = {}
 

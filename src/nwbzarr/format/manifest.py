@@ -16,6 +16,7 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
+from .._private_api import bounded_map
 from .base import FormatError, NodeInfo
 from .io import read_json, write_documents
 
@@ -25,6 +26,7 @@ LIST_PER_ARRAY_MAX = 64  # more arrays to list than this: one listing of the who
 METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 
 
+HASH_CONCURRENCY = 32  # keys read and hashed at once by md5_of_keys
 @dataclass(frozen=True)
 class ChunkGrid:
     """How an array's chunk keys are spelled: grid size per dimension, key prefix and separator."""
@@ -137,20 +139,16 @@ async def list_keys(store: Store) -> list[str]:
 
 async def md5_of_keys(store: Store, keys: list[str]) -> dict[str, tuple[str, int]]:
     """(md5 hex digest, size) of each key's stored bytes, as DANDI checksums each file (absent keys skipped)."""
-    import asyncio
-
     prototype = default_buffer_prototype()
-    limit = asyncio.Semaphore(32)
 
     async def one(key: str) -> tuple[str, tuple[str, int] | None]:
-        async with limit:
-            buf = await store.get(key, prototype=prototype)
+        buf = await store.get(key, prototype=prototype)
         if buf is None:
             return key, None
         data = buf.to_bytes()
         return key, (hashlib.md5(data).hexdigest(), len(data))
 
-    results = await asyncio.gather(*(one(k) for k in keys))
+    results = await bounded_map(((k,) for k in keys), one, limit=HASH_CONCURRENCY)
     return {k: v for k, v in results if v is not None}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from nwbzarr._private_api import bounded_map
 from nwbzarr.storage._files import write_new_name
 from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
 
@@ -31,13 +32,7 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
     if isinstance(store, SupportsSetMany):  # the store writes a batch in one go (nwbzarr's stores)
         await store.set_many(items)
         return
-    limit = asyncio.Semaphore(REMOTE_CONCURRENCY)
-
-    async def one(key: str, value: Any) -> None:
-        async with limit:
-            await store.set(key, value)
-
-    await asyncio.gather(*(one(k, v) for k, v in items))
+    await bounded_map(items, store.set, limit=REMOTE_CONCURRENCY)
 
 
 async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
