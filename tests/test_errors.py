@@ -61,6 +61,17 @@ def test_errors_survive_pickling_as_worker_processes_send_them(name: str) -> Non
     assert type(again) is type(error) and str(again) == str(error)
 
 
+@pytest.mark.parametrize("name", ERRORS)
+def test_errors_survive_tblibs_pickling_as_dask_workers_send_them(name: str) -> None:
+    """dask.distributed installs tblib's exception pickling; errors raised on a worker must come back."""
+    from tblib import pickling_support
+
+    error = getattr(errors, name)(f"/acquisition/ts/data: {name}")
+    rebuild, args = pickling_support.pickle_exception(error)[:2]
+    again = rebuild(*args)
+    assert type(again) is type(error) and str(again) == str(error)
+
+
 def test_warnings_share_a_root() -> None:
     assert issubclass(errors.LegacyWarning, errors.NwbzarrWarning)
     assert issubclass(errors.FastPathOffWarning, errors.NwbzarrWarning)

@@ -49,10 +49,11 @@ class ResourceLimitError(FormatError):
     """A store whose metadata would exhaust the stack or memory (nesting too deep, a shape too large)."""
 
 
-class CorruptChunkError(FormatError, OSError):
+class CorruptChunkError(OSError, FormatError):
     """A stored chunk that its array's codecs cannot decode (garbage, truncated or written by another codec).
 
-    Both a ``FormatError`` and an ``OSError``, so code catching either keeps working.
+    Both a ``FormatError`` and an ``OSError``, so code catching either keeps working. ``OSError`` comes first
+    so instances are built with its constructor: they unpickle, tblib's way (dask workers) included.
     """
 
 
@@ -72,7 +73,7 @@ class PickleTooLargeError(FormatError):
     """A pickled chunk that would build more than its chunk can hold; refused before allocating it."""
 
 
-class StoreCorruptError(FormatError, OSError):
+class StoreCorruptError(OSError, FormatError):
     """A store file that is damaged or truncated (a corrupt SQLite page, a truncated HDF5 container).
 
     Names the file and the key being read; both a ``FormatError`` and an ``OSError``.
