@@ -1,9 +1,12 @@
-"""Fixtures shared by the whole suite: the shared data folder and NWB round-trip helpers."""
+"""Fixtures shared by the whole suite: the shared data folder, NWB round-trip helpers and a moto S3
+server on loopback."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import socket
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,3 +50,22 @@ def file_lock() -> Callable[[Path], contextlib.AbstractContextManager[None]]:
     """``with file_lock(path):`` holds an exclusive lock across processes (pytest-xdist workers, two CI runs):
     for fixtures that build something shared once, such as a cached virtual environment."""
     return _exclusive_lock
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict]:
+    """moto's S3 in server mode on a free loopback port, with dummy credentials."""
+    from moto.server import ThreadedMotoServer
+
+    for var, val in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(var, val)
+    with socket.socket() as sock:  # a free loopback port
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield {"endpoint_url": f"http://127.0.0.1:{port}"}
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: a real redis-server and a moto S3 server, both on loopback."""
+"""Fixtures for the store tests: a real redis-server on loopback (the moto S3 server is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -61,20 +61,3 @@ def redis_kwargs(redis_server: dict, request: pytest.FixtureRequest) -> Iterator
     if keys:
         client.delete(*keys)
     client.close()
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[dict]:
-    """moto's S3 in server mode on a free loopback port, with dummy credentials."""
-    from moto.server import ThreadedMotoServer
-
-    for var, val in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        os.environ.setdefault(var, val)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield {"endpoint_url": f"http://127.0.0.1:{port}"}
-    finally:
-        server.stop()

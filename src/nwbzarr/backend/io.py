@@ -385,7 +385,8 @@ class ZarrIO(HDMFIO):
                 return self._external[candidate]
             if "://" in candidate or os.path.isdir(candidate):
                 try:
-                    other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=self._storage_options,
+                    options = loc.options_for_target(self._location, self._storage_options, candidate)
+                    other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=options,
                                    external_links=self._external_links)
                 except (FileNotFoundError, FormatError):
                     continue
@@ -684,10 +685,11 @@ class ZarrIO(HDMFIO):
         return out
 
     @staticmethod
-    def can_read(path: Any) -> bool:
-        """True when ``path`` is a Zarr store nwbzarr can open (a store it opens to look is closed again)."""
+    def can_read(path: Any, storage_options: dict | None = None) -> bool:
+        """True when ``path`` is a Zarr store nwbzarr can open (a store it opens to look is closed again);
+        ``storage_options`` open a URL as ``ZarrIO`` would (an endpoint, credentials, ``anon``)."""
         try:
-            store, _ = loc.open_location(path, True)
+            store, _ = loc.open_location(path, True, storage_options)
         except Exception:
             return False
         try:

@@ -131,3 +131,16 @@ def relative_source(location: str | None, target: str) -> str:
         return target
     rel = os.path.relpath(os.path.abspath(target), os.path.abspath(location))
     return "." if rel == "." else rel
+
+
+def options_for_target(location: str | None, storage_options: dict | None, target: str) -> dict | None:
+    """The storage options a linked store opens with: the reading store's own when both are URLs of the same
+    protocol chain (one client: same endpoint, credentials, ``anon``), none for any other target."""
+    if not storage_options or location is None or "://" not in location or "://" not in target:
+        return None
+    return storage_options if _protocols(location) == _protocols(target) else None
+
+
+def _protocols(url: str) -> tuple[str, ...]:
+    """The protocol chain of an fsspec URL (``simplecache::s3://b/x`` -> ``('simplecache', 's3')``)."""
+    return tuple(part.split("://", 1)[0].lower() for part in url.split("::"))

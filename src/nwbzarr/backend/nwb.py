@@ -40,10 +40,10 @@ class NWBZarrIO(ZarrIO):
         reads_existing = mode in ("r", "r-", "r+", "a")
         if manager is None:
             type_map = _with_extensions(get_type_map(), extensions)
-            if load_namespaces and reads_existing and ZarrIO.can_read(path):
+            if load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
                 ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
             manager = BuildManager(type_map)
-        elif load_namespaces and reads_existing and ZarrIO.can_read(path):
+        elif load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
             ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
         super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
                          force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links,

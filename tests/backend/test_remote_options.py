@@ -1,0 +1,165 @@
+"""``storage_options`` reach every open of a remote store (a real moto S3 server on loopback): ``can_read``,
+the cached namespaces of an extension, the legacy reader, ``read_nwb`` and links to other S3 stores."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hdmf.build import BuildManager
+from pynwb import get_type_map
+from pynwb.spec import NWBAttributeSpec, NWBGroupSpec, NWBNamespaceBuilder
+from pynwb.testing.mock.file import mock_NWBFile
+
+from _link_stores import TARGET_VALUES, read_place, write_linking_store, write_target
+from nwbzarr import NWBZarrIO, ZarrIO, read_nwb
+from nwbzarr.backend.location import options_for_target
+from nwbzarr.compat import NWBZarrV2IO
+
+NS = "ndx-remotetest"
+_buckets = itertools.count()
+
+
+@pytest.fixture()
+def bucket(s3_server) -> str:
+    """A new, empty bucket on the moto server."""
+    import boto3
+
+    name = f"remote-opts-{next(_buckets)}"
+    boto3.client("s3", endpoint_url=s3_server["endpoint_url"]).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture()
+def opts(s3_server) -> dict:
+    return {"endpoint_url": s3_server["endpoint_url"]}
+
+
+@pytest.fixture(scope="module")
+def extension_map(tmp_path_factory) -> tuple:
+    """A type map with a small extension (pynwb's global map is left alone, so readers know it only from
+    the namespace cached in the file) and the extension's class."""
+    folder = tmp_path_factory.mktemp("ndx")
+    ns = NWBNamespaceBuilder("remote test extension", NS, version="0.2.0", author="nwbzarr",
+                             contact="dev@example.org")
+    ns.include_type("NWBDataInterface", namespace="core")
+    ns.add_spec(f"{NS}.extensions.yaml", NWBGroupSpec(
+        neurodata_type_def="RemoteProbe", neurodata_type_inc="NWBDataInterface", doc="a test type",
+        attributes=[NWBAttributeSpec("gain", "a gain", "float")]))
+    ns.export(f"{NS}.namespace.yaml", outdir=str(folder))
+    type_map = get_type_map()
+    type_map.load_namespaces(str(folder / f"{NS}.namespace.yaml"))
+    return type_map, type_map.get_dt_container_cls("RemoteProbe", NS)
+
+
+def _write_extension_file(url: str, opts: dict, extension_map: tuple, zarr_format: int = 3) -> None:
+    type_map, probe_cls = extension_map
+    nwb = mock_NWBFile()
+    nwb.create_processing_module("ext", "extension data").add(probe_cls(name="probe", gain=2.5))
+    with NWBZarrIO(url, "w", manager=BuildManager(type_map), storage_options=opts, zarr_format=zarr_format) as io:
+        io.write(nwb)
+
+
+def _probe(nwbfile) -> tuple[str, float]:
+    probe = nwbfile.processing["ext"]["probe"]
+    return type(probe).__name__, probe.gain
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_extension_file_opens_from_a_custom_endpoint(bucket, opts, extension_map, zarr_format):
+    """The cached namespace is loaded through the same endpoint, so the extension's type comes back, and
+    opening takes no detour to AWS (it took 7-10 s with credentials set)."""
+    url = f"s3://{bucket}/ext.nwb.zarr"
+    _write_extension_file(url, opts, extension_map, zarr_format)
+    assert NS not in get_type_map().namespace_catalog.namespaces
+    assert ZarrIO.can_read(url, storage_options=opts)
+    start = time.monotonic()
+    with NWBZarrIO(url, "r", storage_options=opts) as io:
+        assert time.monotonic() - start < 5
+        assert _probe(io.read()) == ("RemoteProbe", 2.5)
+    assert NWBZarrIO.get_namespaces(url, storage_options=opts)[NS] == "0.2.0"
+    assert _probe(read_nwb(url, storage_options=opts)) == ("RemoteProbe", 2.5)
+    if zarr_format == 2:
+        with NWBZarrV2IO(url, "r", storage_options=opts) as io:
+            assert _probe(io.read()) == ("RemoteProbe", 2.5)
+
+
+def test_can_read_is_false_for_a_missing_store_on_the_endpoint(bucket, opts):
+    assert not ZarrIO.can_read(f"s3://{bucket}/missing.zarr", storage_options=opts)
+
+
+def test_read_nwb_reads_s3_anonymously_by_default(bucket, opts, extension_map, monkeypatch):
+    """Without storage_options, ``read_nwb`` reads ``s3://`` unsigned (hdmf-zarr's ``anon=True``): it works with
+    no credentials at all, where a signed read fails for want of them."""
+    url = f"s3://{bucket}/anon.nwb.zarr"
+    _write_extension_file(url, opts, extension_map)
+    _make_public(bucket, opts)
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", opts["endpoint_url"])  # botocore's endpoint, read by s3fs's client
+    nwbfile = read_nwb(url)
+    assert _probe(nwbfile) == ("RemoteProbe", 2.5)
+    assert nwbfile.read_io.store.fs.anon is True
+    with pytest.raises(Exception, match="(?i)credential"):
+        NWBZarrIO(url, "r", storage_options={"anon": False, "skip_instance_cache": True}).read()
+
+
+def _make_public(bucket: str, opts: dict) -> None:
+    """Every object of the bucket readable by anyone, and the bucket listable, as DANDI's are."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=opts["endpoint_url"])
+    client.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            client.put_object_acl(Bucket=bucket, Key=obj["Key"], ACL="public-read")
+
+
+def _upload(local: Path, url: str, opts: dict) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("s3", **opts)
+    fs.put(str(local), url, recursive=True)
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_link_to_another_s3_store_opens_with_the_same_options(bucket, opts, tmp_path, zarr_format):
+    """A link from one S3 store to a sibling in the same bucket (default policy), and to a store in another
+    bucket of the same endpoint (``external_links="any"``), opens the target through the same endpoint."""
+    write_target(tmp_path / "target.zarr", zarr_format)
+    write_linking_store(tmp_path / "linking.zarr", tmp_path / "target.zarr", "link", "../target.zarr", zarr_format)
+    for name in ("target.zarr", "linking.zarr"):
+        _upload(tmp_path / name, f"s3://{bucket}/{name}", opts)
+    with ZarrIO(f"s3://{bucket}/linking.zarr", "r", storage_options=opts) as io:
+        np.testing.assert_array_equal(read_place(io, "link"), TARGET_VALUES)
+
+    import boto3
+
+    other = f"{bucket}-other"
+    boto3.client("s3", endpoint_url=opts["endpoint_url"]).create_bucket(Bucket=other)
+    _upload(tmp_path / "target.zarr", f"s3://{other}/target.zarr", opts)
+    write_linking_store(tmp_path / "cross.zarr", tmp_path / "target.zarr", "link", f"s3://{other}/target.zarr",
+                        zarr_format)
+    _upload(tmp_path / "cross.zarr", f"s3://{bucket}/cross.zarr", opts)
+    with ZarrIO(f"s3://{bucket}/cross.zarr", "r", storage_options=opts, external_links="any") as io:
+        np.testing.assert_array_equal(read_place(io, "link"), TARGET_VALUES)
+
+
+@pytest.mark.parametrize(("location", "target", "passed"), [
+    ("s3://a/x.zarr", "s3://a/y.zarr", True),
+    ("s3://a/x.zarr", "s3://b/y.zarr", True),
+    ("s3://a/x.zarr", "https://h/y.zarr", False),
+    ("simplecache::s3://a/x.zarr", "s3://a/y.zarr", False),
+    ("s3://a/x.zarr", "/local/y.zarr", False),
+    ("/local/x.zarr", "/local/y.zarr", False),
+])
+def test_options_follow_links_within_one_protocol(location, target, passed):
+    """One client's options (endpoint, credentials) are never handed to another protocol's client."""
+    options = {"endpoint_url": "http://127.0.0.1:1"}
+    assert options_for_target(location, options, target) == (options if passed else None)
