@@ -69,3 +69,32 @@ def s3_server() -> Iterator[dict]:
         yield {"endpoint_url": f"http://127.0.0.1:{port}"}
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_public(s3_server) -> Callable[[str], None]:
+    """``make_public(bucket)``: every object of a moto bucket readable by anyone and the bucket listable
+    (as DANDI's are), so unsigned (``anon=True``) reads work."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server["endpoint_url"])
+
+    def publish(bucket: str) -> None:
+        client.put_bucket_acl(Bucket=bucket, ACL="public-read")
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.put_object_acl(Bucket=bucket, Key=obj["Key"], ACL="public-read")
+
+    return publish
+
+
+@pytest.fixture()
+def no_aws_credentials(s3_server, monkeypatch) -> None:
+    """No AWS credentials anywhere, and botocore's default endpoint set to the moto server (``AWS_ENDPOINT_URL``),
+    so an ``s3://`` URL without options reaches moto, and only unsigned reads can succeed."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server["endpoint_url"])

@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Store NWB (and any HDMF) data in Zarr: convert, inspect, benchmark.")
+
+
+STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repeatable; VALUE is read as JSON "
+                       "when it parses, else as text. s3:// reads default to anon=true.")
+STORAGE_OPTION = typer.Option(None, "--storage-option", help=STORAGE_OPTION_HELP)  # shared by every command
+
+
+def parse_storage_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``["anon=true", "endpoint_url=http://h:1"]`` -> ``{"anon": True, "endpoint_url": "http://h:1"}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--storage-option")
+        try:
+            options[key.strip()] = json.loads(text)
+        except ValueError:
+            options[key.strip()] = text
+    return options
+
+
+def _read_options(path: str, pairs: list[str] | None) -> dict[str, Any] | None:
+    """The options a command reads ``path`` with: those given, else anonymous for ``s3://`` (``read_nwb``'s)."""
+    options = parse_storage_options(pairs)
+    if not options and path.startswith("s3://"):
+        return {"anon": True}
+    return options or None
+
+
+def _store_or_path(path: str, options: dict[str, Any] | None, read_only: bool = True) -> Any:
+    """A URL opened with ``options`` as a zarr Store, for the functions that take a path or a Store; local
+    paths (and URLs without options) pass through unchanged."""
+    if not options or "://" not in path:
+        return path
+    from .backend.location import open_location
+
+    return open_location(path, read_only, options)[0]
+
+
+def _source(path: str, options: dict[str, Any] | None) -> Any:
+    """What the structure commands read: a remote Zarr store opened with ``options``, else the path."""
+    if not options or "://" not in path:
+        return path
+    from .backend.io import ZarrIO
+    from .structure.zarr_source import ZarrSource
+
+    return ZarrSource(_store_or_path(path, options)) if ZarrIO.can_read(path, options) else path
 
 
 @app.command()
@@ -36,11 +85,12 @@ def convert(
 
 
 @app.command()
-def info(path: str = typer.Argument(..., help="A Zarr store (path or URL).")) -> None:
+def info(path: str = typer.Argument(..., help="A Zarr store (path or URL)."),
+         storage_option: list[str] | None = STORAGE_OPTION) -> None:
     """Print the tree of a store: types, shapes, dtypes, chunks, codecs, stored and logical sizes."""
     from .info import format_tree, summarise
 
-    typer.echo(format_tree(summarise(path)))
+    typer.echo(format_tree(summarise(path, _read_options(path, storage_option))))
 
 
 @app.command()
@@ -63,11 +113,12 @@ def graph(
     fmt: str = typer.Option("json", "--format", help="graphml, json or dot."),
     output: str = typer.Option("", "--output", "-o", help="Write here instead of standard output."),
     plot: str = typer.Option("", "--plot", help="Also draw the typed-object graph to this image (matplotlib)."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """Print the dependency graph: objects, and child/link/reference edges between them."""
     from .structure.graph import dependency_graph, plot_graph, to_dot, to_graphml, to_json
 
-    g = dependency_graph(path)
+    g = dependency_graph(_source(path, _read_options(path, storage_option)))
     if plot:
         try:
             plot_graph(g, plot)
@@ -94,11 +145,12 @@ def refs(
     path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
     obj: str = typer.Argument(..., help="Absolute path of the object inside the file."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also references into its descendants."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """List what refers to an object (references and links), and what it refers to."""
     from .structure import ReferenceIndex
 
-    index = ReferenceIndex(path)
+    index = ReferenceIndex(_source(path, _read_options(path, storage_option)))
     incoming, outgoing = index.referrers(obj, recursive=recursive), index.references(obj)
     typer.echo(f"referrers of {obj}: {len(incoming)}")
     for r in incoming:
@@ -114,19 +166,22 @@ def truncate(
     target: str = typer.Argument(..., help="The file or store to create (same format as the source)."),
     n: int = typer.Option(10, "-n", help="Entries kept along the first axis of every dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """Cut a file down to its first N entries per dataset, keeping tables consistent."""
     from .structure import truncate_file
 
-    typer.echo(f"wrote {truncate_file(source, target, n=n, overwrite=overwrite)}")
+    src = _source(source, _read_options(source, storage_option))
+    typer.echo(f"wrote {truncate_file(src, target, n=n, overwrite=overwrite)}")
 
 
 @app.command()
-def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store.")) -> None:
+def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
+          storage_option: list[str] | None = STORAGE_OPTION) -> None:
     """List the specifications cached in a file: namespaces, versions and spec files."""
     from .structure import read_specs_as_dicts
 
-    cached = read_specs_as_dicts(path)
+    cached = read_specs_as_dicts(_source(path, _read_options(path, storage_option)))
     if not cached:
         typer.echo("no cached specifications")
     for ns, versions in sorted(cached.items()):
@@ -141,11 +196,15 @@ def migrate(
     to: str = typer.Option("", "--to", help="v3 (current) or v2 (legacy, hdmf-zarr <= 0.13); default: the other."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare nodes and per-dataset checksums."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """Convert a store between the legacy (Zarr v2) and current (Zarr v3) layouts, chunk by chunk."""
     from .migrate import migrate as run
 
-    report = run(source, target, to or None, overwrite=overwrite, verify=verify, progress=True)
+    options = parse_storage_options(storage_option) or None
+    report = run(_store_or_path(source, _read_options(source, storage_option)),
+                 _store_or_path(target, options, read_only=False), to or None, overwrite=overwrite, verify=verify,
+                 progress=True)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -156,11 +215,12 @@ def verify(
     path: str = typer.Argument(..., help="A Zarr store (path or URL) written by nwbzarr."),
     checksums: bool = typer.Option(False, "--checksums", help="Also compare every chunk's md5 with the manifest "
                                    "and print the store's DANDI Zarr checksum (reads every chunk)."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """Compare the chunks a store holds with its chunk manifest: missing, extra, altered. Exit code 1 if any."""
     from .verify import verify as run
 
-    report = run(path, checksums=checksums)
+    report = run(_store_or_path(path, _read_options(path, storage_option)), checksums=checksums)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -170,11 +230,13 @@ def verify(
 def manifest(
     path: str = typer.Argument(..., help="A Zarr store (path or URL) to record the chunk manifest of."),
     checksums: bool = typer.Option(False, "--checksums", help="Record every chunk's md5 too (reads every chunk)."),
+    storage_option: list[str] | None = STORAGE_OPTION,
 ) -> None:
     """(Re)write the chunk manifest from what the store holds now (e.g. a store written by hdmf-zarr)."""
     from .verify import record_manifest
 
-    doc = record_manifest(path, checksums=checksums)
+    options = parse_storage_options(storage_option) or None
+    doc = record_manifest(_store_or_path(path, options, read_only=False), checksums=checksums)
     typer.echo(f"recorded the chunks of {len(doc['arrays'])} arrays in {path}")
 
 

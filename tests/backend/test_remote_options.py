@@ -91,34 +91,17 @@ def test_can_read_is_false_for_a_missing_store_on_the_endpoint(bucket, opts):
     assert not ZarrIO.can_read(f"s3://{bucket}/missing.zarr", storage_options=opts)
 
 
-def test_read_nwb_reads_s3_anonymously_by_default(bucket, opts, extension_map, monkeypatch):
+def test_read_nwb_reads_s3_anonymously_by_default(bucket, opts, extension_map, make_public, no_aws_credentials):
     """Without storage_options, ``read_nwb`` reads ``s3://`` unsigned (hdmf-zarr's ``anon=True``): it works with
     no credentials at all, where a signed read fails for want of them."""
     url = f"s3://{bucket}/anon.nwb.zarr"
     _write_extension_file(url, opts, extension_map)
-    _make_public(bucket, opts)
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", opts["endpoint_url"])  # botocore's endpoint, read by s3fs's client
+    make_public(bucket)
     nwbfile = read_nwb(url)
     assert _probe(nwbfile) == ("RemoteProbe", 2.5)
     assert nwbfile.read_io.store.fs.anon is True
     with pytest.raises(Exception, match="(?i)credential"):
         NWBZarrIO(url, "r", storage_options={"anon": False, "skip_instance_cache": True}).read()
-
-
-def _make_public(bucket: str, opts: dict) -> None:
-    """Every object of the bucket readable by anyone, and the bucket listable, as DANDI's are."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=opts["endpoint_url"])
-    client.put_bucket_acl(Bucket=bucket, ACL="public-read")
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.put_object_acl(Bucket=bucket, Key=obj["Key"], ACL="public-read")
 
 
 def _upload(local: Path, url: str, opts: dict) -> None:
