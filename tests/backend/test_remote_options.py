@@ -146,3 +146,17 @@ def test_options_follow_links_within_one_protocol(location, target, passed):
     """One client's options (endpoint, credentials) are never handed to another protocol's client."""
     options = {"endpoint_url": "http://127.0.0.1:1"}
     assert options_for_target(location, options, target) == (options if passed else None)
+
+
+def test_readme_remote_example_parses():
+    """The README's remote example (not run: it reads a public DANDI asset) is valid Python using read_nwb and
+    storage_options."""
+    import ast
+    import re
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme.read_text(), re.S) if "dandiarchive" in b]
+    assert len(blocks) == 1
+    called = {node.func.id for node in ast.walk(ast.parse(blocks[0]))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert {"read_nwb", "NWBZarrIO"} <= called and "storage_options=" in blocks[0]
