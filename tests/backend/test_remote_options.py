@@ -13,6 +13,7 @@ from hdmf.build import BuildManager
 from pynwb import get_type_map
 from pynwb.spec import NWBAttributeSpec, NWBGroupSpec, NWBNamespaceBuilder
 from pynwb.testing.mock.file import mock_NWBFile
+from zarr.storage import FsspecStore
 
 from _link_stores import TARGET_VALUES, read_place, write_linking_store, write_target
 from nwbzarr import NWBZarrIO, ZarrIO, read_nwb
@@ -120,6 +121,9 @@ def test_link_to_another_s3_store_opens_with_the_same_options(bucket, opts, tmp_
     for name in ("target.zarr", "linking.zarr"):
         _upload(tmp_path / name, f"s3://{bucket}/{name}", opts)
     with ZarrIO(f"s3://{bucket}/linking.zarr", "r", storage_options=opts) as io:
+        np.testing.assert_array_equal(read_place(io, "link"), TARGET_VALUES)
+    store = FsspecStore.from_url(f"s3://{bucket}/linking.zarr", storage_options=opts, read_only=True)
+    with ZarrIO(store, "r") as io:  # a store given as path: its file system's options go on to the link
         np.testing.assert_array_equal(read_place(io, "link"), TARGET_VALUES)
 
     import boto3

@@ -385,7 +385,8 @@ class ZarrIO(HDMFIO):
                 return self._external[candidate]
             if "://" in candidate or os.path.isdir(candidate):
                 try:
-                    options = loc.options_for_target(self._location, self._storage_options, candidate)
+                    own = self._storage_options or loc.store_options(self._store)
+                    options = loc.options_for_target(self._location, own, candidate)
                     other = ZarrIO(candidate, mode="r", manager=self.manager, storage_options=options,
                                    external_links=self._external_links)
                 except (FileNotFoundError, FormatError):

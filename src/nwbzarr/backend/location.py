@@ -141,6 +141,13 @@ def options_for_target(location: str | None, storage_options: dict | None, targe
     return storage_options if _protocols(location) == _protocols(target) else None
 
 
+def store_options(store: Store | None) -> dict | None:
+    """The file system options an fsspec store was opened with (a store given as ``path`` brings its own)."""
+    if isinstance(store, FsspecStore):
+        return dict(store.fs.storage_options) or None
+    return None
+
+
 def _protocols(url: str) -> tuple[str, ...]:
     """The protocol chain of an fsspec URL (``simplecache::s3://b/x`` -> ``('simplecache', 's3')``)."""
     return tuple(part.split("://", 1)[0].lower() for part in url.split("::"))
