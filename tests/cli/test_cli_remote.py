@@ -86,6 +86,13 @@ def test_migrate_reads_a_remote_source(remote, tmp_path):
         assert io.read().acquisition["ElectricalSeries"].data.shape[0] > 0
 
 
+def test_truncate_reads_a_remote_source(remote, tmp_path):
+    code, out = _run("truncate", remote["url"], str(tmp_path / "small.nwb.zarr"), "-n", "3", *remote["flags"])
+    assert code == 0, out
+    with NWBZarrIO(tmp_path / "small.nwb.zarr", "r") as io:
+        assert io.read().acquisition["ElectricalSeries"].data.shape[0] == 3
+
+
 def test_s3_reads_are_anonymous_by_default(remote, make_public, no_aws_credentials):
     """With no --storage-option an s3:// store is read unsigned (anon=true), which needs no credentials; asking
     for signed reads (anon=false) fails for want of them."""
