@@ -670,12 +670,8 @@ class ZarrIO(HDMFIO):
     def _read_spec_texts(self, group: str) -> dict[str, str]:
         nodes = [n for p, n in self.nodes.items() if p.startswith(group + "/") and n.kind == "array"]
 
-        async def read_all() -> list:
-            import asyncio
-
-            return await asyncio.gather(*(self._layout.open_array(self.store, n).getitem(...) for n in nodes))
-
-        values = self._run_sync(read_all())
+        # one batch, remote requests within the shared limit (nwbzarr.storage.remote)
+        values = self._run_sync(self._layout.read_small_arrays(self.store, nodes))
         out = {}
         for node, value in zip(nodes, values):
             arr = np.asarray(value).reshape(-1)
