@@ -22,12 +22,14 @@ from typing import Any
 
 import zarr
 from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore, ObjectStore
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # answers worth another try
 HTTP_ATTEMPTS = 6  # tries of one request before its error is raised
 BACKOFF_SECONDS = 0.05  # first wait; doubled after every failed try (0.05, 0.1, ... 1.6 s)
 MAX_RETRY_AFTER = 10.0  # a server's Retry-After is honoured up to this many seconds
 
+_REMOTE_STORES = (FsspecStore, ObjectStore)
 _LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary())
 
@@ -54,11 +56,11 @@ def _semaphore() -> asyncio.Semaphore:
 def is_remote(store: Store) -> bool:
     """True for stores whose every read is a network request (fsspec's and obstore's), looking through
     wrappers (a cache, zarr's WrapperStore)."""
-    from zarr.storage import FsspecStore, ObjectStore
-
+    if type(store) is LocalStore:  # the common case, first
+        return False
     seen = 0
     while seen < 8:  # wrappers keep the wrapped store in ``_store``
-        if isinstance(store, (FsspecStore, ObjectStore)):
+        if isinstance(store, _REMOTE_STORES):
             return True
         inner = getattr(store, "_store", None)
         if not isinstance(inner, Store):
@@ -87,7 +89,15 @@ async def get_value(store: Store, key: str, prototype: Any) -> Any:
 
 async def get_values(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
     """The values of ``keys`` (None where absent), fetched concurrently within the shared limit."""
-    return list(await asyncio.gather(*(get_value(store, k, prototype) for k in keys)))
+    if not is_remote(store):  # local: as before, every get at once
+        return list(await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys)))
+    semaphore = _semaphore()
+
+    async def one(key: str) -> Any:
+        async with semaphore:
+            return await store.get(key, prototype=prototype)
+
+    return list(await asyncio.gather(*(one(k) for k in keys)))
 
 
 # --- HTTP: retry transient errors in the client ------------------------------------------------------
