@@ -49,6 +49,8 @@ class ZarrIO(HDMFIO):
     inside the directory holding the store; remote: same host), ``"local"`` or ``"any"`` (see links.py).
     Writable modes hold the store's writer lock from open to close: another writer waits up to
     ``lock_timeout`` seconds (0: fails at once, negative: waits for ever), see docs/reliability.md.
+    Remote stores get at most zarr's ``async.concurrency`` requests in flight (``zarr.config.set``), and
+    http(s) reads retry 429/5xx and dropped connections (nwbzarr.storage.remote, docs/compatibility.md).
     """
 
     def __init__(
