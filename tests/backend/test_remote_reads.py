@@ -98,6 +98,20 @@ def test_capped_server_serves_a_full_read_within_the_limit(served: Path, local_c
         assert server.stats.peak_in_flight == limit  # the batches do run concurrently
 
 
+def test_the_limit_is_shared_by_concurrent_reads(served: Path, local_contents: dict) -> None:
+    """Four threads slicing the 60-chunk dataset at once: together they never exceed the one limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serve_directory(served, max_connections=4, delay=0.005) as server, \
+            zarr.config.set({"async.concurrency": 2}), NWBZarrIO(server.url("x.nwb.zarr"), "r") as io:
+        data = io.read().acquisition["long"].data
+        with ThreadPoolExecutor(4) as pool:
+            parts = list(pool.map(lambda i: data[i * 1500:(i + 1) * 1500], range(4)))
+    np.testing.assert_array_equal(np.concatenate(parts), local_contents["long"][0])
+    assert server.stats.peak_in_flight == 2
+    assert server.stats.reset == 0
+
+
 def test_unbounded_batches_are_what_the_cap_resets(served: Path) -> None:
     """The same capped server, read with a limit above its cap: it resets connections, and the client's
     retries still complete the read (so the limit, not luck, keeps the test above free of resets)."""
