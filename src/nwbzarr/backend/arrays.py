@@ -333,21 +333,20 @@ def _fill_in_this_thread(array: AsyncArray, decode: Any, slices: tuple[slice, ..
 
 async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> None:
     """Copy the selected region of every chunk that intersects ``slices`` into ``out``: fetched in one
-    batch, decoded on all cores."""
+    batch (from a remote store at most zarr's ``async.concurrency`` at a time), decoded on all cores."""
     import asyncio
 
     from zarr.buffer import default_buffer_prototype
 
+    from ..storage.remote import get_values
     from ..writing.pool import codec_pool
 
     metadata = array.metadata
     coords = _chunks_of(metadata, slices)
     store_path = array.store_path
     prototype = default_buffer_prototype()
-    raws = await asyncio.gather(*(
-        store_path.store.get(_chunk_key(store_path.path, metadata.encode_chunk_key(c)), prototype=prototype)
-        for c in coords
-    ))
+    keys = [_chunk_key(store_path.path, metadata.encode_chunk_key(c)) for c in coords]
+    raws = await get_values(store_path.store, keys, prototype)  # remote: within the shared request limit
     loop = asyncio.get_running_loop()
     await asyncio.gather(*(loop.run_in_executor(codec_pool(), _place, metadata, decode, slices, out, c, r)
                            for c, r in zip(coords, raws)))

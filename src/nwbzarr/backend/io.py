@@ -49,6 +49,8 @@ class ZarrIO(HDMFIO):
     inside the directory holding the store; remote: same host), ``"local"`` or ``"any"`` (see links.py).
     Writable modes hold the store's writer lock from open to close: another writer waits up to
     ``lock_timeout`` seconds (0: fails at once, negative: waits for ever), see docs/reliability.md.
+    Remote stores get at most zarr's ``async.concurrency`` requests in flight (``zarr.config.set``), and
+    http(s) reads retry 429/5xx and dropped connections (nwbzarr.storage.remote, docs/compatibility.md).
     """
 
     def __init__(
@@ -672,12 +674,8 @@ class ZarrIO(HDMFIO):
     def _read_spec_texts(self, group: str) -> dict[str, str]:
         nodes = [n for p, n in self.nodes.items() if p.startswith(group + "/") and n.kind == "array"]
 
-        async def read_all() -> list:
-            import asyncio
-
-            return await asyncio.gather(*(self._layout.open_array(self.store, n).getitem(...) for n in nodes))
-
-        values = self._run_sync(read_all())
+        # one batch, remote requests within the shared limit (nwbzarr.storage.remote)
+        values = self._run_sync(self._layout.read_small_arrays(self.store, nodes))
         out = {}
         for node, value in zip(nodes, values):
             arr = np.asarray(value).reshape(-1)

@@ -152,9 +152,12 @@ class Layout(ABC):
         """Whole values of several small arrays (scalars); layouts may do this in one batch."""
         import asyncio
 
-        async def one(node: NodeInfo) -> np.ndarray:
+        from ..storage.remote import request_slot
+
+        async def one(node: NodeInfo) -> np.ndarray:  # remote: one slot of the shared request limit
             try:
-                return await self.open_array(store, node).getitem(...)
+                async with request_slot(store):
+                    return await self.open_array(store, node).getitem(...)
             except FormatError:  # names the store, the dataset and what is wrong already
                 raise
             except Exception as exc:

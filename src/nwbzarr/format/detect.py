@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from zarr.abc.store import Store
+from zarr.buffer import default_buffer_prototype
 
+from ..storage.remote import get_value, is_remote
 from .base import FormatError, Layout
 
 _LAYOUTS: dict[str, str] = {"v3": "nwbzarr.format.v3:CurrentLayout", "legacy": "nwbzarr.format.legacy:LegacyLayout"}
@@ -25,8 +27,17 @@ def get_layout(name: str | int | None) -> Layout:
 
 async def detect_layout(store: Store) -> Layout | None:
     """The layout of an existing store, or None when the store holds no Zarr hierarchy."""
-    if await store.exists("zarr.json"):
+    if await _present(store, "zarr.json"):
         return get_layout("v3")
-    if await store.exists(".zgroup") or await store.exists(".zmetadata"):
+    if await _present(store, ".zgroup") or await _present(store, ".zmetadata"):
         return get_layout("legacy")
     return None
+
+
+async def _present(store: Store, key: str) -> bool:
+    """Whether ``key`` exists. On remote stores a read (one request, as ``exists`` is): fsspec's HTTP
+    ``exists`` answers False to any error, so a 403 or a down server would read as "not a Zarr store",
+    while a read raises it with the URL and the status."""
+    if is_remote(store):
+        return await get_value(store, key, default_buffer_prototype()) is not None
+    return await store.exists(key)

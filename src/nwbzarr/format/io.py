@@ -17,6 +17,7 @@ from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
 from ..storage.batch import get_many
+from ..storage.remote import get_value, request_slot
 from .base import check_node_depth, document_of, encode_json, to_buffer
 
 LIST_CONCURRENCY = 64  # directory listings and document reads in flight while walking a hierarchy
@@ -26,7 +27,7 @@ NodeDocuments = dict[str, dict[str, Any]]  # one node's documents: key -> JSON o
 
 async def read_json(store: Store, key: str) -> dict[str, Any] | None:
     """A metadata document from the store, or None when the key is absent."""
-    buf = await store.get(key, prototype=default_buffer_prototype())
+    buf = await get_value(store, key, default_buffer_prototype())  # remote: within the shared request limit
     if buf is None:
         return None
     return document_of(buf.to_bytes(), key)
@@ -61,7 +62,9 @@ async def walk_hierarchy(
     """Every node below the root (path -> its documents), found by listing groups: ``node_keys(path)``
     are the keys a node's documents may have, ``is_document(name)`` tells a document from a child node,
     ``is_group(path, documents)`` which nodes to descend into. Bounded to ``LIST_CONCURRENCY`` requests."""
-    # one semaphore across the recursion (zarr's concurrent_map bounds one flat list, not a tree walk)
+    # one semaphore across the recursion (zarr's concurrent_map bounds one flat list, not a tree walk); on a
+    # remote store every request also takes a slot of the shared limit (``storage.remote``), always inside
+    # this one, so the two are taken in one order
     limit = asyncio.Semaphore(LIST_CONCURRENCY)
     out: dict[str, NodeDocuments] = {}
 
@@ -72,7 +75,7 @@ async def walk_hierarchy(
     async def visit(path: str) -> None:
         check_node_depth(path)
         prefix = f"{path}/" if path else ""
-        async with limit:
+        async with limit, request_slot(store):
             names = [n async for n in store.list_dir(prefix)]
         children = [f"{prefix}{n}" for n in names if not is_document(n)]
         found = await asyncio.gather(*(documents(c) for c in children))

@@ -21,6 +21,7 @@ from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
 from .._private_api import bounded_map
+from ..storage.remote import get_value
 from .base import FormatError, to_buffer
 from .chunks import normalise_selection
 from .corrupt import ChunkError, chunk_error, store_name
@@ -155,7 +156,7 @@ class ObjectArray:
     async def read_chunk(self, index: tuple[int, ...]) -> np.ndarray:
         """One chunk, decoded to its full chunk shape (fill values where it was never written)."""
         key = self.chunk_key(index)
-        buf = await self.store.get(key, prototype=default_buffer_prototype())
+        buf = await get_value(self.store, key, default_buffer_prototype())  # remote: shared request limit
         if buf is None:
             return self._fill_chunk()
         try:

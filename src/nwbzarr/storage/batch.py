@@ -13,6 +13,7 @@ from zarr.storage import LocalStore
 from nwbzarr._private_api import bounded_map
 from nwbzarr.storage._files import write_new_name
 from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
+from nwbzarr.storage.remote import get_values
 
 LOCAL_BATCH = 512
 REMOTE_CONCURRENCY = 64
@@ -39,7 +40,7 @@ async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[An
     """Whole values of many small keys (None where absent): nwbzarr's key-value stores in one batched
     backend call; where blocking reads are cheap (see ``sync_reader``) all of them in one thread call,
     which beats thousands of concurrent ``get`` calls contending for a few threads; elsewhere concurrent
-    ``get`` calls."""
+    ``get`` calls (on remote stores at most zarr's ``async.concurrency`` at a time, see ``storage.remote``)."""
     if not keys:
         return []
     from .base import SyncBackendStore
@@ -47,8 +48,8 @@ async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[An
     if isinstance(store, SyncBackendStore):  # one batched backend call (one transaction, one MGET, ...)
         return await store.get_partial_values(prototype, [(k, None) for k in keys])
     read = sync_reader(store)
-    if read is None:
-        return list(await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys)))
+    if read is None:  # concurrent gets, remote ones within the shared request limit
+        return await get_values(store, keys, prototype)
 
     def read_all() -> list[Any]:
         values = [read(k) for k in keys]

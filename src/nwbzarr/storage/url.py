@@ -184,4 +184,6 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
         return open_icechunk_url(spec, mode, **kwargs)
     if scheme in ("h5container", "zipcontainer"):
         return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
-    return FsspecStore.from_url(spec, storage_options=kwargs or None, read_only=read_only)
+    from nwbzarr.storage.remote import remote_storage_options  # http(s): retry transient errors
+
+    return FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, kwargs), read_only=read_only)
