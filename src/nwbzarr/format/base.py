@@ -150,20 +150,21 @@ class Layout(ABC):
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Whole values of several small arrays (scalars); layouts may do this in one batch."""
-        import asyncio
+        from .._private_api import bounded_map
+        from ..storage.remote import request_limit
 
-        from ..storage.remote import request_slot
-
-        async def one(node: NodeInfo) -> np.ndarray:  # remote: one slot of the shared request limit
+        async def one(node: NodeInfo) -> np.ndarray:
             try:
-                async with request_slot(store):
-                    return await self.open_array(store, node).getitem(...)
+                return await self.open_array(store, node).getitem(...)
             except FormatError:  # names the store, the dataset and what is wrong already
                 raise
             except Exception as exc:
                 raise OSError(f"cannot read dataset /{node.path}: {exc}") from exc
 
-        return list(await asyncio.gather(*(one(n) for n in nodes)))
+        # At most ``request_limit()`` arrays at once, but no slot of the shared limit held around a read: an
+        # object array's chunk reads take those slots themselves, and holding one here while waiting for
+        # another deadlocks as soon as more arrays than slots are read (cached specs of a legacy store).
+        return list(await bounded_map(((n,) for n in nodes), one, limit=request_limit()))
 
     @abstractmethod
     def decode_array_values(self, node: NodeInfo, values: np.ndarray) -> np.ndarray:
