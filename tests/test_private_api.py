@@ -298,7 +298,7 @@ def test_iterator_block_is_hdmfs_abstract_get_data():
 
 # --- where private API may be used -----------------------------------------------------------------------
 PRIVATE_USES = re.compile(r"zarr\.core|_encode_sync|_decode_sync|_HDMFIO__|_NumcodecsBytesBytesCodec|"
-                          r"numcodecs import _codecs|\._async_array\b|\._config\b(?!\()|\._get_data\(|(?<!self|ther)\._store\b")
+                          r"""numcodecs import _codecs|\._async_array\b|\._config\b(?!\()|\._get_data\(|['"]_store['"]|(?<!self|ther)\._store\b""")
 
 
 def test_private_api_lives_in_one_module():

@@ -198,8 +198,9 @@ async def open_store(store: Any) -> None:
 
 
 def wrapped_store(store: Any) -> Any:
-    """The store a ``zarr.storage.WrapperStore`` wraps (its ``_store``, zarr >= 3.0)."""
-    return store._store
+    """The store a ``zarr.storage.WrapperStore`` (or a wrapper following its convention, as nwbzarr's cache)
+    wraps: its ``_store`` (zarr >= 3.0); None for a store that wraps nothing."""
+    return getattr(store, "_store", None)
 
 
 # --- hdmf ------------------------------------------------------------------------------------------

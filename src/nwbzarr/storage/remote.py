@@ -24,6 +24,8 @@ import zarr
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore, ObjectStore
 
+from nwbzarr._private_api import wrapped_store
+
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})  # answers worth another try
 HTTP_ATTEMPTS = 6  # tries of one request before its error is raised
 BACKOFF_SECONDS = 0.05  # first wait; doubled after every failed try (0.05, 0.1, ... 1.6 s)
@@ -62,7 +64,7 @@ def is_remote(store: Store) -> bool:
     while seen < 8:  # wrappers keep the wrapped store in ``_store``
         if isinstance(store, _REMOTE_STORES):
             return True
-        inner = getattr(store, "_store", None)
+        inner = wrapped_store(store)
         if not isinstance(inner, Store):
             return False
         store, seen = inner, seen + 1
