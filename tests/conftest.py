@@ -89,7 +89,7 @@ def make_public(s3_server) -> Callable[[str], None]:
 
 
 @pytest.fixture()
-def no_aws_credentials(s3_server, monkeypatch) -> None:
+def no_aws_credentials(s3_server, monkeypatch) -> Iterator[None]:
     """No AWS credentials anywhere, and botocore's default endpoint set to the moto server (``AWS_ENDPOINT_URL``),
     so an ``s3://`` URL without options reaches moto, and only unsigned reads can succeed."""
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -98,3 +98,9 @@ def no_aws_credentials(s3_server, monkeypatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server["endpoint_url"])
+    # s3fs caches filesystems by their arguments, not by the environment: an ``anon=True`` instance made while
+    # AWS_ENDPOINT_URL named another (since stopped) server must not be handed back here, nor ours later.
+    s3fs = pytest.importorskip("s3fs")
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -310,42 +308,16 @@ def test_is_remote_is_false_for_local_and_memory_stores(small_store):
 
 
 # --- S3: read_nwb anonymously, is_remote ------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def public_bucket() -> Iterator[dict]:
-    """moto's S3 server on loopback with a public-read bucket, and the credentials that write to it."""
+def public_bucket(s3_server) -> dict:
+    """A public-read bucket on the shared moto server, and the credentials that write to it."""
     boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").create_bucket(Bucket="public", ACL="public-read")
-        yield {"endpoint": endpoint,
-               "writer": {"key": "testing", "secret": "testing", "s3_additional_kwargs": {"ACL": "public-read"},
-                          "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}}
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def no_aws_credentials(monkeypatch, public_bucket, tmp_path) -> None:
-    """No credentials anywhere (as on a laptop reading DANDI), and the S3 endpoint pointed at moto."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", public_bucket["endpoint"])
+    endpoint = s3_server["endpoint_url"]
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="public", ACL="public-read")
+    return {"endpoint": endpoint,
+            "writer": {"key": "testing", "secret": "testing", "s3_additional_kwargs": {"ACL": "public-read"},
+                       "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}}
 
 
 def test_read_nwb_reads_s3_anonymously_by_default(public_bucket, no_aws_credentials):

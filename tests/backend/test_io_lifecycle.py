@@ -338,26 +338,14 @@ def test_data_readable_after_close_of_a_store_object(hdmf_zarr_seen):
 
 
 @pytest.fixture(scope="module")
-def s3_options():
-    """moto's S3 server on loopback, a bucket, and the storage options that reach it."""
-    import socket
-
+def s3_options(s3_server) -> dict:
+    """A bucket on the shared moto server, and the storage options that reach it."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").create_bucket(Bucket="lifecycle")
-        yield {"key": "testing", "secret": "testing",
-               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-    finally:
-        server.stop()
+    endpoint = s3_server["endpoint_url"]
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="lifecycle")
+    return {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
 
 
 def test_data_readable_after_close_of_an_s3_store(s3_options, hdmf_zarr_seen):

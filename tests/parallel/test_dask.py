@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from tests.storage.conftest import free_port
 from zarr.storage import FsspecStore, LocalStore
 
 from nwbzarr import NWBZarrIO
@@ -33,23 +32,14 @@ def client() -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[dict]:
-    """moto's S3 server on loopback and the storage options that reach it (credentials travel with them)."""
-    from moto.server import ThreadedMotoServer
+def s3(s3_server) -> dict:
+    """A bucket on the shared moto server and the storage options that reach it (credentials travel with them)."""
+    import boto3
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}",
-                                                                         "region_name": "us-east-1"}}
-    try:
-        import boto3
-
-        boto3.client("s3", endpoint_url=options["client_kwargs"]["endpoint_url"], region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="nwb-bucket")
-        yield options
-    finally:
-        server.stop()
+    endpoint = s3_server["endpoint_url"]
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="nwb-bucket")
+    return {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
 
 
 def s3_store(options: dict, name: str) -> FsspecStore:
