@@ -13,16 +13,16 @@ from zarr.storage import LocalStore
 from nwbzarr._private_api import bounded_map
 from nwbzarr.storage._files import write_new_name
 from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
-from nwbzarr.storage.remote import get_values
+from nwbzarr.storage.remote import get_values, request_limit
 
 LOCAL_BATCH = 512
-REMOTE_CONCURRENCY = 64
 
 
 async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
     """Store every ``(key, Buffer)``: on a LocalStore in a few thread calls (see ``_write_local``); a store
     that ``SupportsSetMany`` (one transaction, one thread call per core) gets the whole batch; others get
-    ``set`` calls, at most ``REMOTE_CONCURRENCY`` at a time."""
+    ``set`` calls, at most zarr's ``async.concurrency`` at a time (a remote store opened for writing also
+    bounds its writes across calls, see ``storage.remote_writes``)."""
     if not items:
         return
     if type(store) is LocalStore and not store.read_only:
@@ -33,7 +33,7 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
     if isinstance(store, SupportsSetMany):  # the store writes a batch in one go (nwbzarr's stores)
         await store.set_many(items)
         return
-    await bounded_map(items, store.set, limit=REMOTE_CONCURRENCY)
+    await bounded_map(items, store.set, limit=request_limit())
 
 
 async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:

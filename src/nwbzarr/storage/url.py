@@ -185,5 +185,7 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
     if scheme in ("h5container", "zipcontainer"):
         return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
     from nwbzarr.storage.remote import remote_storage_options  # http(s): retry transient errors
+    from nwbzarr.storage.remote_writes import bounded_writes  # writes within the shared request limit
 
-    return FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, kwargs), read_only=read_only)
+    return bounded_writes(FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, kwargs),
+                                               read_only=read_only))

@@ -18,6 +18,7 @@ from zarr.abc.store import Store
 
 from ..errors import ParallelWriteError
 from ..storage.capabilities import fork_safe
+from ..storage.remote import request_limit
 from .documents import INCOMPLETE_ATTR
 from .jobs import (
     BlockWriteFailure,
@@ -96,7 +97,8 @@ class ProcessPoolRunner:
         owner = os.getpid() if self.context.get_start_method() in ("fork", "spawn") else None  # workers' parent
         threads = codec_threads_per_worker(workers, self.max_threads)
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=self.context, initializer=_init_worker,
-                                       initargs=(list(targets), self.max_threads, threads, owner))
+                                       initargs=(list(targets), self.max_threads, threads, owner,
+                                                 request_limit()))
         futures: dict[Future, Task] = {}
         try:
             futures = {executor.submit(_write_block, i, sel): (i, sel) for i, sel in tasks}
@@ -130,22 +132,25 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(targets: list[WriteTarget], max_threads: int | None, codec_threads: int,
-                 owner: int | None = None) -> None:
+                 owner: int | None = None, requests: int | None = None) -> None:
     """Per-process set-up: exit when the parent dies, thread limits, the codec pool's share of the cores,
-    the targets (stores reopened from their pickles)."""
+    the parent's remote request limit (a spawned worker would start from zarr's default), the targets
+    (stores reopened from their pickles)."""
+    import zarr
+
     from .parent_watch import exit_with_parent
     from .pool import set_codec_threads
 
     exit_with_parent(owner)
     set_codec_threads(codec_threads)
+    if requests is not None:
+        zarr.config.set({"async.concurrency": requests})
     if max_threads is not None:
         for var in THREAD_ENV_VARS:  # libraries loaded later (numpy loads BLAS lazily)
             os.environ[var] = str(max_threads)
         from threadpoolctl import threadpool_limits
 
         _WORKER["limits"] = threadpool_limits(limits=max_threads)  # libraries already loaded
-        import zarr
-
         zarr.config.set({"threading.max_workers": max_threads})
     _WORKER["targets"] = targets
     from multiprocessing.util import Finalize
