@@ -175,6 +175,23 @@ def test_every_worker_of_a_process_pool_is_bounded(s3, context):
         np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
 
 
+def test_every_dask_worker_is_bounded(s3):
+    """Two dask worker processes, each within the limit set here (sent with every task)."""
+    from distributed import Client, LocalCluster
+
+    limit = 2
+    s3["server"].delay = 0.02
+    url = f"s3://{s3['bucket']}/dask.nwb.zarr"
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        with zarr.config.set({"async.concurrency": limit}):
+            with NWBZarrIO(url, "w", storage_options=s3["options"]) as io:
+                io.write(_iterator_file(), scheduler=client)
+    assert limit < s3["server"].stats.peak_in_flight <= 2 * limit
+    with NWBZarrIO(url, "r", storage_options=s3["options"]) as io:
+        np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
+
+
 def _iterator_file():
     nwb = mock_NWBFile()
     nwb.add_acquisition(_iterator_series("ts"))

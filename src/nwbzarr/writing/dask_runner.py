@@ -2,7 +2,8 @@
 
 Workers receive each target once (scattered), with the pickled iterator and the pickled *store* (storage
 options included, e.g. an S3 ``FsspecStore``), never a path. Workers must reach the store: a local
-directory needs a filesystem every worker shares.
+directory needs a filesystem every worker shares. A remote store's writes on each worker stay within the
+writing process's request limit (zarr's ``async.concurrency``, see ``storage.remote_writes``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ParallelWriteError
+from ..storage.remote import request_limit
 from .documents import INCOMPLETE_ATTR
 from .jobs import BlockWriteFailure, Selection, Task, WriteTarget, block_selections, write_unit
 from .runners import OnDone, Placement
@@ -55,7 +57,9 @@ class DaskRunner:
 
         client = self.client
         scattered = client.scatter(list(targets), broadcast=True, hash=False)
-        futures = {client.submit(_write_block, scattered[i], sel, pure=False): (i, sel) for i, sel in tasks}
+        limit = request_limit()  # this process's remote request limit, for every worker
+        futures = {client.submit(_write_block, scattered[i], sel, limit, pure=False): (i, sel)
+                   for i, sel in tasks}
         try:
             for future in as_completed(list(futures)):
                 task = futures[future]
@@ -67,8 +71,14 @@ class DaskRunner:
             client.cancel(scattered)
 
 
-def _write_block(target: WriteTarget, selection: Selection) -> int:
-    """Run on a dask worker: read one block from the iterator and write it into the store."""
+def _write_block(target: WriteTarget, selection: Selection, requests: int | None = None) -> int:
+    """Run on a dask worker: read one block from the iterator and write it into the store; ``requests``:
+    the writing process's remote request limit, set on the worker (it stays set for later writes)."""
+    if requests is not None:
+        import zarr
+
+        if zarr.config.get("async.concurrency") != requests:
+            zarr.config.set({"async.concurrency": requests})
     return target.write(selection)
 
 
