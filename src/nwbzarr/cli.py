@@ -17,6 +17,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repeatable; VALUE is read as JSON "
                        "when it parses, else as text. s3:// reads default to anon=true.")
 STORAGE_OPTION = typer.Option(None, "--storage-option", help=STORAGE_OPTION_HELP)  # shared by every command
+SOURCE_STORAGE_OPTION = typer.Option(  # convert's: a remote source on another endpoint or with other credentials
+    None, "--source-storage-option",
+    help="KEY=VALUE for a remote source only, repeatable (default: the --storage-option ones; none at all: "
+         "anon=true for an s3:// source).")
 
 
 def parse_storage_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -72,15 +76,20 @@ def convert(
     links: str = typer.Option("relative", "--links", "--external-links",
                               help="Which other files the source's links may open: none, relative (beside the "
                                    "source; remote: same host), local (any local path) or any."),
+    storage_option: list[str] | None = STORAGE_OPTION,
+    source_storage_option: list[str] | None = SOURCE_STORAGE_OPTION,
 ) -> None:
-    """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references."""
+    """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references.
+    Either side may be a URL (s3://bucket/x.nwb.zarr); an HDF5 target is a local file."""
     from .backend.links import POLICIES
     from .convert import convert as run
 
     if links not in POLICIES:
         raise typer.BadParameter(f"unknown policy {links!r}: use {', '.join(POLICIES)}", param_hint="--links")
+    options = parse_storage_options(storage_option) or None
+    source_options = parse_storage_options(source_storage_option) or options or _read_options(source, None)
     run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True,
-        jobs=jobs, external_links=links)
+        jobs=jobs, external_links=links, storage_options=options, source_storage_options=source_options)
     typer.echo(f"wrote {target}")
 
 
@@ -172,7 +181,8 @@ def truncate(
     from .structure import truncate_file
 
     src = _source(source, _read_options(source, storage_option))
-    typer.echo(f"wrote {truncate_file(src, target, n=n, overwrite=overwrite)}")
+    options = parse_storage_options(storage_option) or None  # a remote target's (never anonymous)
+    typer.echo(f"wrote {truncate_file(src, target, n=n, overwrite=overwrite, storage_options=options)}")
 
 
 @app.command()

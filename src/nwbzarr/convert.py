@@ -8,8 +8,10 @@ installed schema; a file without cached specs gets none.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,9 +34,16 @@ from .backend.io import ZarrIO
 from .backend.links import DEFAULT_POLICY, check_hdf5_file, check_policy
 from .backend.sparse_copy import StoredChunksIterator, check_fits_in_memory, stored_regions
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
-from .convert_hdf5 import hdf5_spec_texts, write_hdf5_region_references, write_hdf5_spec_texts
+from .convert_hdf5 import (
+    hdf5_source,
+    hdf5_spec_texts,
+    remote_hdf5_signature,
+    write_hdf5_region_references,
+    write_hdf5_spec_texts,
+)
 from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 from .format.reference import ZarrReference
+from .storage.remote_writes import is_url, location_exists
 from .storage.url import is_hdf5_file
 
 WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
@@ -43,25 +52,34 @@ OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in mem
 
 def convert(source: str | Path, target: str | Path, *, link_data: bool = False, zarr_format: int | None = None,
             overwrite: bool = False, progress: bool = False, jobs: int = 1,
-            external_links: str = DEFAULT_POLICY) -> str:
+            external_links: str = DEFAULT_POLICY, storage_options: dict | None = None,
+            source_storage_options: dict | None = None) -> str:
     """Convert an HDF5 file to a Zarr store or a Zarr store to an HDF5 file (direction by content).
 
     ``jobs`` > 1 (or -1: all cores) copies large HDF5 datasets into Zarr with that many processes.
     ``external_links``: which other files the source's links may lead to (``ZarrIO``'s policy, applied to
-    HDF5 external links too, before they are followed)."""
+    HDF5 external links too, before they are followed). ``storage_options``: the remote file system's
+    options (fsspec/s3fs: ``endpoint_url``, ``anon``, credentials) for a source or target given as a URL
+    (``s3://bucket/x.nwb.zarr``); ``source_storage_options``: other options for the source (default: the same).
+    A Zarr target may be remote; an HDF5 target is a local file."""
     source, target = str(source), str(target)
+    source_options = storage_options if source_storage_options is None else source_storage_options
     if jobs < 1 and jobs != -1:
         raise ValueError(f"jobs must be >= 1 (or -1 for all cores), not {jobs}")
-    if not os.path.exists(source) and "://" not in source:
+    if "://" not in source and not os.path.exists(source):
         raise FileNotFoundError(f"{source!r} does not exist")
-    if os.path.exists(target) and not overwrite:
+    if not overwrite and location_exists(target, storage_options):
         raise FileExistsError(f"{target!r} exists; pass overwrite=True (--overwrite) to replace it")
     check_policy(external_links)
-    if is_hdf5_file(source):
-        check_hdf5_file(source, external_links)
-        hdf5_to_zarr(source, target, link_data=link_data, zarr_format=zarr_format, progress=progress, jobs=jobs)
-    elif ZarrIO.can_read(source):
-        zarr_to_hdf5(source, target, progress=progress, external_links=external_links)
+    if is_hdf5_file(source) or (is_url(source) and remote_hdf5_signature(source, source_options)):
+        hdf5_to_zarr(source, target, link_data=link_data, zarr_format=zarr_format, progress=progress, jobs=jobs,
+                     external_links=external_links, storage_options=storage_options,
+                     source_storage_options=source_options)
+    elif ZarrIO.can_read(source, source_options):
+        if is_url(target):
+            raise ValueError(f"{target!r}: an HDF5 target must be a local file (HDF5 files are written locally)")
+        zarr_to_hdf5(source, target, progress=progress, external_links=external_links,
+                      storage_options=source_options)
     else:
         raise ValueError(f"{source!r} is neither an HDF5 file nor a Zarr store")
     return target
@@ -88,45 +106,65 @@ def _zarr_io_class(jobs: int, specs: SpecTexts) -> type[ZarrIO]:
     return type(f"Faithful{base.__name__}", (_FaithfulCopyMixin, base), {"stored_specs": specs})
 
 
-def _manager_for_hdf5(path: str) -> BuildManager:
+def _manager_for_hdf5(path: Any) -> BuildManager:
     from pynwb import get_type_map
 
     type_map = get_type_map()
     with h5py.File(path, "r") as fh:
-        has_specs = ".specloc" in fh.attrs
-    if has_specs:
-        HDF5IO.load_namespaces(type_map, path)
+        if ".specloc" in fh.attrs:
+            HDF5IO.load_namespaces(type_map, file=fh)
     return BuildManager(type_map)
 
 
 def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_format: int | None = None,
-                 progress: bool = False, jobs: int = 1) -> None:
+                 progress: bool = False, jobs: int = 1, external_links: str = "any",
+                 storage_options: dict | None = None, source_storage_options: dict | None = None) -> None:
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
-    with ``jobs`` != 1, large datasets are copied by that many (spawned) processes."""
-    _check_hdf5_depth(source)
-    manager = _manager_for_hdf5(source)
-    specs = hdf5_spec_texts(source)
-    io_class = _zarr_io_class(jobs, specs)
-    write_args: dict[str, Any] = {"link_data": link_data, "cache_spec": bool(specs)}
-    if jobs != 1:
-        write_args.update(number_of_jobs=jobs, multiprocessing_context="spawn")
-    with HDF5IO(source, mode="r", manager=manager) as src, \
-            io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True) as dst:
-        builder = src.read_builder()
-        _record_hdf5_types(builder, hdf5io_file(src))
-        _progress_note(progress, f"converting {source} -> {target}")
-        dst.show_progress = progress
-        # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
-        HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": os.path.abspath(source)})
-        del builder
+    with ``jobs`` != 1, large datasets are copied by that many (spawned) processes. ``source`` may be a
+    URL (read through fsspec with ``source_storage_options``), ``target`` too (``storage_options``)."""
+    with hdf5_source(source, source_storage_options) as handle:
+        remote = not isinstance(handle, str)
+        if remote and jobs != 1:
+            raise ValueError(f"jobs={jobs}: parallel copies read the HDF5 file by name in every process, so "
+                             f"{source!r} must be a local file (use jobs=1 for a remote HDF5 file)")
+        check_hdf5_file(handle, external_links, location=source if remote else None)
+        _check_hdf5_depth(handle, source)
+        manager = _manager_for_hdf5(handle)
+        specs = hdf5_spec_texts(handle)
+        io_class = _zarr_io_class(jobs, specs)
+        write_args: dict[str, Any] = {"link_data": link_data, "cache_spec": bool(specs)}
+        if jobs != 1:
+            write_args.update(number_of_jobs=jobs, multiprocessing_context="spawn")
+        export_source = source if remote else os.path.abspath(source)
+        with _hdf5_io(handle, manager) as src, \
+                io_class(target, mode="w", manager=manager, zarr_format=zarr_format, force_overwrite=True,
+                         storage_options=storage_options) as dst:
+            builder = src.read_builder()
+            _record_hdf5_types(builder, hdf5io_file(src))
+            _progress_note(progress, f"converting {source} -> {target}")
+            dst.show_progress = progress
+            # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
+            HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": export_source})
+            del builder
 
 
-def _check_hdf5_depth(path: str) -> None:
+@contextlib.contextmanager
+def _hdf5_io(handle: Any, manager: BuildManager) -> Iterator[HDF5IO]:
+    """HDF5IO on a local file name, or on an h5py.File opened on a remote file's file object."""
+    if isinstance(handle, str):
+        with HDF5IO(handle, mode="r", manager=manager) as io:
+            yield io
+        return
+    with h5py.File(handle, "r") as h5file, HDF5IO(mode="r", manager=manager, file=h5file) as io:
+        yield io
+
+
+def _check_hdf5_depth(path: Any, name: str) -> None:
     """Refuse an HDF5 file with groups nested deeper than nwbzarr reads (HDF5IO would exhaust the stack)."""
     with h5py.File(path, "r") as fh:
         deep = fh.visit(lambda name: name if name.count("/") >= MAX_NODE_DEPTH else None)
     if deep is not None:
-        raise ResourceLimitError(f"{path}: node /{deep[:80]}... is nested more than {MAX_NODE_DEPTH} groups deep; "
+        raise ResourceLimitError(f"{name}: node /{deep[:80]}... is nested more than {MAX_NODE_DEPTH} groups deep; "
                                  f"nwbzarr reads at most {MAX_NODE_DEPTH} levels")
 
 
@@ -172,16 +210,19 @@ def _builder_path(builder: GroupBuilder | DatasetBuilder) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def zarr_to_hdf5(source: str, target: str, *, progress: bool = False, external_links: str = DEFAULT_POLICY) -> None:
+def zarr_to_hdf5(source: str, target: str, *, progress: bool = False, external_links: str = DEFAULT_POLICY,
+                 storage_options: dict | None = None) -> None:
     """Export a Zarr store (either layout) into a new HDF5 file, builder by builder; ``external_links``: which
-    other stores the source's links and references may open (checked before the target is created)."""
+    other stores the source's links and references may open (checked before the target is created);
+    ``storage_options``: those of a source given as a URL."""
     from pynwb import get_type_map
 
     type_map = get_type_map()
-    ZarrIO.load_namespaces(type_map, source)
+    ZarrIO.load_namespaces(type_map, source, storage_options=storage_options)
     manager = BuildManager(type_map)
     siblings: list[HDF5IO] = []
-    with ZarrIO(source, mode="r", manager=manager, external_links=external_links) as src:
+    with ZarrIO(source, mode="r", manager=manager, external_links=external_links,
+                storage_options=storage_options) as src:
         specs = stored_spec_texts(src)
         regions = _region_reference_values(src)
         root = src.read_builder()

@@ -3,6 +3,8 @@ stored, and region-reference datasets (hdmf >= 4 writes no region references).""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import h5py
@@ -10,9 +12,35 @@ import numpy as np
 
 from .backend.spec import SPEC_LOC, SpecTexts
 from .format.reference import ZarrReference, region_to_selection
+from .storage.url import HDF5_SIGNATURE
 
 
-def hdf5_spec_texts(path: str) -> SpecTexts:
+def remote_hdf5_signature(url: str, storage_options: dict | None) -> bool:
+    """True when the file at ``url`` (fsspec, with ``storage_options``) starts with the HDF5 signature;
+    False for a prefix (a Zarr store) or anything unreadable as a file."""
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rb", **(storage_options or {})) as fh:
+            return fh.read(8) == HDF5_SIGNATURE
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def hdf5_source(path: str, storage_options: dict | None) -> Iterator[Any]:
+    """What h5py opens ``path`` from: the name of a local file as is, a URL's fsspec file object (opened
+    for the duration, read in blocks as h5py asks for them)."""
+    if "://" not in path or path.startswith("file://"):
+        yield path.removeprefix("file://")
+        return
+    import fsspec
+
+    with fsspec.open(path, "rb", **(storage_options or {})) as fh:
+        yield fh
+
+
+def hdf5_spec_texts(path: Any) -> SpecTexts:
     """The specs cached in an HDF5 file (the group its root's ``.specloc`` names), text as stored."""
     with h5py.File(path, "r") as fh:
         group = _hdf5_spec_group(fh)

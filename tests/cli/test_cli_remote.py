@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +122,115 @@ def test_values_parse_as_json_else_text(key, value):
     assert parse_storage_options([f"{key}={json.dumps(value)}"]) == {key: value}
     text = "http://127.0.0.1:5555/x=y"
     assert parse_storage_options([f"{key}={text}"]) == {key: text}
+
+
+# --- writing to S3: convert, truncate, migrate ----------------------------------------------------
+def _local_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _s3_bytes(endpoint: str, url: str) -> dict[str, bytes]:
+    import fsspec
+
+    fs = fsspec.filesystem("s3", endpoint_url=endpoint, skip_instance_cache=True)
+    prefix = url.removeprefix("s3://").rstrip("/") + "/"
+    return {p.removeprefix(prefix): fs.cat_file(p) for p in fs.find(prefix)}
+
+
+@pytest.fixture(scope="module")
+def hdf5_source(remote, tmp_path_factory) -> dict:
+    """An NWB HDF5 file (electrodes table, an ElectricalSeries, cached specs) locally and in the bucket."""
+    import fsspec
+    from pynwb import NWBHDF5IO
+
+    path = tmp_path_factory.mktemp("cli-h5") / "x.nwb"
+    nwb = mock_NWBFile()
+    mock_ElectricalSeries(nwbfile=nwb)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    url = "s3://cli-remote/h5/x.nwb"
+    fsspec.filesystem("s3", endpoint_url=remote["endpoint"]).put(str(path), url)
+    return {"local": path, "url": url}
+
+
+def _converted_locally(source: Path, target: Path, *flags: str) -> Path:
+    code, out = _run("convert", str(source), str(target), *flags)
+    assert code == 0, out
+    return target
+
+
+@pytest.mark.parametrize("zarr_format", ["3", "2"])
+def test_convert_writes_to_s3_what_it_writes_locally(remote, hdf5_source, tmp_path, zarr_format):
+    """``nwbzarr convert x.nwb s3://...``: the same bytes as the local conversion, read back as the source."""
+    from pynwb import NWBHDF5IO
+
+    from _helpers import assert_containers_equal
+
+    url = f"s3://cli-remote/converted-v{zarr_format}.nwb.zarr"
+    code, out = _run("convert", str(hdf5_source["local"]), url, "--zarr-format", zarr_format, *remote["flags"])
+    assert code == 0, out
+    local = _converted_locally(hdf5_source["local"], tmp_path / "x.nwb.zarr", "--zarr-format", zarr_format)
+    written = _s3_bytes(remote["endpoint"], url)
+    assert len(written) > 20 and written == _local_bytes(local)
+    with NWBHDF5IO(str(hdf5_source["local"]), "r") as h5, \
+            NWBZarrIO(url, "r", storage_options={"endpoint_url": remote["endpoint"]}) as zio:
+        assert_containers_equal(zio.read(), h5.read())
+
+
+def test_convert_an_hdf5_file_on_s3(remote, hdf5_source, tmp_path):
+    """An HDF5 source read from the bucket (through fsspec) converts as the local file does."""
+    local = _converted_locally(hdf5_source["local"], tmp_path / "local.nwb.zarr")
+    code, out = _run("convert", hdf5_source["url"], str(tmp_path / "from-s3.nwb.zarr"), *remote["flags"])
+    assert code == 0, out
+    assert _local_bytes(tmp_path / "from-s3.nwb.zarr") == _local_bytes(local)
+    url = "s3://cli-remote/s3-to-s3.nwb.zarr"
+    code, out = _run("convert", hdf5_source["url"], url, *remote["flags"])
+    assert code == 0, out
+    assert _s3_bytes(remote["endpoint"], url) == _local_bytes(local)
+
+
+def test_convert_a_zarr_store_on_s3_to_hdf5(remote, tmp_path):
+    from _h5_snapshot import snapshot
+
+    code, out = _run("convert", remote["url"], str(tmp_path / "from-s3.nwb"), *remote["flags"])
+    assert code == 0, out
+    _converted_locally(Path(remote["local"]), tmp_path / "local.nwb")
+    assert snapshot(tmp_path / "from-s3.nwb") == snapshot(tmp_path / "local.nwb")
+
+
+def test_convert_refuses_an_existing_s3_target_unless_overwrite(remote, hdf5_source):
+    url = "s3://cli-remote/exists.nwb.zarr"
+    assert _run("convert", str(hdf5_source["local"]), url, *remote["flags"])[0] == 0
+    refused = runner.invoke(app, ["convert", str(hdf5_source["local"]), url, *remote["flags"]])
+    assert isinstance(refused.exception, FileExistsError) and url in str(refused.exception)
+    code, out = _run("convert", str(hdf5_source["local"]), url, "--zarr-format", "2", "--overwrite",
+                     *remote["flags"])
+    assert code == 0, out
+    keys = set(_s3_bytes(remote["endpoint"], url))
+    assert ".zgroup" in keys and "zarr.json" not in keys  # replaced, nothing of the v3 store left
+
+
+def test_convert_refuses_an_hdf5_target_on_s3(remote):
+    refused = runner.invoke(app, ["convert", remote["url"], "s3://cli-remote/x.nwb", *remote["flags"]])
+    assert isinstance(refused.exception, ValueError) and "local file" in str(refused.exception)
+
+
+def test_truncate_and_migrate_write_to_s3(remote, tmp_path):
+    options = {"endpoint_url": remote["endpoint"]}
+    small = "s3://cli-remote/small.nwb.zarr"
+    code, out = _run("truncate", remote["local"], small, "-n", "3", *remote["flags"])
+    assert code == 0, out
+    with NWBZarrIO(small, "r", storage_options=options) as io:
+        assert io.read().acquisition["ElectricalSeries"].data.shape[0] == 3
+    assert _run("truncate", remote["local"], small, "-n", "3", *remote["flags"])[0] != 0  # exists
+    code, out = _run("truncate", remote["local"], small, "-n", "2", "--overwrite", *remote["flags"])
+    assert code == 0, out
+    with NWBZarrIO(small, "r", storage_options=options) as io:
+        assert io.read().acquisition["ElectricalSeries"].data.shape[0] == 2
+    legacy = "s3://cli-remote/legacy.nwb.zarr"
+    code, out = _run("migrate", remote["local"], legacy, "--to", "v2", *remote["flags"])
+    assert code == 0, out
+    assert ".zmetadata" in _s3_bytes(remote["endpoint"], legacy)
+    with NWBZarrIO(remote["local"], "r") as src, NWBZarrIO(legacy, "r", storage_options=options) as dst:
+        np.testing.assert_array_equal(dst.read().acquisition["ElectricalSeries"].data[:],
+                                      src.read().acquisition["ElectricalSeries"].data[:])

@@ -17,6 +17,7 @@ disk, so every such target is checked here, *before* anything is opened, stat-ed
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ExternalLinkError
@@ -69,9 +70,10 @@ def check_target(policy: str, location: str | None, source: str, targets: list[s
     )
 
 
-def check_hdf5_file(path: str, policy: str) -> None:
+def check_hdf5_file(path: Any, policy: str, location: str | None = None) -> None:
     """The external links of an HDF5 file against the policy, before anything follows them (HDF5 itself
-    follows every external link by file name); resolved from the file's directory, as HDF5 does."""
+    follows every external link by file name); resolved from the file's directory, as HDF5 does.
+    ``path``: a file name, or a file object with ``location`` its URL (an HDF5 file read remotely)."""
     if check_policy(policy) == "any":
         return
     import h5py
@@ -84,10 +86,15 @@ def check_hdf5_file(path: str, policy: str) -> None:
 
     with h5py.File(path, "r") as fh:
         fh.visititems_links(collect)
-    location = os.path.abspath(path)
+    location = location or os.path.abspath(path)
     for name, filename in found:
-        target = filename if _is_url(filename) else os.path.join(os.path.dirname(location), filename)
-        check_target(policy, location, filename, [os.path.normpath(target)], f"external link /{name}")
+        if _is_url(filename):
+            target = filename
+        elif _is_url(location):
+            target = location.rsplit("/", 1)[0] + "/" + filename
+        else:
+            target = os.path.normpath(os.path.join(os.path.dirname(location), filename))
+        check_target(policy, location, filename, [target], f"external link /{name}")
 
 
 def _is_url(text: str) -> bool:

@@ -5,26 +5,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..storage.remote_writes import is_url, location_exists
 from .graph import opened
 from .sources import Source
 
 
 def truncate_file(source: Source | str | Path, target: str | Path | None = None, n: int = 10,
-                  overwrite: bool = False) -> str:
-    """Keep the first ``n`` entries of every dataset; tables stay consistent. Returns the target path."""
+                  overwrite: bool = False, storage_options: dict | None = None) -> str:
+    """Keep the first ``n`` entries of every dataset; tables stay consistent. Returns the target path.
+    A Zarr target may be a URL (``s3://...``), opened with ``storage_options``."""
     with opened(source) as src:
         out = str(target) if target is not None else default_target(src.location)
-        if os.path.abspath(out) == os.path.abspath(src.location):
+        if out == src.location or os.path.abspath(out) == os.path.abspath(src.location):
             raise ValueError(f"{out}: the target must differ from the source")
-        if os.path.exists(out) and not overwrite:
+        if not overwrite and location_exists(out, storage_options):
             raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
         if src.format == "hdf5":
+            if is_url(out):
+                raise ValueError(f"{out}: an HDF5 file is truncated into a local file, not a URL")
             from .truncate_hdf5 import truncate_hdf5
 
             return truncate_hdf5(src, out, n)
         from .truncate_zarr import truncate_zarr
 
-        return truncate_zarr(src, out, n, overwrite=overwrite)
+        return truncate_zarr(src, out, n, overwrite=overwrite, storage_options=storage_options)
 
 
 def default_target(location: str) -> str:

@@ -11,19 +11,24 @@ import numpy as np
 from .._private_api import sync
 from ..backend.location import open_location
 from ..format import ArraySpec, NodeInfo, ZarrReference
+from ..storage.remote_writes import is_url
 from ..writing.documents import put_documents
 from .model import StructureError
 from .truncate_plan import TruncationPlan, plan_truncation
 from .zarr_source import ZarrSource
 
 
-def truncate_zarr(src: ZarrSource, target: str, n: int, overwrite: bool = False) -> str:
-    """Write the first ``n`` rows of every array of ``src`` into a new store (same layout) at ``target``."""
+def truncate_zarr(src: ZarrSource, target: str, n: int, overwrite: bool = False,
+                  storage_options: dict | None = None) -> str:
+    """Write the first ``n`` rows of every array of ``src`` into a new store (same layout) at ``target``
+    (a path, or a URL opened with ``storage_options``)."""
     structure = src.structure()
     plan = plan_truncation(src, n)
     if overwrite and os.path.isdir(target):
         shutil.rmtree(target)
-    store, _ = open_location(target, read_only=False)
+    store, _ = open_location(target, read_only=False, storage_options=storage_options)
+    if overwrite and is_url(target):
+        sync(store.delete_dir(""))
     layout = src.layout
     documents: dict[str, dict] = {}
     for path, node in structure.nodes.items():
