@@ -25,7 +25,7 @@ from nwbzarr import NWBZarrIO, WriteError
 from nwbzarr._private_api import sync
 from nwbzarr.errors import FormatError
 from nwbzarr.info import summarise
-from nwbzarr.storage.remote_writes import BoundedFsspecStore
+from nwbzarr.storage.remote_writes import BoundedFsspecStore, BoundedObjectStore
 from nwbzarr.writing import INCOMPLETE_ATTR
 
 pytestmark = pytest.mark.timeout(180)
@@ -213,6 +213,15 @@ def _refuse_chunks_of(dataset: str, after: int):
     return rule
 
 
+def _refused_url_in(message: str, refused: list[str]) -> bool:
+    """Whether the message names a refused key, as its key in the store and as its URL."""
+    for path in refused:  # bucket/store/key as the server saw it
+        key = path.split(".nwb.zarr/", 1)[1]
+        if f"{key!r}" in message and f"s3://{path}" in message:
+            return True
+    return False
+
+
 def test_a_refused_put_names_the_key_and_the_url_and_nothing_looks_complete(s3, tmp_path):
     s3["server"].fail = _refuse_chunks_of("acquisition/ts/data", after=5)
     url = f"s3://{s3['bucket']}/refused.nwb.zarr"
@@ -222,8 +231,7 @@ def test_a_refused_put_names_the_key_and_the_url_and_nothing_looks_complete(s3, 
     message = str(info.value)
     refused = s3["server"].stats.failed_paths
     assert refused and all("acquisition/ts/data/c/" in p for p in refused)
-    key = next(p.split("refused.nwb.zarr/", 1)[1] for p in refused if p.split("refused.nwb.zarr/", 1)[1] in message)
-    assert f"s3://{s3['bucket']}/refused.nwb.zarr/{key}" in message
+    assert _refused_url_in(message, refused)
     assert "PermissionError" in message or "Access Denied" in message
     s3["server"].fail = None
     keys = set(_store_bytes(_s3_store(s3, "refused.nwb.zarr")))
@@ -275,6 +283,32 @@ def test_a_transient_503_on_a_put_is_retried(s3):
     assert s3["server"].stats.failed == 1
     with NWBZarrIO(url, "r", storage_options=s3["options"]) as io:
         np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
+
+
+def _obstore(s3: dict, name: str) -> object:
+    from obstore.store import S3Store
+    from zarr.storage import ObjectStore
+
+    return ObjectStore(S3Store(s3["bucket"], prefix=name, endpoint=s3["options"]["endpoint_url"],
+                               access_key_id="testing", secret_access_key="testing", region="us-east-1",
+                               client_options={"allow_http": True}))
+
+
+def test_an_obstore_store_is_bounded_and_named_too(s3):
+    """zarr's ObjectStore (obstore's Rust client), given to the writer: the same limit, the same messages."""
+    limit = 3
+    s3["server"].delay = 0.02
+    with zarr.config.set({"async.concurrency": limit}):
+        with NWBZarrIO(_obstore(s3, "obstore.nwb.zarr"), "w") as io:
+            assert type(io.write_session().store) is BoundedObjectStore
+            io.write(_series_file())
+    assert s3["server"].stats.peak_in_flight == limit
+    with NWBZarrIO(_obstore(s3, "obstore.nwb.zarr"), "r") as io:
+        np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
+    s3["server"].delay, s3["server"].fail = 0.0, _refuse_chunks_of("acquisition/ts/data", after=0)
+    with pytest.raises(WriteError) as info, NWBZarrIO(_obstore(s3, "refused.nwb.zarr"), "w") as io:
+        io.write(_series_file())
+    assert _refused_url_in(str(info.value), s3["server"].stats.failed_paths)
 
 
 def test_the_bounded_store_pickles_with_its_options(s3):

@@ -35,8 +35,23 @@ def store_url(store: Store, key: str = "") -> str:
         protocol = store.fs.protocol[0] if isinstance(store.fs.protocol, (tuple, list)) else store.fs.protocol
         base = f"{protocol}://{store.path.strip('/')}"
     else:
-        base = str(store)
+        base = _object_store_url(store)
     return f"{base.rstrip('/')}/{key}" if key else base
+
+
+_OBJECT_STORE_SCHEMES = {"S3Store": "s3", "GCSStore": "gs", "AzureStore": "az"}
+
+
+def _object_store_url(store: Store) -> str:
+    """``s3://bucket/prefix`` for obstore's bucket stores, else the store's own description."""
+    inner = getattr(store, "store", None)
+    scheme = _OBJECT_STORE_SCHEMES.get(type(inner).__name__)
+    bucket = (getattr(inner, "config", None) or {}).get("bucket") or (getattr(inner, "config", None) or {}).get(
+        "container_name")
+    if scheme is None or not bucket:
+        return str(store)
+    prefix = str(getattr(inner, "prefix", None) or "").strip("/")
+    return f"{scheme}://{bucket}/{prefix}" if prefix else f"{scheme}://{bucket}"
 
 
 class BoundedWrites:
@@ -45,7 +60,8 @@ class BoundedWrites:
 
     async def set(self, key: str, value: Any, byte_range: tuple[int, int] | None = None) -> None:
         async with request_slot(self):  # type: ignore[arg-type]
-            await _named(self, "storing", key, super().set(key, value, byte_range))  # type: ignore[misc]
+            put = super().set(key, value) if byte_range is None else super().set(key, value, byte_range)  # type: ignore[misc]
+            await _named(self, "storing", key, put)
 
     async def set_if_not_exists(self, key: str, value: Any) -> None:
         async with request_slot(self):  # type: ignore[arg-type]
