@@ -240,10 +240,11 @@ def test_a_refused_put_names_the_key_and_the_url_and_nothing_looks_complete(s3, 
         NWBZarrIO(url, "r", storage_options=s3["options"]).read()
 
 
-@pytest.mark.parametrize("zarr_format", [3, 2])
-def test_a_refused_iterator_write_leaves_the_dataset_marked_incomplete(s3, zarr_format):
+@pytest.mark.parametrize("zarr_format,jobs", [(3, 1), (2, 1), (3, 2)])
+def test_a_refused_iterator_write_leaves_the_dataset_marked_incomplete(s3, zarr_format, jobs):
     """As a local append whose iterator fails (tests/parallel/test_process_pool.py): the dataset keeps
-    ``nwbzarr_incomplete``, ``nwbzarr info`` flags it once the metadata is consolidated."""
+    ``nwbzarr_incomplete``, ``nwbzarr info`` flags it once the metadata is consolidated; written in this
+    process or by a worker process (whose traceback carries the message)."""
     url = f"s3://{s3['bucket']}/append.nwb.zarr"
     with NWBZarrIO(url, "w", storage_options=s3["options"], zarr_format=zarr_format) as io:
         io.write(_series_file())
@@ -252,7 +253,7 @@ def test_a_refused_iterator_write_leaves_the_dataset_marked_incomplete(s3, zarr_
         nwb = io.read()
         nwb.add_acquisition(_iterator_series("late"))
         with pytest.raises(WriteError, match=r"acquisition/late/data") as info:
-            io.write(nwb)
+            io.write(nwb, number_of_jobs=jobs, multiprocessing_context="spawn" if jobs > 1 else None)
         assert f"s3://{s3['bucket']}/append.nwb.zarr/acquisition/late/data/" in str(info.value)
         s3["server"].fail = None
         io.consolidate_metadata()  # what a user does to look at a partial store

@@ -189,6 +189,13 @@ def test_convert_an_hdf5_file_on_s3(remote, hdf5_source, tmp_path):
     assert _s3_bytes(remote["endpoint"], url) == _local_bytes(local)
 
 
+def test_parallel_copies_need_a_local_hdf5_file(remote, hdf5_source, tmp_path):
+    refused = runner.invoke(app, ["convert", hdf5_source["url"], str(tmp_path / "x.nwb.zarr"), "--jobs", "2",
+                                  *remote["flags"]])
+    assert isinstance(refused.exception, ValueError) and "must be a local file" in str(refused.exception)
+    assert not (tmp_path / "x.nwb.zarr").exists()
+
+
 def test_convert_a_zarr_store_on_s3_to_hdf5(remote, tmp_path):
     from _h5_snapshot import snapshot
 
