@@ -25,7 +25,7 @@ from nwbzarr import NWBZarrIO, WriteError
 from nwbzarr._private_api import sync
 from nwbzarr.errors import FormatError
 from nwbzarr.info import summarise
-from nwbzarr.storage.remote_writes import BoundedFsspecStore, BoundedObjectStore
+from nwbzarr.storage.remote_writes import BoundedFsspecStore, BoundedObjectStore, bounded_writes
 from nwbzarr.writing import INCOMPLETE_ATTR
 
 pytestmark = pytest.mark.timeout(180)
@@ -310,6 +310,26 @@ def test_an_obstore_store_is_bounded_and_named_too(s3):
     with pytest.raises(WriteError) as info, NWBZarrIO(_obstore(s3, "refused.nwb.zarr"), "w") as io:
         io.write(_series_file())
     assert _refused_url_in(str(info.value), s3["server"].stats.failed_paths)
+
+
+@pytest.mark.parametrize("client", ["fsspec", "obstore"])
+def test_set_if_not_exists_takes_one_slot(s3, client):
+    """zarr's default ``set_if_not_exists`` calls ``set``: with one slot, a second slot taken around it
+    would wait forever."""
+    import asyncio
+
+    from zarr.core.buffer import cpu
+
+    store = bounded_writes(FsspecStore.from_url(f"s3://{s3['bucket']}/once.zarr", storage_options=s3["options"])
+                           if client == "fsspec" else _obstore(s3, "once.zarr"))
+
+    async def twice() -> None:
+        for value in (b"first", b"second"):
+            await asyncio.wait_for(store.set_if_not_exists("k", cpu.Buffer.from_bytes(value)), 20)
+
+    with zarr.config.set({"async.concurrency": 1}):
+        sync(twice())
+    assert _store_bytes(_s3_store(s3, "once.zarr")) == {"k": b"first"}
 
 
 def test_the_bounded_store_pickles_with_its_options(s3):

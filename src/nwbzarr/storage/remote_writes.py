@@ -55,17 +55,14 @@ def _object_store_url(store: Store) -> str:
 
 
 class BoundedWrites:
-    """Mixin for a remote store class: ``set``, ``set_if_not_exists`` and ``delete`` each take a slot of the
-    shared request limit, and their failures name the key and the URL."""
+    """Mixin for a remote store class: ``set`` and ``delete`` each take a slot of the shared request limit,
+    and their failures name the key and the URL. (zarr's ``Store.set_if_not_exists`` calls ``set``: a store
+    whose own version does not must bound it itself, as ``BoundedObjectStore`` does; never around ``set``.)"""
 
     async def set(self, key: str, value: Any, byte_range: tuple[int, int] | None = None) -> None:
         async with request_slot(self):  # type: ignore[arg-type]
             put = super().set(key, value) if byte_range is None else super().set(key, value, byte_range)  # type: ignore[misc]
             await _named(self, "storing", key, put)
-
-    async def set_if_not_exists(self, key: str, value: Any) -> None:
-        async with request_slot(self):  # type: ignore[arg-type]
-            await _named(self, "storing", key, super().set_if_not_exists(key, value))  # type: ignore[misc]
 
     async def delete(self, key: str) -> None:
         async with request_slot(self):  # type: ignore[arg-type]
@@ -87,6 +84,10 @@ class BoundedFsspecStore(BoundedWrites, FsspecStore):
 
 class BoundedObjectStore(BoundedWrites, ObjectStore):
     """An obstore ``ObjectStore`` whose writes are bounded by the shared request limit (see the module)."""
+
+    async def set_if_not_exists(self, key: str, value: Any) -> None:  # one conditional PUT, not via set()
+        async with request_slot(self):
+            await _named(self, "storing", key, super().set_if_not_exists(key, value))
 
 
 def bounded_writes(store: Store) -> Store:
