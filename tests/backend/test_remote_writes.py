@@ -110,8 +110,8 @@ def test_a_store_opened_for_writing_by_url_bounds_its_writes(s3):
     given = FsspecStore.from_url(f"s3://{s3['bucket']}/y.nwb.zarr", storage_options=s3["options"])
     with NWBZarrIO(given, "w") as io:  # a store given as it is: written through its bounded form
         io.write(_series_file())
-        session_store = io.write_session().store
-        assert type(session_store) is BoundedFsspecStore and session_store.fs is given.fs
+        assert type(io.store) is BoundedFsspecStore and io.store.fs is given.fs
+        assert io.write_session().store is io.store
     with NWBZarrIO(given, "r") as io:
         np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
 
@@ -150,6 +150,23 @@ def test_zarr_own_chunk_writes_are_bounded_too(s3, limit):
     assert s3["server"].stats.peak_in_flight == limit
     with NWBZarrIO(url, "r", storage_options=s3["options"]) as io:
         np.testing.assert_array_equal(io.read().acquisition["sharded"].data[:], DATA)
+
+
+def test_a_migration_to_a_given_s3_store_is_bounded(s3, tmp_path):
+    """``migrate`` into a store object (not a URL): chunks and thousands-at-once documents within the limit."""
+    from nwbzarr.migrate import migrate
+
+    local = tmp_path / "x.nwb.zarr"
+    with NWBZarrIO(local, "w") as io:
+        io.write(_series_file())
+    s3["server"].delay = 0.02
+    target = FsspecStore.from_url(f"s3://{s3['bucket']}/legacy.nwb.zarr", storage_options=s3["options"])
+    with zarr.config.set({"async.concurrency": 2}):
+        report = migrate(str(local), target, "v2")
+    assert report.ok, report
+    assert s3["server"].stats.peak_in_flight == 2 and s3["server"].stats.puts > 80
+    with NWBZarrIO(target, "r") as io:
+        np.testing.assert_array_equal(io.read().acquisition["ts"].data[:], DATA)
 
 
 @pytest.mark.parametrize("context", ["spawn", "fork"])

@@ -12,6 +12,7 @@ from zarr.storage import FsspecStore, LocalStore
 
 from .._private_api import open_store as open_zarr_store
 from .._private_api import store_is_open, sync
+from ..storage.remote_writes import bounded_writes
 from ..storage.url import NON_REMOTE_SCHEMES, local_store_kind, open_store
 
 
@@ -27,6 +28,8 @@ def open_location(path: Any, read_only: bool, storage_options: dict | None = Non
                 store = store.with_read_only(True)
             except (NotImplementedError, AttributeError):
                 pass
+        elif not read_only:
+            store = bounded_writes(store)  # a remote store's writes within the shared request limit
         return store, store_location(store)
     if isinstance(path, Path):
         path = str(path)

@@ -16,8 +16,9 @@ from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
+from .._private_api import bounded_map
 from ..storage.batch import get_many
-from ..storage.remote import get_value, request_slot
+from ..storage.remote import get_value, is_remote, request_limit, request_slot
 from .base import check_node_depth, document_of, encode_json, to_buffer
 
 LIST_CONCURRENCY = 64  # directory listings and document reads in flight while walking a hierarchy
@@ -48,9 +49,14 @@ def encoded_documents(documents: Mapping[str, dict[str, Any]]) -> list[tuple[str
 
 
 async def write_documents(store: Store, documents: Mapping[str, dict[str, Any]]) -> None:
-    """Write metadata documents (key -> JSON object) concurrently, serialised as ``encode_json`` does.
+    """Write metadata documents (key -> JSON object) concurrently, serialised as ``encode_json`` does; to a
+    remote store at most zarr's ``async.concurrency`` at a time (a migration writes thousands at once).
     The one place nwbzarr writes metadata documents outside a chunk batch."""
-    await asyncio.gather(*(store.set(key, value) for key, value in encoded_documents(documents)))
+    items = encoded_documents(documents)
+    if is_remote(store):
+        await bounded_map(items, store.set, limit=request_limit())
+        return
+    await asyncio.gather(*(store.set(key, value) for key, value in items))
 
 
 async def walk_hierarchy(
