@@ -37,17 +37,17 @@ class NWBZarrIO(ZarrIO):
 
         if manager is not None and extensions is not None:
             raise ValueError("give either manager= or extensions=, not both: extensions build a new manager")
-        reads_existing = mode in ("r", "r-", "r+", "a")
-        if manager is None:
-            type_map = _with_extensions(get_type_map(), extensions)
-            if load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
-                ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
-            manager = BuildManager(type_map)
-        elif load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
-            ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
-        super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
-                         force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links,
-                         lock_timeout=lock_timeout)
+        type_map = manager.type_map if manager is not None else _with_extensions(get_type_map(), extensions)
+        super().__init__(path, mode=mode, manager=manager or BuildManager(type_map),
+                         storage_options=storage_options, force_overwrite=force_overwrite, zarr_format=zarr_format,
+                         external_links=external_links, lock_timeout=lock_timeout)
+        if load_namespaces and mode in ("r", "r-", "r+", "a"):
+            # through the store just opened (its nodes are the ones read() uses): no second open, no re-reads
+            try:
+                self.load_namespaces_io(type_map)
+            except BaseException:
+                self.close()
+                raise
 
     def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
                clear_cache: bool = False, cache_spec: bool = True, container: Any = None,

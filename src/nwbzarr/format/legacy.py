@@ -87,8 +87,9 @@ class LegacyLayout(Layout):
     zarr_format = 2
 
     # --- reading ---------------------------------------------------------------------------
-    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        docs = zmetadata_documents(await read_json(store, CONSOLIDATED)) if use_consolidated else None
+    async def load_nodes(self, store: Store, use_consolidated: bool = True,
+                         seen: dict[str, Any] | None = None) -> dict[str, NodeInfo]:
+        docs = zmetadata_documents(await read_json(store, CONSOLIDATED, seen)) if use_consolidated else None
         if docs is None:
             docs = await read_documents(store, list(NODE_DOCS))
             for found in (await walk_hierarchy(store, _node_keys, _is_document, _is_group)).values():

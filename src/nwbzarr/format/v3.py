@@ -75,8 +75,9 @@ class CurrentLayout(Layout):
     zarr_format = 3
 
     # --- reading ---------------------------------------------------------------------------
-    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        root = await read_json(store, META_NAME)
+    async def load_nodes(self, store: Store, use_consolidated: bool = True,
+                         seen: dict[str, Any] | None = None) -> dict[str, NodeInfo]:
+        root = await read_json(store, META_NAME, seen)
         docs = root_documents(root, use_consolidated)
         if docs is None:
             walked = await walk_hierarchy(store, lambda path: [meta_key(path)], _is_document, _is_group)
