@@ -8,6 +8,7 @@ from typing import Any
 from hdmf.build import BuildManager, TypeMap
 from zarr.abc.store import Store
 
+from ..storage.remote_clients import split_client
 from .io import ZarrIO
 from .links import DEFAULT_POLICY
 
@@ -84,12 +85,13 @@ def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:
 def read_nwb(path: Any, storage_options: dict | None = None, external_links: str = DEFAULT_POLICY) -> Any:
     """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file.
 
-    ``s3://`` URLs given without ``storage_options`` are read anonymously (``{"anon": True}``), as
-    hdmf-zarr does; pass ``storage_options`` for credentials or another endpoint. ``external_links``: which
-    other stores links and references may open (see ``ZarrIO``)."""
+    ``s3://`` URLs given without ``storage_options`` (or with only a ``remote_client``) are read anonymously
+    (``{"anon": True}``; obstore: ``skip_signature``), as hdmf-zarr does; pass ``storage_options`` for
+    credentials or another endpoint. ``external_links``: which other stores links and references may open
+    (see ``ZarrIO``)."""
     if isinstance(path, Path):
         path = str(path)
-    if storage_options is None and isinstance(path, str) and path.startswith("s3://"):
-        storage_options = {"anon": True}
+    if isinstance(path, str) and path.startswith("s3://") and not split_client(storage_options)[1]:
+        storage_options = {**(storage_options or {}), "anon": True}
     io = NWBZarrIO(path, mode="r", storage_options=storage_options, external_links=external_links)
     return io.read()
