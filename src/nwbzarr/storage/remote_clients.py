@@ -54,6 +54,15 @@ def split_client(options: dict[str, Any] | None) -> tuple[str | None, dict[str, 
     return rest.pop(CLIENT_OPTION, None), rest
 
 
+def fsspec_read_options(scheme: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Options of a read-only fsspec store: for s3, ``max_concurrency=1`` unless given, since s3fs otherwise
+    asks every object's size (a HEAD request) before reading it, to split objects over 50 MB into parallel
+    range requests; Zarr chunks are read concurrently by nwbzarr already, so that doubled the requests."""
+    if scheme in ("s3", "s3a"):
+        return {"max_concurrency": 1, **options}
+    return options
+
+
 def obstore_store(url: str, read_only: bool, options: dict[str, Any] | None) -> Store:
     """zarr's ``ObjectStore`` on ``obstore.store.from_url(url, ...)`` for s3/gs/az/http(s) URLs, with nwbzarr's
     retry policy unless ``options`` bring a ``retry_config``, and plain-HTTP endpoints allowed."""

@@ -197,5 +197,7 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
 
         return obstore_store(spec, read_only, kwargs)
     from nwbzarr.storage.remote import remote_storage_options  # http(s): retry transient errors
+    from nwbzarr.storage.remote_clients import fsspec_read_options
 
-    return FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, kwargs), read_only=read_only)
+    options = fsspec_read_options(scheme, kwargs) if read_only else kwargs
+    return FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, options), read_only=read_only)
