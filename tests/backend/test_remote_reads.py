@@ -216,3 +216,42 @@ def _chain(err: BaseException) -> list[BaseException]:
         out.append(err)
         err = err.__cause__ or err.__context__
     return out
+
+
+N_LABELS = 80_000  # text over 1 MB: read in slices through zarr's own array reads, not whole
+LABEL_CHUNK = 1000
+
+
+@pytest.fixture(scope="module")
+def served_text(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store whose one big dataset is text (read by zarr's AsyncArray, not nwbzarr's numeric chunk reader)."""
+    from hdmf.common import DynamicTable, VectorData
+
+    root = tmp_path_factory.mktemp("served-text")
+    nwb = NWBFile(session_description="text", identifier="remote-text",
+                  session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
+    labels = np.array([f"label-{i}" for i in range(N_LABELS)], dtype=object)
+    table = DynamicTable(name="labels", description="many text rows", id=list(range(N_LABELS)),
+                         columns=[VectorData(name="label", description="text",
+                                             data=ZarrDataIO(labels, chunks=(LABEL_CHUNK,)))])
+    nwb.create_processing_module("text", "text data").add(table)
+    with NWBZarrIO(str(root / "t.nwb.zarr"), "w") as io:
+        io.write(nwb)
+    return root
+
+
+def test_zarr_array_reads_share_the_limit(served_text: Path, client: dict) -> None:
+    """Four threads slicing a text dataset at once (zarr's own reads, each bounded alone by
+    ``async.concurrency``): together they still never exceed the one shared limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    part = N_LABELS // 4
+    with serve_directory(served_text, max_connections=2, delay=0.005) as server, \
+            zarr.config.set({"async.concurrency": 2}), \
+            NWBZarrIO(server.url("t.nwb.zarr"), "r", storage_options=client) as io:
+        column = io.read().processing["text"]["labels"]["label"].data
+        with ThreadPoolExecutor(4) as pool:
+            parts = list(pool.map(lambda i: column[i * part:(i + 1) * part], range(4)))
+    assert [str(x) for x in np.concatenate(parts)[::9999]] == [f"label-{i}" for i in range(0, N_LABELS, 9999)]
+    assert server.stats.reset == 0
+    assert server.stats.peak_in_flight == 2

@@ -23,6 +23,7 @@ from zarr.storage import StorePath
 
 from .._private_api import ArrayV2Metadata
 from ..errors import LegacyWarning
+from ..storage.remote import limited
 from .attributes import DIMS_ATTR, HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR
 from .base import (
     ArraySpec,
@@ -380,7 +381,7 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
         metadata = safe_v2_metadata(ArrayV2Metadata.from_dict(meta))
     except Exception as exc:
         raise FormatError(f"{store_name(store)}: dataset {where}: .zarray cannot be used ({exc})") from exc
-    return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
+    return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(limited(store), path)), where)
 
 
 class NamedArray:
