@@ -68,16 +68,38 @@ def test_second_open_asks_no_more_than_the_first(served: Path, zarr_format: int)
     assert sorted(second) == sorted(first)
 
 
+@pytest.mark.parametrize("client", ["fsspec", "obstore"])
 @pytest.mark.parametrize(("folder", "bound"), [("hdmf_zarr_0.14", 28), ("hdmf_zarr_0.13", 30)])
 def test_hdmf_zarr_stores_open_and_read_in_few_requests(shared_data: Path, tmp_path: Path, folder: str,
-                                                        bound: int) -> None:
+                                                        bound: int, client: str) -> None:
     """The sample file written by hdmf-zarr (v3 with inline consolidated metadata; legacy with .zmetadata):
-    one root document, then its 23 scalars and small arrays, each once (before: 49 and 52 requests)."""
+    one root document, then its 23 scalars and the arrays building its tables reads (ids, region indices),
+    each once and in one batch (before: 49 and 52 requests, one round trip per table)."""
     shutil.copytree(shared_data / folder / "sample.nwb.zarr", tmp_path / "sample.nwb.zarr")
-    with serve_directory(tmp_path) as server:
+    with serve_directory(tmp_path, delay=0.02) as server:
         url = server.url("sample.nwb.zarr")
-        opened = _requests(server, url, read=False)
-        read = _requests(server, url, read=True)
-    assert len(opened) <= 2
+        options = {"remote_client": client}
+        first = server.stats.waves
+        with NWBZarrIO(url, "r", storage_options=options) as io:
+            opened_waves = server.stats.waves - first
+            opened = list(server.stats.paths)
+            nwb = io.read()
+            read_waves = server.stats.waves - first - opened_waves
+            read = server.stats.paths[len(opened):]
+            remote = _preloaded_values(nwb)
+    assert len(opened) <= 2 and opened_waves <= 2
     assert len(read) <= bound, read
     assert max(Counter(read).values()) == 1
+    # the 23 reads in batches of at most async.concurrency (10); before, one round trip per table: 14
+    assert read_waves <= 4, read_waves
+    with NWBZarrIO(tmp_path / "sample.nwb.zarr", "r") as io:
+        local = _preloaded_values(io.read())
+    assert remote == local
+
+
+def _preloaded_values(nwb) -> dict:
+    """What the batch read ahead: table ids, region indices, the file's dates and experimenters."""
+    return {"units": list(nwb.units.id[:]), "trials": list(nwb.trials.id[:]),
+            "es_electrodes": list(nwb.acquisition["es"].electrodes.data[:]),
+            "units_electrodes": [list(e.index) for e in nwb.units["electrodes"][:]],
+            "dates": list(nwb.file_create_date), "experimenter": list(nwb.experimenter)}
