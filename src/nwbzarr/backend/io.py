@@ -24,6 +24,7 @@ from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
+from ..storage.remote import is_remote as reads_over_network
 from ..storage.url import is_hdf5_file
 from ..writing.documents import put_documents
 from ..writing.queue import ZarrIODataChunkIteratorQueue
@@ -645,7 +646,10 @@ class ZarrIO(HDMFIO):
     def load_namespaces_io(self, namespace_catalog: NamespaceCatalog | TypeMap,
                            namespaces: list[str] | None = None) -> dict:
         catalog = getattr(namespace_catalog, "namespace_catalog", namespace_catalog)  # a TypeMap's catalog
-        readers = self.spec_readers(namespaces, loaded=_loaded_versions(catalog))
+        # remote: a namespace the catalog holds at the cached version is not fetched (hdmf ignores it); local
+        # stores read every cached spec, so a damaged one is named at open as NWBHDF5IO and hdmf-zarr do
+        loaded = _loaded_versions(catalog) if reads_over_network(self.store) else None
+        readers = self.spec_readers(namespaces, loaded=loaded)
         if not readers:
             return {}
         return namespace_catalog.load_namespaces("namespace", reader=readers)
