@@ -19,6 +19,8 @@ class NWBZarrIO(ZarrIO):
     ``load_namespaces`` (on by default) loads the namespaces cached in an existing file, so files with
     extensions open without importing them; ``extensions`` adds namespace YAML paths or a TypeMap.
     ``external_links``: which other stores links and references may open (``ZarrIO``; default ``"relative"``).
+    ``storage_options={"remote_client": "obstore", ...}`` reads a remote URL through obstore instead of fsspec.
+    The store is opened once: the namespaces are loaded through it, and read() reuses what the open read.
     """
 
     def __init__(
