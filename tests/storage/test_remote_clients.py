@@ -88,3 +88,11 @@ def test_fsspec_s3_options_are_translated_for_obstore() -> None:
 def test_unknown_obstore_option_is_refused() -> None:
     with pytest.raises(Exception, match="bogus"):
         open_store("s3://bucket/x.zarr", remote_client="obstore", bogus=1)
+
+
+def test_read_only_s3_fsspec_stores_ask_no_size_first() -> None:
+    """s3fs heads every object before a whole read unless max_concurrency is 1: nwbzarr's read-only default
+    (S3 request counts: tests/backend/test_remote_options.py); a caller's value and writable opens keep theirs."""
+    assert open_store("s3://bucket/x.zarr", anon=True).fs.max_concurrency == 1
+    assert open_store("s3://bucket/x.zarr", anon=True, max_concurrency=4).fs.max_concurrency == 4
+    assert open_store("s3://bucket/x.zarr", mode="a", anon=True).fs.max_concurrency != 1
