@@ -105,14 +105,15 @@ def test_extension_file_opens_from_a_custom_endpoint(bucket, opts, read_opts, ex
 
 @pytest.fixture()
 def recorder(s3_server, tmp_path, monkeypatch):
-    """``record()`` -> a context recording the requests the moto server answers (moto's recorder, kept in
-    ``tmp_path``); the block's requests as ``(method, path)`` pairs are in the list it yields."""
+    """``record()`` -> a context recording the requests the moto server answers (moto's recorder, whose file,
+    named when moto was imported and relative to the working directory, is kept in ``tmp_path``); the block's
+    requests as ``(method, path)`` pairs are in the list it yields."""
     import contextlib
     import json
 
     import requests
 
-    monkeypatch.setenv("MOTO_RECORDER_FILEPATH", str(tmp_path / "moto-recording"))
+    monkeypatch.chdir(tmp_path)
     api = f"{s3_server['endpoint_url']}/moto-api/recorder"
 
     @contextlib.contextmanager
