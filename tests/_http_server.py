@@ -20,7 +20,8 @@ from pathlib import Path
 @dataclass
 class ServerStats:
     """What the server saw: requests answered (any status), body bytes sent, connections reset because of
-    the cap, 503s sent, and the most requests in flight at once (counting the ones reset)."""
+    the cap, 503s sent, the most requests in flight at once (counting the ones reset), and the waves of
+    requests (one that finds none in flight starts a wave: with a delay set, the client's round trips)."""
 
     requests: int = 0
     bytes_sent: int = 0
@@ -28,6 +29,7 @@ class ServerStats:
     unavailable: int = 0
     peak_in_flight: int = 0
     in_flight: int = 0
+    waves: int = 0  # requests that found none in flight: the client's round trips (with a delay set)
     paths: list[str] = field(default_factory=list)
 
 
@@ -52,6 +54,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 stats.reset += 1
                 self._reset()
                 return
+            stats.waves += stats.in_flight == 0
             stats.in_flight += 1
             stats.requests += 1
             stats.paths.append(self.path)

@@ -15,7 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repeatable; VALUE is read as JSON "
-                       "when it parses, else as text. s3:// reads default to anon=true.")
+                       "when it parses, else as text. s3:// reads default to anon=true. remote_client=obstore "
+                       "reads through obstore instead of fsspec.")
 STORAGE_OPTION = typer.Option(None, "--storage-option", help=STORAGE_OPTION_HELP)  # shared by every command
 SOURCE_STORAGE_OPTION = typer.Option(  # convert's: a remote source on another endpoint or with other credentials
     None, "--source-storage-option",
@@ -39,9 +40,11 @@ def parse_storage_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def _read_options(path: str, pairs: list[str] | None) -> dict[str, Any] | None:
     """The options a command reads ``path`` with: those given, else anonymous for ``s3://`` (``read_nwb``'s)."""
+    from .storage.remote_clients import split_client
+
     options = parse_storage_options(pairs)
-    if not options and path.startswith("s3://"):
-        return {"anon": True}
+    if path.startswith("s3://") and not split_client(options)[1]:  # nothing but the client chosen
+        return {**options, "anon": True}
     return options or None
 
 

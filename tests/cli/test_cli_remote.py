@@ -106,6 +106,21 @@ def test_s3_reads_are_anonymous_by_default(remote, make_public, no_aws_credentia
     assert signed.exit_code != 0 and "credentials" in str(signed.exception)
 
 
+def test_obstore_client_reads_as_fsspec_does(remote, make_public, no_aws_credentials, monkeypatch):
+    """``--storage-option remote_client=obstore``: the same output as the local copy, with the endpoint and
+    signing options given (fsspec spellings), and unsigned by default when only the client is chosen."""
+    flags = ["--storage-option", "remote_client=obstore"]
+    make_public("cli-remote")
+    signed = [*flags, *remote["flags"], "--storage-option", "key=testing", "--storage-option", "secret=testing"]
+    code, out = _run("info", remote["url"], *signed)
+    assert code == 0, out
+    assert out == _run("info", remote["local"])[1]
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")  # the endpoint comes from AWS_ENDPOINT_URL here
+    code, out = _run("info", remote["url"], *flags)
+    assert code == 0, out
+    assert out == _run("info", remote["local"])[1]
+
+
 def test_malformed_storage_option_is_refused():
     code, out = _run("info", "s3://bucket/x.zarr", "--storage-option", "anon")
     assert code == 2 and "KEY=VALUE" in out

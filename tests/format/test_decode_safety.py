@@ -162,7 +162,9 @@ def test_pickle_anywhere_never_runs_even_with_the_unsafe_opt_in(tmp_path: Path, 
     assert "opt-in is not set" not in report and "read:" in report, report
     lines = dict(line.split(": ", 1) for line in report.splitlines() if line.split(": ", 1)[0] in
                  ("open", "read", "migrate", "convert", "info", "specs", "refs", "truncate"))
-    failing = "open" if array == "cached spec" else "read"
+    # a cached spec of a namespace pynwb already holds at that version is not read at open (hdmf would ignore
+    # it), so the commands reading every cached spec are the ones that meet it
+    failing = "specs" if array == "cached spec" else "read"
     assert f"/{name}" in lines[failing], report
     if array != "numeric":  # a numeric array with a pickle codec is refused when its metadata is parsed
         assert "refusing to unpickle posix.system" in lines[failing], report

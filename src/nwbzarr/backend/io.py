@@ -24,6 +24,7 @@ from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
+from ..storage.remote import is_remote as reads_over_network
 from ..storage.url import is_hdf5_file
 from ..writing.documents import put_documents
 from ..writing.queue import ZarrIODataChunkIteratorQueue
@@ -51,6 +52,8 @@ class ZarrIO(HDMFIO):
     ``lock_timeout`` seconds (0: fails at once, negative: waits for ever), see docs/reliability.md.
     Remote stores get at most zarr's ``async.concurrency`` requests in flight (``zarr.config.set``), and
     http(s) reads retry 429/5xx and dropped connections (nwbzarr.storage.remote, docs/compatibility.md).
+    ``storage_options``: the remote client's options; the key ``"remote_client"`` chooses the client,
+    ``"fsspec"`` (default, or ``$NWBZARR_REMOTE_CLIENT``) or ``"obstore"`` (nwbzarr.storage.remote_clients).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class ZarrIO(HDMFIO):
         self._location: str | None = None
         self._layout: Layout | None = None
         self._nodes: dict[str, NodeInfo] | None = None
+        self._opened_documents: dict[str, Any] | None = None  # what the open read (remote), for the first load
         self._root_builder: GroupBuilder | None = None
         self._reader: TreeReader | None = None
         self._written: dict[int, Builder] = {}
@@ -188,7 +192,8 @@ class ZarrIO(HDMFIO):
         self._store, self._location = loc.open_location(self._path, read_only, self._storage_options)
         if not read_only:
             self._writer_lock = acquire_store_lock(self._store, self._lock_timeout)
-        layout = self._run_sync(detect_layout(self._store))
+        self._opened_documents = {}
+        layout = self._run_sync(detect_layout(self._store, self._opened_documents))
         if self._mode in ("r", "r-", "r+"):
             if layout is None:
                 raise FormatError(f"{self._describe()} is not a Zarr store (no zarr.json, .zgroup or .zmetadata)")
@@ -341,8 +346,10 @@ class ZarrIO(HDMFIO):
 
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
+        seen, self._opened_documents = self._opened_documents, None  # reused once: later loads read afresh
         try:
-            return self._run_sync(self._layout.load_nodes(self.store, use_consolidated=use_consolidated))
+            return self._run_sync(self._layout.load_nodes(self.store, use_consolidated=use_consolidated,
+                                                          seen=seen))
         except FormatError as exc:
             raise with_store(exc, self._describe()) from exc
 
@@ -640,21 +647,30 @@ class ZarrIO(HDMFIO):
 
     def load_namespaces_io(self, namespace_catalog: NamespaceCatalog | TypeMap,
                            namespaces: list[str] | None = None) -> dict:
-        readers = self.spec_readers(namespaces)
+        catalog = getattr(namespace_catalog, "namespace_catalog", namespace_catalog)  # a TypeMap's catalog
+        # remote: a namespace the catalog holds at the cached version is not fetched (hdmf ignores it); local
+        # stores read every cached spec, so a damaged one is named at open as NWBHDF5IO and hdmf-zarr do
+        loaded = _loaded_versions(catalog) if reads_over_network(self.store) else None
+        readers = self.spec_readers(namespaces, loaded=loaded)
         if not readers:
             return {}
         return namespace_catalog.load_namespaces("namespace", reader=readers)
 
-    def spec_readers(self, namespaces: list[str] | None = None) -> dict[str, ZarrSpecReader]:
-        """One ZarrSpecReader per cached namespace (its newest cached version)."""
+    def spec_readers(self, namespaces: list[str] | None = None,
+                     loaded: dict[str, str] | None = None) -> dict[str, ZarrSpecReader]:
+        """One ZarrSpecReader per cached namespace (its newest cached version); a namespace whose version
+        ``loaded`` already holds (name -> version) is not read: hdmf ignores it on load anyway."""
         versions = self.get_namespace_versions()
         wanted = namespaces if namespaces is not None else list(versions)
         readers = {}
         for ns in wanted:
             if ns not in versions:
                 raise KeyError(f"namespace {ns!r} is not cached in {self._describe()}")
-            texts = self._read_spec_texts(f"{SPEC_LOC}/{ns}/{versions[ns]}")
-            readers[ns] = ZarrSpecReader(texts, source=f"{self._location}:/{SPEC_LOC}/{ns}/{versions[ns]}")
+            source = f"{self._location}:/{SPEC_LOC}/{ns}/{versions[ns]}"
+            if (loaded or {}).get(ns) == versions[ns]:
+                readers[ns] = ZarrSpecReader.already_loaded(ns, versions[ns], source)
+            else:
+                readers[ns] = ZarrSpecReader(self._read_spec_texts(f"{SPEC_LOC}/{ns}/{versions[ns]}"), source)
         return readers
 
     def get_namespace_versions(self) -> dict[str, str]:
@@ -709,6 +725,13 @@ class ZarrIO(HDMFIO):
             if os.path.isdir(candidate):
                 return candidate
         return None
+
+
+def _loaded_versions(catalog: Any) -> dict[str, str]:
+    """The version of every namespace a NamespaceCatalog holds (name -> version)."""
+    if not isinstance(catalog, NamespaceCatalog):
+        return {}
+    return {name: str(catalog.get_namespace(name).get("version")) for name in catalog.namespaces}
 
 
 def _export_write_args(number_of_jobs: int, max_threads_per_process: int | None, multiprocessing_context: Any,

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore
+from zarr.storage import FsspecStore, LocalStore, ObjectStore
 
 from .._private_api import open_store as open_zarr_store
 from .._private_api import store_is_open, sync
+from ..storage.remote_clients import obstore_store_options, obstore_url
 from ..storage.remote_writes import bounded_writes
 from ..storage.url import NON_REMOTE_SCHEMES, local_store_kind, open_store
 
@@ -71,6 +72,8 @@ def store_location(store: Store) -> str | None:
     if isinstance(store, FsspecStore):
         protocol = store.fs.protocol[0] if isinstance(store.fs.protocol, (tuple, list)) else store.fs.protocol
         return f"{protocol}://{store.path}" if protocol not in ("file", "local") else store.path
+    if isinstance(store, ObjectStore):
+        return obstore_url(store.store)
     for attr in ("root", "path"):
         value = getattr(store, attr, None)
         if isinstance(value, (str, Path)):
@@ -79,7 +82,10 @@ def store_location(store: Store) -> str | None:
 
 
 def is_remote_store(store: Store) -> bool:
-    """An fsspec store on a file system other than the local disk or memory (hdmf-zarr's ``is_remote``)."""
+    """An fsspec store on a file system other than the local disk or memory (hdmf-zarr's ``is_remote``), or
+    an obstore store of a remote service (s3, gs, az, http)."""
+    if isinstance(store, ObjectStore):
+        return obstore_url(store.store) is not None
     if not isinstance(store, FsspecStore):
         return False
     protocols = store.fs.protocol if isinstance(store.fs.protocol, (tuple, list)) else (store.fs.protocol,)
@@ -145,9 +151,12 @@ def options_for_target(location: str | None, storage_options: dict | None, targe
 
 
 def store_options(store: Store | None) -> dict | None:
-    """The file system options an fsspec store was opened with (a store given as ``path`` brings its own)."""
+    """The file system options an fsspec store was opened with (a store given as ``path`` brings its own);
+    an obstore store's configuration, client and retry options (with ``remote_client='obstore'``)."""
     if isinstance(store, FsspecStore):
         return dict(store.fs.storage_options) or None
+    if isinstance(store, ObjectStore) and obstore_url(store.store) is not None:
+        return obstore_store_options(store.store)
     return None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from hdmf.build import BuildManager, TypeMap
 from zarr.abc.store import Store
 
+from ..storage.remote_clients import split_client
 from .io import ZarrIO
 from .links import DEFAULT_POLICY
 
@@ -18,6 +19,8 @@ class NWBZarrIO(ZarrIO):
     ``load_namespaces`` (on by default) loads the namespaces cached in an existing file, so files with
     extensions open without importing them; ``extensions`` adds namespace YAML paths or a TypeMap.
     ``external_links``: which other stores links and references may open (``ZarrIO``; default ``"relative"``).
+    ``storage_options={"remote_client": "obstore", ...}`` reads a remote URL through obstore instead of fsspec.
+    The store is opened once: the namespaces are loaded through it, and read() reuses what the open read.
     """
 
     def __init__(
@@ -37,17 +40,17 @@ class NWBZarrIO(ZarrIO):
 
         if manager is not None and extensions is not None:
             raise ValueError("give either manager= or extensions=, not both: extensions build a new manager")
-        reads_existing = mode in ("r", "r-", "r+", "a")
-        if manager is None:
-            type_map = _with_extensions(get_type_map(), extensions)
-            if load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
-                ZarrIO.load_namespaces(type_map, path, storage_options=storage_options)
-            manager = BuildManager(type_map)
-        elif load_namespaces and reads_existing and ZarrIO.can_read(path, storage_options):
-            ZarrIO.load_namespaces(manager.type_map, path, storage_options=storage_options)
-        super().__init__(path, mode=mode, manager=manager, storage_options=storage_options,
-                         force_overwrite=force_overwrite, zarr_format=zarr_format, external_links=external_links,
-                         lock_timeout=lock_timeout)
+        type_map = manager.type_map if manager is not None else _with_extensions(get_type_map(), extensions)
+        super().__init__(path, mode=mode, manager=manager or BuildManager(type_map),
+                         storage_options=storage_options, force_overwrite=force_overwrite, zarr_format=zarr_format,
+                         external_links=external_links, lock_timeout=lock_timeout)
+        if load_namespaces and mode in ("r", "r-", "r+", "a"):
+            # through the store just opened (its nodes are the ones read() uses): no second open, no re-reads
+            try:
+                self.load_namespaces_io(type_map)
+            except BaseException:
+                self.close()
+                raise
 
     def export(self, src_io: Any, nwbfile: Any = None, write_args: dict | None = None,
                clear_cache: bool = False, cache_spec: bool = True, container: Any = None,
@@ -84,12 +87,13 @@ def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:
 def read_nwb(path: Any, storage_options: dict | None = None, external_links: str = DEFAULT_POLICY) -> Any:
     """Open an NWB Zarr store and read its NWBFile (lazily); the IO stays open with the file.
 
-    ``s3://`` URLs given without ``storage_options`` are read anonymously (``{"anon": True}``), as
-    hdmf-zarr does; pass ``storage_options`` for credentials or another endpoint. ``external_links``: which
-    other stores links and references may open (see ``ZarrIO``)."""
+    ``s3://`` URLs given without ``storage_options`` (or with only a ``remote_client``) are read anonymously
+    (``{"anon": True}``; obstore: ``skip_signature``), as hdmf-zarr does; pass ``storage_options`` for
+    credentials or another endpoint. ``external_links``: which other stores links and references may open
+    (see ``ZarrIO``)."""
     if isinstance(path, Path):
         path = str(path)
-    if storage_options is None and isinstance(path, str) and path.startswith("s3://"):
-        storage_options = {"anon": True}
+    if isinstance(path, str) and path.startswith("s3://") and not split_client(storage_options)[1]:
+        storage_options = {**(storage_options or {}), "anon": True}
     io = NWBZarrIO(path, mode="r", storage_options=storage_options, external_links=external_links)
     return io.read()

@@ -11,6 +11,7 @@ from ..format.attributes import SPECLOC_ATTR
 from ..format.base import FormatError, NodeInfo, StoredArray
 from ..format.reference import ZarrReference
 from ..format.validate import TYPE_KEYS
+from ..storage.remote import is_remote
 from .arrays import BuilderReferenceDataset, ZarrDataset, compound_dtype_labels, text_numpy_dtype
 from .legacy_scalars import mark_scalar_compounds
 from .spec import SPEC_LOC
@@ -29,6 +30,7 @@ class TreeReader:
         self.builders: dict[str, Any] = {}
         self.pending_refs: dict[str, _PendingReference] = {}
         self.children: dict[str, list[str]] = {}
+        self.preloaded: dict[str, Any] = {}  # path -> stored values of arrays read with the scalars
         for path in nodes:
             if path:
                 parent = path.rsplit("/", 1)[0] if "/" in path else ""
@@ -38,7 +40,7 @@ class TreeReader:
         spec_loc = (self.nodes[""].document.get("attributes") or {}).get(SPECLOC_ATTR, SPEC_LOC)
         skip = {spec_loc} if isinstance(spec_loc, str) else set()
         mark_scalar_compounds(self.nodes, getattr(self.io.manager, "type_map", None))
-        scalars = self._read_scalars(skip)
+        scalars, self.preloaded = self._read_eagerly(skip)
         root = self._build_group("", None, skip, scalars)
         self._attach_links_and_refs()
         return root
@@ -97,7 +99,10 @@ class TreeReader:
             # fixed-length bytes (kept by conversions) get no variable-length dtype: their own is the right one
             ascii_label = (node.hdmf_dtype or "").lower() in ("ascii", "bytes")
             kwargs["dtype"] = text_numpy_dtype(bytes if ascii_label else node.text_type)
-        return ZarrDataset(self.io, node)
+        dataset = ZarrDataset(self.io, node)
+        if self.preloaded.get(node.path) is not None:
+            dataset.preload(self.preloaded[node.path])
+        return dataset
 
     def _scalar_value(self, node: NodeInfo, raw: Any) -> tuple[Any, Any]:
         values = self.io.layout.decode_array_values(node, np.asarray(raw))
@@ -113,17 +118,23 @@ class TreeReader:
         return value, None
 
     # --- scalars are read eagerly, all at once --------------------------------------------------
-    def _read_scalars(self, skip: set[str]) -> dict[str, Any]:
-        wanted = []
+    def _read_eagerly(self, skip: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(scalar values, preloaded arrays) by path, read in one concurrent batch: the scalars, and on a remote
+        store also the arrays building the containers reads anyway (see ``_read_when_building``), so
+        ``read()`` costs one or two round trips instead of one per table."""
+        wanted, preload = [], []
+        remote = is_remote(self.io.store)
         for path, node in self.nodes.items():
             if node.kind != "array" or _under(path, skip):
                 continue
             if node.shape == () or node.scalar_as_1d:
                 wanted.append(node)
-        if not wanted:
-            return {}
-        values = self.io._run_sync(_gather_scalars(self.io, wanted))
-        return dict(zip((n.path for n in wanted), values))
+            elif remote and _read_when_building(node):
+                preload.append(node)
+        if not wanted and not preload:
+            return {}, {}
+        values, arrays = self.io._run_sync(_gather(self.io, wanted, preload))
+        return dict(zip((n.path for n in wanted), values)), dict(zip((n.path for n in preload), arrays))
 
     # --- second pass: links and references in attributes -----------------------------------
     def _attach_links_and_refs(self) -> None:
@@ -147,8 +158,45 @@ class _PendingReference:
         self.ref = ref
 
 
-async def _gather_scalars(io: ZarrIO, nodes: list[NodeInfo]) -> list[Any]:
-    return await io.layout.read_small_arrays(io.store, nodes)
+# arrays HDMF and pynwb read whole while building containers: every table's ids and region indices (checked
+# against the table), and the NWBFile's dates and experimenters (converted to lists)
+BUILD_READ_TYPES = frozenset({"ElementIdentifiers", "DynamicTableRegion"})
+BUILD_READ_PATHS = frozenset({"file_create_date", "general/experimenter"})
+PRELOAD_MAX_BYTES = 16 << 20  # never preload more than this of one array (a guard, far above such arrays)
+
+
+def _read_when_building(node: NodeInfo) -> bool:
+    """Whether building the containers reads this whole array anyway (so it may be read with the scalars)."""
+    if node.is_reference or node.is_compound:
+        return False
+    if node.path not in BUILD_READ_PATHS and not any(node.attrs.get(k) in BUILD_READ_TYPES for k in TYPE_KEYS):
+        return False
+    return int(np.prod(node.shape, dtype=np.int64)) * 16 <= PRELOAD_MAX_BYTES
+
+
+async def _gather(io: ZarrIO, scalars: list[NodeInfo], arrays: list[NodeInfo]) -> tuple[list[Any], list[Any]]:
+    """The scalars and the whole arrays, fetched concurrently within the shared request limit."""
+    import asyncio
+
+    async def none() -> list[Any]:
+        return []
+
+    first = io.layout.read_small_arrays(io.store, scalars) if scalars else none()
+    return tuple(await asyncio.gather(first, _read_whole(io, arrays)))
+
+
+async def _read_whole(io: ZarrIO, nodes: list[NodeInfo]) -> list[Any]:
+    """Whole arrays as their readers return them; None for one that fails (its lazy read raises the error)."""
+    from .._private_api import bounded_map
+    from ..storage.remote import request_limit
+
+    async def one(node: NodeInfo) -> Any:
+        try:
+            return await io.layout.open_array(io.store, node).getitem(...)
+        except Exception:
+            return None
+
+    return list(await bounded_map(((n,) for n in nodes), one, limit=request_limit()))
 
 
 def _under(path: str, prefixes: set[str]) -> bool:

@@ -141,8 +141,10 @@ class Layout(ABC):
 
     # --- reading -------------------------------------------------------------------------
     @abstractmethod
-    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        """Every node of the store by relative path ('' is the root)."""
+    async def load_nodes(self, store: Store, use_consolidated: bool = True,
+                         seen: dict[str, Any] | None = None) -> dict[str, NodeInfo]:
+        """Every node of the store by relative path ('' is the root); ``seen``: documents ``detect_layout``
+        just read (key -> Buffer or None), not asked again."""
 
     @abstractmethod
     def open_array(self, store: Store, node: NodeInfo) -> StoredArray:

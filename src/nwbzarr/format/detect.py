@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
@@ -25,19 +27,24 @@ def get_layout(name: str | int | None) -> Layout:
     return getattr(module, cls_name)()
 
 
-async def detect_layout(store: Store) -> Layout | None:
-    """The layout of an existing store, or None when the store holds no Zarr hierarchy."""
-    if await _present(store, "zarr.json"):
+async def detect_layout(store: Store, seen: dict[str, Any] | None = None) -> Layout | None:
+    """The layout of an existing store, or None when the store holds no Zarr hierarchy. On a remote store
+    the documents read to decide go into ``seen`` (key -> Buffer or None), for ``Layout.load_nodes`` to
+    reuse: ``.zmetadata`` is asked before ``.zgroup``, so a consolidated legacy store needs no ``.zgroup``."""
+    if await _present(store, "zarr.json", seen):
         return get_layout("v3")
-    if await _present(store, ".zgroup") or await _present(store, ".zmetadata"):
+    if await _present(store, ".zmetadata", seen) or await _present(store, ".zgroup", seen):
         return get_layout("legacy")
     return None
 
 
-async def _present(store: Store, key: str) -> bool:
-    """Whether ``key`` exists. On remote stores a read (one request, as ``exists`` is): fsspec's HTTP
-    ``exists`` answers False to any error, so a 403 or a down server would read as "not a Zarr store",
-    while a read raises it with the URL and the status."""
+async def _present(store: Store, key: str, seen: dict[str, Any] | None) -> bool:
+    """Whether ``key`` exists. On remote stores a read (one request, as ``exists`` is), kept in ``seen``:
+    fsspec's HTTP ``exists`` answers False to any error, so a 403 or a down server would read as "not a
+    Zarr store", while a read raises it with the URL and the status."""
     if is_remote(store):
-        return await get_value(store, key, default_buffer_prototype()) is not None
+        value = await get_value(store, key, default_buffer_prototype())
+        if seen is not None:
+            seen[key] = value
+        return value is not None
     return await store.exists(key)

@@ -26,9 +26,16 @@ LIST_CONCURRENCY = 64  # directory listings and document reads in flight while w
 NodeDocuments = dict[str, dict[str, Any]]  # one node's documents: key -> JSON object
 
 
-async def read_json(store: Store, key: str) -> dict[str, Any] | None:
-    """A metadata document from the store, or None when the key is absent."""
-    buf = await get_value(store, key, default_buffer_prototype())  # remote: within the shared request limit
+Seen = dict[str, Any]  # key -> what a read of it gave (a Buffer, or None when absent): reads to reuse once
+
+
+async def read_json(store: Store, key: str, seen: Seen | None = None) -> dict[str, Any] | None:
+    """A metadata document from the store, or None when the key is absent; taken from ``seen`` when an
+    earlier step of the same open already read it (``detect_layout``), so a remote open asks once."""
+    if seen is not None and key in seen:
+        buf = seen[key]
+    else:
+        buf = await get_value(store, key, default_buffer_prototype())  # remote: within the shared request limit
     if buf is None:
         return None
     return document_of(buf.to_bytes(), key)

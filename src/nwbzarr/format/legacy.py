@@ -23,6 +23,7 @@ from zarr.storage import StorePath
 
 from .._private_api import ArrayV2Metadata
 from ..errors import LegacyWarning
+from ..storage.remote import limited
 from .attributes import DIMS_ATTR, HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, LEGACY_LINK_ATTR
 from .base import (
     ArraySpec,
@@ -87,8 +88,9 @@ class LegacyLayout(Layout):
     zarr_format = 2
 
     # --- reading ---------------------------------------------------------------------------
-    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        docs = zmetadata_documents(await read_json(store, CONSOLIDATED)) if use_consolidated else None
+    async def load_nodes(self, store: Store, use_consolidated: bool = True,
+                         seen: dict[str, Any] | None = None) -> dict[str, NodeInfo]:
+        docs = zmetadata_documents(await read_json(store, CONSOLIDATED, seen)) if use_consolidated else None
         if docs is None:
             docs = await read_documents(store, list(NODE_DOCS))
             for found in (await walk_hierarchy(store, _node_keys, _is_document, _is_group)).values():
@@ -379,7 +381,7 @@ def open_v2_array(store: Store, path: str, zarray: dict, dtype: np.dtype | None)
         metadata = safe_v2_metadata(ArrayV2Metadata.from_dict(meta))
     except Exception as exc:
         raise FormatError(f"{store_name(store)}: dataset {where}: .zarray cannot be used ({exc})") from exc
-    return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(store, path)), where)
+    return NamedArray(AsyncArray(metadata=metadata, store_path=StorePath(limited(store), path)), where)
 
 
 class NamedArray:

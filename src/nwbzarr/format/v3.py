@@ -19,6 +19,7 @@ from zarr import AsyncArray
 from zarr.abc.store import Store
 from zarr.storage import StorePath
 
+from ..storage.remote import limited
 from . import attributes as attr_codec
 from .attributes import HIDDEN_ATTRS, LEGACY_DTYPE_ATTR, V3_DTYPE_ATTR, V3_LINKS_ATTR, V3_REF_FIELDS_ATTR
 from .base import (
@@ -75,8 +76,9 @@ class CurrentLayout(Layout):
     zarr_format = 3
 
     # --- reading ---------------------------------------------------------------------------
-    async def load_nodes(self, store: Store, use_consolidated: bool = True) -> dict[str, NodeInfo]:
-        root = await read_json(store, META_NAME)
+    async def load_nodes(self, store: Store, use_consolidated: bool = True,
+                         seen: dict[str, Any] | None = None) -> dict[str, NodeInfo]:
+        root = await read_json(store, META_NAME, seen)
         docs = root_documents(root, use_consolidated)
         if docs is None:
             walked = await walk_hierarchy(store, lambda path: [meta_key(path)], _is_document, _is_group)
@@ -110,7 +112,7 @@ class CurrentLayout(Layout):
     def open_array(self, store: Store, node: NodeInfo) -> AsyncArray:  # a StoredArray
         """zarr's array, whose failed reads name the store, the dataset and the damaged chunk."""
         metadata = parsed_metadata(node.document, f"{store_name(store)}: array /{node.path}")
-        return CheckedArray(metadata=metadata, store_path=StorePath(store, node.path))
+        return CheckedArray(metadata=metadata, store_path=StorePath(limited(store), node.path))  # remote: bounded
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""

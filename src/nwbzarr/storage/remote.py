@@ -22,7 +22,7 @@ from typing import Any
 
 import zarr
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore, ObjectStore
+from zarr.storage import FsspecStore, LocalStore, ObjectStore, WrapperStore
 
 from nwbzarr._private_api import wrapped_store
 
@@ -83,14 +83,45 @@ def request_slot(store: Store) -> Any:
     return _slot() if is_remote(store) else nullcontext()
 
 
+class RequestLimitedStore(WrapperStore):
+    """A remote store whose every read takes a slot of the shared limit: what zarr's own ``AsyncArray``
+    reads (text and compound datasets, sharded chunks) go through, see ``limited``."""
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+        async with _slot():
+            return await self._store.get(key, prototype, byte_range)
+
+    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> list[Any]:
+        async with _slot():
+            return await self._store.get_partial_values(prototype, key_ranges)
+
+    def __str__(self) -> str:  # error messages name the store itself
+        return str(self._store)
+
+
+def limited(store: Store) -> Store:
+    """``store`` for zarr's array reads: a remote store wrapped so each read takes a slot of the shared
+    limit (nwbzarr's own batched reads unwrap it and take their slots themselves); local stores as they are."""
+    if isinstance(store, RequestLimitedStore) or not is_remote(store):
+        return store
+    return RequestLimitedStore(store)
+
+
+def _unlimited(store: Store) -> Store:
+    """The store inside a RequestLimitedStore (whose reads would take a second slot), else ``store``."""
+    return store._store if isinstance(store, RequestLimitedStore) else store
+
+
 async def get_value(store: Store, key: str, prototype: Any) -> Any:
     """``store.get(key)`` (None when absent) inside a slot of the shared limit."""
+    store = _unlimited(store)
     async with request_slot(store):
         return await store.get(key, prototype=prototype)
 
 
 async def get_values(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
     """The values of ``keys`` (None where absent), fetched concurrently within the shared limit."""
+    store = _unlimited(store)
     if not is_remote(store):  # local: as before, every get at once
         return list(await asyncio.gather(*(store.get(k, prototype=prototype) for k in keys)))
     semaphore = _semaphore()

@@ -136,7 +136,8 @@ def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) ->
     return LocalStore(p, read_only=read_only)
 
 
-def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: Any) -> Store:
+def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_client: str | None = None,
+               **kwargs: Any) -> Store:
     """Build the store named by ``spec``; ``mode`` 'r' gives a read-only store, others writable.
 
     Understands ``sqlite:///f.sqldb``, ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
@@ -145,7 +146,14 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
     (``?branch=``, ``?snapshot=``; see nwbzarr.storage.icechunk), any other fsspec URL (``s3://``, ``gs://``, ``https://``;
     ``kwargs`` become ``storage_options``), and local paths (``.zip``, ``.sqldb``, ``.lmdb``,
     directories). A Store is returned as is. Extra ``kwargs`` go to the store's constructor.
+
+    ``remote_client``: what reads remote URLs, ``"fsspec"`` (``FsspecStore``, the default) or ``"obstore"``
+    (zarr's ``ObjectStore``; s3, gs, az and http(s) URLs); None: ``$NWBZARR_REMOTE_CLIENT``, else fsspec. It may
+    also come as the ``remote_client`` key of the options (see nwbzarr.storage.remote_clients).
     """
+    from nwbzarr.storage.remote_clients import choose_remote_client
+
+    client = choose_remote_client(remote_client)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     read_only = mode == "r"
@@ -184,8 +192,15 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", **kwargs: 
         return open_icechunk_url(spec, mode, **kwargs)
     if scheme in ("h5container", "zipcontainer"):
         return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
-    from nwbzarr.storage.remote import remote_storage_options  # http(s): retry transient errors
     from nwbzarr.storage.remote_writes import bounded_writes  # writes within the shared request limit
 
-    return bounded_writes(FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, kwargs),
+    if client == "obstore":
+        from nwbzarr.storage.remote_clients import obstore_store
+
+        return bounded_writes(obstore_store(spec, read_only, kwargs))
+    from nwbzarr.storage.remote import remote_storage_options  # http(s): retry transient errors
+    from nwbzarr.storage.remote_clients import fsspec_read_options
+
+    options = fsspec_read_options(scheme, kwargs) if read_only else kwargs
+    return bounded_writes(FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, options),
                                                read_only=read_only))
