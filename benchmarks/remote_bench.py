@@ -255,8 +255,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out["requests"] = statistics.median(r["requests"] for r in runs)
         out["bytes"] = statistics.median(r["bytes_out"] + r["bytes_in"] for r in runs)
         out["peak_in_flight"] = max(r["peak_in_flight"] for r in runs)
+        out["methods"] = runs[-1]["methods"]  # of the last run
     extras = {k: v for k, v in runs[-1].items()
-              if k not in ("seconds", "requests", "bytes_out", "bytes_in", "peak_in_flight")}
+              if k not in ("seconds", "requests", "bytes_out", "bytes_in", "peak_in_flight", "methods")}
     return {**extras, **out}
 
 

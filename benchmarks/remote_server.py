@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class Counters:
     bytes_in: int = 0  # request bodies (S3 PUTs)
     peak_in_flight: int = 0  # most requests arrived and not yet answered, waiting ones included
     in_flight: int = 0
+    methods: dict[str, int] = field(default_factory=dict)  # requests per HTTP method (GET, HEAD, PUT ...)
 
 
 class Gate:
@@ -53,9 +54,10 @@ class Gate:
         self.counters = Counters()
 
     @contextlib.contextmanager
-    def request(self) -> Iterator[None]:
+    def request(self, method: str) -> Iterator[None]:
         """Count one request, wait for a slot, sleep the delay; the body is sent inside the slot."""
         with self.lock:
+            self.counters.methods[method] = self.counters.methods.get(method, 0) + 1
             self.counters.requests += 1
             self.counters.in_flight += 1
             self.counters.peak_in_flight = max(self.counters.peak_in_flight, self.counters.in_flight)
@@ -78,7 +80,7 @@ class Gate:
             in_flight = self.counters.in_flight
             self.counters = Counters(in_flight=in_flight)
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, Any]:
         with self.lock:
             out = asdict(self.counters)
         out.pop("in_flight")
@@ -120,6 +122,9 @@ class _FileHandler(BaseHTTPRequestHandler):
     """GET and HEAD of files under the server's root, with single byte ranges; keep-alive (HTTP/1.1)."""
 
     protocol_version = "HTTP/1.1"
+    # headers and body go out as two writes: with Nagle's algorithm on, the body would wait for the client's
+    # delayed ACK of the headers (up to 40 ms on Linux), a stall no real server has
+    disable_nagle_algorithm = True
     server: DirectoryServer
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
@@ -137,7 +142,7 @@ class _FileHandler(BaseHTTPRequestHandler):
         if control is not None:
             self._send(200, control, {"Content-Type": "application/json"}, head)
             return
-        with self.server.gate.request():
+        with self.server.gate.request(self.command):
             self._serve_file(path, head)
 
     def _serve_file(self, url_path: str, head: bool) -> None:
@@ -266,7 +271,7 @@ class GatedWSGI:
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(control)))])
             return [control]
-        with self.gate.request():
+        with self.gate.request(environ.get("REQUEST_METHOD", "?")):
             environ["wsgi.input"] = _CountingInput(environ["wsgi.input"], self.gate)
             chunks = list(self.app(environ, start_response))  # the answer is built inside the slot
         self.gate.add_bytes(out=sum(len(c) for c in chunks))
@@ -288,7 +293,10 @@ def serve_s3(delay_s: float, max_connections: int) -> Iterator[Served]:
     import logging
 
     from moto.server import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class NoDelayHandler(WSGIRequestHandler):
+        disable_nagle_algorithm = True  # as for the HTTP server: no delayed-ACK stall between headers and body
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
 
@@ -297,7 +305,7 @@ def serve_s3(delay_s: float, max_connections: int) -> Iterator[Served]:
         os.environ.setdefault(var, val)
     gate = Gate(delay_s, max_connections)
     app = GatedWSGI(DomainDispatcherApplication(create_backend_app), gate)
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True, request_handler=NoDelayHandler)
     server.socket.listen(1024)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -320,7 +328,7 @@ def reset_counters(stats_url: str) -> None:
         answer.read()
 
 
-def read_counters(stats_url: str) -> dict[str, int]:
+def read_counters(stats_url: str) -> dict[str, Any]:
     """A server's counters since the last reset."""
     from urllib.request import urlopen
 
