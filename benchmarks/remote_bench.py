@@ -255,9 +255,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out["requests"] = statistics.median(r["requests"] for r in runs)
         out["bytes"] = statistics.median(r["bytes_out"] + r["bytes_in"] for r in runs)
         out["peak_in_flight"] = max(r["peak_in_flight"] for r in runs)
+        out["server_cpu_s"] = statistics.median(r["server_cpu_s"] for r in runs)
         out["methods"] = runs[-1]["methods"]  # of the last run
     extras = {k: v for k, v in runs[-1].items()
-              if k not in ("seconds", "requests", "bytes_out", "bytes_in", "peak_in_flight", "methods")}
+              if k not in ("seconds", "requests", "bytes_out", "bytes_in", "peak_in_flight", "methods", "server_cpu_s")}
     return {**extras, **out}
 
 

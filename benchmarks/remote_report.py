@@ -118,13 +118,16 @@ def reads_table(workload: str, result: dict[str, Any]) -> str:
 
 def writes_table(result: dict[str, Any]) -> str:
     figures = result["backends"]
-    lines = ["| target | write | x local | requests | MB sent | max/min of runs |", "|---|---|---|---|---|---|"]
+    lines = ["| target | write | x local | requests | MB sent | server CPU | max/min of runs |",
+             "|---|---|---|---|---|---|---|"]
     for backend, entry in figures.items():
         figure = entry["write"]
         r = figure_ratio(figures, backend, "write", "write-local")
         lines.append(f"| {entry['label']} (`{backend}`) | {fmt_seconds(figure['median_s'])} | "
                      f"{'-' if r is None else f'{r:.2f}x'} | {figure.get('requests', '-')} | "
-                     f"{_mb(figure['bytes']) if 'bytes' in figure else '-'} | {figure['spread']:.2f} |")
+                     f"{_mb(figure['bytes']) if 'bytes' in figure else '-'} | "
+                     f"{fmt_seconds(figure['server_cpu_s']) if 'server_cpu_s' in figure else '-'} | "
+                     f"{figure['spread']:.2f} |")
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ class Counters:
     peak_in_flight: int = 0  # most requests arrived and not yet answered, waiting ones included
     in_flight: int = 0
     methods: dict[str, int] = field(default_factory=dict)  # requests per HTTP method (GET, HEAD, PUT ...)
+    cpu_start: float = field(default_factory=time.process_time)  # the serving process's CPU time at reset
 
 
 class Gate:
@@ -84,6 +85,8 @@ class Gate:
         with self.lock:
             out = asdict(self.counters)
         out.pop("in_flight")
+        # CPU seconds of the process serving (both servers run in the benchmark's parent, idle otherwise)
+        out["server_cpu_s"] = time.process_time() - out.pop("cpu_start")
         return out
 
     def control(self, path: str) -> bytes | None:
