@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,29 +163,24 @@ def zarr_path(workload: str) -> str:
 
 
 def upload_stores(s3: Served, workloads: list[str], data: Path, progress: Callable[[str], None]) -> None:
-    """Create the bucket and upload the Zarr stores (untimed; the server's delay is off meanwhile)."""
+    """Create the bucket (over HTTP) and put the Zarr stores' objects into it, untimed.
+
+    The objects go straight into moto's S3 backend, which runs in this process: W2's 10,000 objects took
+    50 s as HTTP PUTs (moto's CPU per request), 0.6 s this way; the bucket and objects are the same."""
     import boto3
-    from botocore.config import Config
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
 
     client = boto3.client("s3", endpoint_url=s3.base_url, region_name="us-east-1",
-                          aws_access_key_id=S3_CREDENTIALS["key"], aws_secret_access_key=S3_CREDENTIALS["secret"],
-                          config=Config(max_pool_connections=32))
-    delay, s3.gate.delay_s = s3.gate.delay_s, 0.0
-    try:
-        client.create_bucket(Bucket=BUCKET)
-        for workload in workloads:
-            root = data / zarr_path(workload)
-            files = [p for p in root.rglob("*") if p.is_file()]
-
-            def put(path: Path, root: Path = root, workload: str = workload) -> None:
-                key = f"{zarr_path(workload)}/{path.relative_to(root).as_posix()}"
-                client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
-
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(put, files))
-            progress(f"remote: uploaded {workload} ({len(files)} objects) to s3://{BUCKET}")
-    finally:
-        s3.gate.delay_s = delay
+                          aws_access_key_id=S3_CREDENTIALS["key"], aws_secret_access_key=S3_CREDENTIALS["secret"])
+    client.create_bucket(Bucket=BUCKET)
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for workload in workloads:
+        root = data / zarr_path(workload)
+        files = [p for p in root.rglob("*") if p.is_file()]
+        for path in files:
+            backend.put_object(BUCKET, f"{zarr_path(workload)}/{path.relative_to(root).as_posix()}", path.read_bytes())
+        progress(f"remote: uploaded {workload} ({len(files)} objects) to s3://{BUCKET}")
 
 
 # --- children --------------------------------------------------------------------------------------
