@@ -147,7 +147,8 @@ def clients_table(remote: dict[str, Any]) -> str:
                     continue
                 r = figure_ratio(figures, obstore, measure, default)
                 a, b = figures[default][measure], figures[obstore][measure]
-                faster = "-" if r is None else "obstore" if r < 1 else "default"
+                faster = "-" if r is None else "same (within 5%)" if abs(r - 1) < 0.05 else \
+                    "obstore" if r < 1 else "default"
                 lines.append(f"| {where} | {workload} {MEASURE_LABELS[measure]} | {fmt_seconds(a['median_s'])}, "
                              f"{a['requests']:.0f} req | {fmt_seconds(b['median_s'])}, {b['requests']:.0f} req | "
                              f"{'-' if r is None else f'{r:.2f}'} | {faster} |")
