@@ -1,4 +1,4 @@
 """nwbzarr benchmark suite (issue 8): W1 (one large ElectricalSeries) and W2 (many small objects).
 
-Run ``python -m benchmarks [--quick] [--only W1|W2] [--out results.json]``; see ``benchmarks/README.md``.
+Run ``python -m benchmarks [--quick] [--only W1|W2|remote] [--out results.json]``; see ``benchmarks/README.md``.
 """

@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks [--quick] [--only W1|W2] [--out results.json]``.
+"""Command line: ``python -m benchmarks [--quick] [--only W1|W2|remote] [--out results.json]``.
 
 Prints progress to stderr, the markdown tables and target checks to stdout, and saves the JSON report.
 """
@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from . import report, runner, tasks
+from . import remote_bench, remote_report, report, runner, tasks
 from .workloads import PRESETS
 
 DEFAULT_BACKENDS = {
@@ -62,12 +62,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes, one run per figure (< 2 minutes)")
     size.add_argument("--tiny", action="store_true", help="minimal sizes, for the smoke test")
-    p.add_argument("--only", choices=["W1", "W2"], help="run one workload only")
+    p.add_argument("--only", choices=["W1", "W2", "remote"],
+                   help="run one workload only, or the remote suite (issue 16; not part of the default run)")
     p.add_argument("--repeats", type=int, help="runs per figure (median); default 3 (1 with --quick)")
-    p.add_argument("--backends", help="comma-separated subset of: " + ", ".join(tasks.BACKENDS))
+    p.add_argument("--backends", help="comma-separated subset of: " + ", ".join(tasks.BACKENDS) + "; with "
+                   "--only remote: " + ", ".join([*remote_bench.CLIENTS, *remote_bench.WRITERS]))
     p.add_argument("--out", default="benchmark_results.json", help="where to save the JSON report")
     p.add_argument("--workdir", help="where files are written (default: a temporary directory, removed)")
     p.add_argument("--keep", action="store_true", help="keep the written files")
+    p.add_argument("--delay-ms", type=float, default=20.0,
+                   help="remote suite: delay the servers add to every request (default 20)")
+    p.add_argument("--max-connections", type=int, default=32,
+                   help="remote suite: requests a server answers at once; more wait (default 32)")
     return p.parse_args(argv)
 
 
@@ -87,10 +93,29 @@ def _backends_for(workload: str, chosen: str | None, preset: str) -> list[str]:
     return names if "hdf5" in names else ["hdf5"] + names
 
 
+def _meta(preset: str, repeats: int) -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "preset": preset,
+        "repeats": repeats,
+        "machine": machine_info(),
+        "versions": package_versions(),
+    }
+
+
+def run_remote_suite(args: argparse.Namespace, workdir: Path, preset: str, repeats: int) -> dict[str, Any]:
+    """The remote suite's report dict (meta, remote, targets)."""
+    remote = remote_bench.run_remote(PRESETS[preset], repeats, remote_bench.choose(args.backends), workdir,
+                                     args.delay_ms, args.max_connections, _progress)
+    return {"meta": _meta(preset, repeats), "remote": remote, "targets": remote_report.check_targets(remote)}
+
+
 def run_suite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Run the selected workloads and return the full report dict (meta, workloads, targets)."""
     preset = "quick" if args.quick else "tiny" if args.tiny else "full"
     repeats = args.repeats or DEFAULT_REPEATS[preset]
+    if args.only == "remote":
+        return run_remote_suite(args, workdir, preset, repeats)
     workloads = [args.only] if args.only else ["W1", "W2"]
     results = {}
     for workload in workloads:
@@ -98,13 +123,7 @@ def run_suite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results[workload] = runner.run_workload(workload, PRESETS[preset][workload], backends, repeats,
                                                 workdir, _progress)
     return {
-        "meta": {
-            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "preset": preset,
-            "repeats": repeats,
-            "machine": machine_info(),
-            "versions": package_versions(),
-        },
+        "meta": _meta(preset, repeats),
         "workloads": results,
         "targets": report.check_targets(results),
     }
@@ -120,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(report.markdown(result))
+    print(remote_report.markdown(result) if "remote" in result else report.markdown(result))
     print(f"JSON saved to {args.out}", file=sys.stderr)
     return 0
 
