@@ -43,8 +43,7 @@ from .convert_hdf5 import (
 )
 from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 from .format.reference import ZarrReference
-from .storage.remote_writes import is_url, location_exists
-from .storage.url import is_hdf5_file
+from .storage.url import is_hdf5_file, is_url, location_exists
 
 WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
 OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in memory

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zarr
@@ -146,3 +148,24 @@ def test_open_store_s3_on_moto(s3_server) -> None:
     dest = MemoryStore({})
     n, _, _ = copy_store(again, dest)
     assert n == 5 and np.array_equal(zarr.open_array(dest, path="a")[:], np.arange(20.0))
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{p}/x.sqldb", "icechunk:///{p}/x.icechunk", "lmdb:///{p}/x.lmdb",
+                                 "memory://x", "redis://127.0.0.1:1/0", "file://{p}/x.zarr", "{p}/x.zarr"])
+def test_nwbzarr_store_urls_are_not_remote(url, tmp_path):
+    """URLs of nwbzarr's own stores are no fsspec locations: a conversion's existence check finds their
+    file (or nothing) without asking fsspec, which knows no such protocol."""
+    from nwbzarr.storage.url import is_url, location_exists
+
+    location = url.format(p=tmp_path)
+    assert not is_url(location)
+    assert not location_exists(location)
+    if "{p}/x." in url and not url.startswith(("memory", "redis")):
+        (tmp_path / Path(location).name).mkdir()
+        assert location_exists(location)
+
+
+def test_object_store_urls_are_remote():
+    from nwbzarr.storage.url import is_url
+
+    assert is_url("s3://bucket/x.zarr") and is_url("https://host/x.zarr") and is_url("gs://b/x")

@@ -15,7 +15,6 @@ aiobotocore retry 5xx and throttling).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from zarr.abc.store import Store
@@ -24,7 +23,7 @@ from zarr.storage import FsspecStore, ObjectStore
 from nwbzarr.errors import WriteError
 from nwbzarr.storage.remote import request_slot
 
-__all__ = ["BoundedFsspecStore", "BoundedObjectStore", "bounded_writes", "is_url", "location_exists", "store_url"]
+__all__ = ["BoundedFsspecStore", "BoundedObjectStore", "bounded_writes", "store_url"]
 
 _CALLER_ERRORS = (ValueError, TypeError, NotImplementedError)  # a bad call (read-only store, ...): as zarr raises it
 
@@ -101,19 +100,3 @@ def bounded_writes(store: Store) -> Store:
     if type(store) is ObjectStore:
         return BoundedObjectStore(store.store, read_only=False)
     return store
-
-
-def is_url(location: str) -> bool:
-    """True for a remote URL (``s3://``, ``https://``, ...), False for a local path or ``file://`` URL."""
-    return "://" in location and not location.startswith("file://")
-
-
-def location_exists(location: str, storage_options: dict | None = None) -> bool:
-    """Whether anything is at ``location``: a local path, or any object under a URL's prefix (fsspec,
-    with ``storage_options``); for refusing to overwrite a conversion's target."""
-    if not is_url(location):
-        return os.path.exists(location.removeprefix("file://"))
-    from fsspec.core import url_to_fs
-
-    fs, path = url_to_fs(location, **(storage_options or {}))
-    return bool(fs.exists(path))

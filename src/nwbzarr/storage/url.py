@@ -30,7 +30,7 @@ def is_hdf5_file(path: Any) -> bool:
     except OSError:
         return False
 
-__all__ = ["NON_REMOTE_SCHEMES", "local_store_kind", "open_store"]
+__all__ = ["NON_REMOTE_SCHEMES", "is_url", "local_store_kind", "location_exists", "open_store"]
 
 MODES = ("r", "r+", "a", "w", "w-")
 H5C_MARKER = ".nwbzarr-h5container"
@@ -39,6 +39,8 @@ _LMDB_SUFFIXES = (".lmdb", ".mdb")
 # URL schemes open_store serves without a remote fsspec file system (any other URL is remote storage)
 NON_REMOTE_SCHEMES = ("file", "local", "memory", "sqlite", "lmdb", "dbm", "redis", "rediss", "mongodb",
                       "mongodb+srv", "h5container", "zipcontainer", "icechunk", "icechunk+file")
+# of those, the schemes whose URL names a local file or folder (sqlite:///x.sqldb, icechunk:///dir, ...)
+_FILE_BACKED_SCHEMES = ("sqlite", "lmdb", "dbm", "h5container", "zipcontainer", "icechunk", "icechunk+file")
 
 
 def _file_path(spec: str, scheme: str) -> str:
@@ -204,3 +206,31 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
     options = fsspec_read_options(scheme, kwargs) if read_only else kwargs
     return bounded_writes(FsspecStore.from_url(spec, storage_options=remote_storage_options(scheme, options),
                                                read_only=read_only))
+
+
+def _scheme(location: str) -> str:
+    return location.split("://", 1)[0].lower() if "://" in location else ""
+
+
+def is_url(location: str) -> bool:
+    """True for a remote URL (``s3://``, ``https://``, ...); False for a local path and for the URLs of
+    nwbzarr's own stores (``file://``, ``sqlite://``, ``icechunk://``, ``redis://``, ...)."""
+    return _scheme(location) not in ("", *NON_REMOTE_SCHEMES)
+
+
+def location_exists(location: str, storage_options: dict | None = None) -> bool:
+    """Whether anything is at ``location``: a local path, or any object under a URL's prefix (fsspec,
+    with ``storage_options``); for refusing to overwrite a conversion's target."""
+    scheme = _scheme(location)
+    if scheme in _FILE_BACKED_SCHEMES:  # sqlite:///x.sqldb, icechunk:///dir, ...: the file or folder it names
+        return os.path.exists(_file_path(location, scheme))
+    if scheme in ("file", "local"):
+        return os.path.exists(urlsplit(location).path)
+    if scheme in NON_REMOTE_SCHEMES:  # memory://, redis://, mongodb://: no file to find; the store's mode decides
+        return False
+    if not scheme:
+        return os.path.exists(location)
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(location, **(storage_options or {}))
+    return bool(fs.exists(path))

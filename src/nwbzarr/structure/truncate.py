@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..storage.remote_writes import is_url, location_exists
+from ..storage.url import is_url, location_exists
 from .graph import opened
 from .sources import Source
 

@@ -11,7 +11,7 @@ import numpy as np
 from .._private_api import sync
 from ..backend.location import open_location
 from ..format import ArraySpec, NodeInfo, ZarrReference
-from ..storage.remote_writes import is_url
+from ..storage.url import is_url
 from ..writing.documents import put_documents
 from .model import StructureError
 from .truncate_plan import TruncationPlan, plan_truncation
