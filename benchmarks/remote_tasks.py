@@ -40,30 +40,12 @@ def _open_nwbzarr(task: dict[str, Any], mode: str = "r") -> Any:
     return NWBZarrIO(task["url"], mode)
 
 
-def _obstore_http(task: dict[str, Any]) -> Any:
-    from obstore.store import HTTPStore
-    from zarr.storage import ObjectStore
-
-    store = HTTPStore.from_url(task["url"], client_options={"allow_http": True})
-    return ObjectStore(store, read_only=True)
-
-
-def _obstore_s3(task: dict[str, Any]) -> Any:
-    from obstore.store import S3Store
-    from zarr.storage import ObjectStore
-
-    s3 = task["s3"]
-    bucket, _, prefix = task["url"].removeprefix("s3://").partition("/")
-    store = S3Store(bucket, prefix=prefix, endpoint=s3["endpoint"], access_key_id=s3["key"],
-                    secret_access_key=s3["secret"], region="us-east-1", client_options={"allow_http": True})
-    return ObjectStore(store, read_only=True)
-
-
 def _open_nwbzarr_obstore(task: dict[str, Any]) -> Any:
+    """nwbzarr with zarr's ObjectStore on obstore, chosen as users choose it (``remote_client``)."""
     from nwbzarr import NWBZarrIO
 
-    store = _obstore_s3(task) if task["url"].startswith("s3://") else _obstore_http(task)
-    return NWBZarrIO(store, "r")
+    options = _s3_options(task) if task["url"].startswith("s3://") else {}
+    return NWBZarrIO(task["url"], "r", storage_options={**options, "remote_client": "obstore"})
 
 
 def _open_hdmf_zarr(task: dict[str, Any]) -> Any:

@@ -109,7 +109,7 @@ def limited(store: Store) -> Store:
 
 def _unlimited(store: Store) -> Store:
     """The store inside a RequestLimitedStore (whose reads would take a second slot), else ``store``."""
-    return store._store if isinstance(store, RequestLimitedStore) else store
+    return wrapped_store(store) if isinstance(store, RequestLimitedStore) else store
 
 
 async def get_value(store: Store, key: str, prototype: Any) -> Any:
