@@ -54,16 +54,16 @@ class Client:
 CLIENTS: dict[str, Client] = {
     c.name: c
     for c in [
-        Client("nwbzarr-http", "nwbzarr", "zarr-http", "nwbzarr, default client"),
-        Client("nwbzarr-obstore-http", "nwbzarr-obstore", "zarr-http", "nwbzarr, zarr ObjectStore on obstore",
+        Client("nwbzarr-http", "nwbzarr", "zarr-http", "nwbzarr, fsspec client (FsspecStore)"),
+        Client("nwbzarr-obstore-http", "nwbzarr-obstore", "zarr-http", "nwbzarr, obstore client (the default for reads)",
                needs="obstore"),
         Client("hdmf-zarr-0.14-http", "hdmf-zarr-0.14", "zarr-http", "hdmf-zarr 0.14 (its own venv)"),
         Client("hdf5-fsspec-http", "hdf5-fsspec", "hdf5-http",
                "NWBHDF5IO, fsspec HTTPFileSystem.open + h5py.File"),
         Client("hdf5-remfile-http", "hdf5-remfile", "hdf5-http", "NWBHDF5IO, remfile.File + h5py.File",
                needs="remfile"),
-        Client("nwbzarr-s3", "nwbzarr", "zarr-s3", "nwbzarr, default client, moto S3"),
-        Client("nwbzarr-obstore-s3", "nwbzarr-obstore", "zarr-s3", "nwbzarr, ObjectStore on obstore, moto S3",
+        Client("nwbzarr-s3", "nwbzarr", "zarr-s3", "nwbzarr, fsspec client, moto S3"),
+        Client("nwbzarr-obstore-s3", "nwbzarr-obstore", "zarr-s3", "nwbzarr, obstore client (default), moto S3",
                needs="obstore"),
     ]
 }

@@ -26,9 +26,9 @@ class RatioTarget:
 
 
 TARGETS = [
-    RatioTarget("W2 open + read() <= 0.5x hdmf-zarr 0.14", "W2", "nwbzarr-http", "read", HDMF_ZARR, 0.5),
-    RatioTarget("W2 open + read() <= 0.2x HDF5 over HTTP", "W2", "nwbzarr-http", "read", HDF5_REFERENCE, 0.2),
-    RatioTarget("W1 1-s slice <= 1.0x hdmf-zarr 0.14", "W1", "nwbzarr-http", "slice", HDMF_ZARR, 1.0),
+    RatioTarget("W2 open + read() <= 0.5x hdmf-zarr 0.14", "W2", "nwbzarr-obstore-http", "read", HDMF_ZARR, 0.5),
+    RatioTarget("W2 open + read() <= 0.2x HDF5 over HTTP", "W2", "nwbzarr-obstore-http", "read", HDF5_REFERENCE, 0.2),
+    RatioTarget("W1 1-s slice <= 1.0x hdmf-zarr 0.14", "W1", "nwbzarr-obstore-http", "slice", HDMF_ZARR, 1.0),
     RatioTarget("W2 write to moto S3 <= 3x the same write to a local directory", "writes", "write-s3", "write",
                 "write-local", 3.0),
 ]
@@ -135,8 +135,8 @@ CLIENT_PAIRS = [("HTTP", "nwbzarr-http", "nwbzarr-obstore-http"), ("moto S3", "n
 
 
 def clients_table(remote: dict[str, Any]) -> str:
-    """nwbzarr's default client against zarr's ObjectStore on obstore, figure by figure (issue 16, point 2)."""
-    lines = ["| where | figure | default client | obstore | obstore / default | faster |", "|---|---|---|---|---|---|"]
+    """nwbzarr's fsspec client against its obstore client, figure by figure (issue 16, point 2)."""
+    lines = ["| where | figure | fsspec | obstore | obstore / fsspec | faster |", "|---|---|---|---|---|---|"]
     for workload in ["W2", "W1"]:
         figures = _section(remote, workload)
         for where, default, obstore in CLIENT_PAIRS:
@@ -148,7 +148,7 @@ def clients_table(remote: dict[str, Any]) -> str:
                 r = figure_ratio(figures, obstore, measure, default)
                 a, b = figures[default][measure], figures[obstore][measure]
                 faster = "-" if r is None else "same (within 5%)" if abs(r - 1) < 0.05 else \
-                    "obstore" if r < 1 else "default"
+                    "obstore" if r < 1 else "fsspec"
                 lines.append(f"| {where} | {workload} {MEASURE_LABELS[measure]} | {fmt_seconds(a['median_s'])}, "
                              f"{a['requests']:.0f} req | {fmt_seconds(b['median_s'])}, {b['requests']:.0f} req | "
                              f"{'-' if r is None else f'{r:.2f}'} | {faster} |")
@@ -191,7 +191,7 @@ def markdown(report: dict[str, Any]) -> str:
         parts.append("### Remote W2 write\n\n" + writes_table(remote["writes"]))
     pairs = clients_table(remote)
     if pairs.count("\n") > 1:
-        parts.append("### nwbzarr's default client vs zarr's ObjectStore on obstore\n\n" + pairs)
+        parts.append("### nwbzarr's fsspec client vs its obstore client\n\n" + pairs)
     parts.append("### Remote targets\n\n" + targets_table(report["targets"]))
     problems = [f"- skipped `{name}`: {why}" for name, why in remote["skipped"].items()]
     problems += [f"- `{e['backend']}` {e['workload']} failed: {e['message'][-300:]}" for e in remote["errors"]]

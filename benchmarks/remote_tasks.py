@@ -35,9 +35,10 @@ def _s3_options(task: dict[str, Any]) -> dict[str, Any]:
 def _open_nwbzarr(task: dict[str, Any], mode: str = "r") -> Any:
     from nwbzarr import NWBZarrIO
 
-    if task["url"].startswith("s3://"):
-        return NWBZarrIO(task["url"], mode, storage_options=_s3_options(task))
-    return NWBZarrIO(task["url"], mode)
+    options = _s3_options(task) if task["url"].startswith("s3://") else {}
+    if mode == "r":  # the fsspec client, compared with obstore (the default for reads) on every read figure
+        options["remote_client"] = "fsspec"
+    return NWBZarrIO(task["url"], mode, storage_options=options or None)
 
 
 def _open_nwbzarr_obstore(task: dict[str, Any]) -> Any:

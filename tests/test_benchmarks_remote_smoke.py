@@ -1,7 +1,7 @@
 """Smoke test of the remote benchmark suite (issue 16): a tiny run over the real HTTP and moto S3 servers.
 
 Checks the report's keys and that every client read the same file; no timing is asserted. hdmf-zarr 0.14
-(its own venv) and the obstore/remfile clients are left out here: the suite skips them by name.
+(its own venv) and the remfile client are left out here: the suite skips them by name.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.remote_report import SPREAD_TARGET, TARGETS
 
-CLIENTS = ["nwbzarr-http", "hdf5-fsspec-http", "nwbzarr-s3"]
+CLIENTS = ["nwbzarr-http", "nwbzarr-obstore-http", "hdf5-fsspec-http", "nwbzarr-s3"]
 WRITERS = ["write-local", "write-s3"]
 FIGURE_KEYS = {"median_s", "runs_s", "spread", "requests", "bytes", "peak_in_flight", "methods"}
 

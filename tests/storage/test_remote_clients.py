@@ -1,5 +1,5 @@
-"""Choosing the remote client (nwbzarr.storage.remote_clients): fsspec by default, obstore on request (an
-argument, the ``remote_client`` key of storage options, or ``$NWBZARR_REMOTE_CLIENT``), one options dict
+"""Choosing the remote client (nwbzarr.storage.remote_clients): obstore by default for reads it can serve,
+fsspec for writes and for options only s3fs knows; either on request (an argument, the ``remote_client`` key of storage options, or ``$NWBZARR_REMOTE_CLIENT``), one options dict
 for both (fsspec spellings translated for obstore)."""
 
 from __future__ import annotations
@@ -20,8 +20,46 @@ def no_client_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CLIENT_ENV, raising=False)
 
 
-def test_fsspec_is_the_default() -> None:
+def test_reads_default_to_obstore_and_writes_to_fsspec() -> None:
+    assert isinstance(open_store(URL), ObjectStore)
+    assert isinstance(open_store("s3://bucket/x.zarr", anon=True, client_kwargs={"region_name": "us-east-1"}),
+                      ObjectStore)
+    assert isinstance(open_store(URL, mode="a"), FsspecStore)
+
+
+@pytest.mark.parametrize("options", [{"profile": "lab"}, {"requester_pays": True}, {"anon": True, "max_concurrency": 4},
+                                     {"client_kwargs": {"verify": False}}])
+def test_options_only_s3fs_knows_keep_fsspec(options: dict) -> None:
+    assert isinstance(open_store("s3://bucket/x.zarr", **options), FsspecStore)
+
+
+def test_s3_reads_signed_by_a_profile_or_nothing_keep_fsspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's credential chain (profiles, SSO, instance roles) and its clear "no credentials" error."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(open_store("s3://bucket/x.zarr"), FsspecStore)
+    assert isinstance(open_store("s3://bucket/x.zarr", key="k", secret="s"), ObjectStore)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    assert isinstance(open_store("s3://bucket/x.zarr"), FsspecStore)  # half a key pair: botocore says what is missing
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    assert isinstance(open_store("s3://bucket/x.zarr"), ObjectStore)
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    assert isinstance(open_store("s3://bucket/x.zarr"), FsspecStore)
+
+
+def test_the_environment_can_pin_fsspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CLIENT_ENV, "fsspec")
     assert isinstance(open_store(URL), FsspecStore)
+
+
+def test_an_http_endpoint_from_the_environment_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_ENDPOINT_URL=http://... (MinIO, moto) works with obstore as with s3fs, which takes it as given."""
+    from nwbzarr.storage.remote_clients import obstore_options
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    assert obstore_options("s3", {"anon": True})["client_options"] == {"allow_http": True}
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.org")
+    assert "client_options" not in obstore_options("s3", {"anon": True})
 
 
 @pytest.mark.parametrize("name", ["obstore", "OBSTORE"])
@@ -93,6 +131,7 @@ def test_unknown_obstore_option_is_refused() -> None:
 def test_read_only_s3_fsspec_stores_ask_no_size_first() -> None:
     """s3fs heads every object before a whole read unless max_concurrency is 1: nwbzarr's read-only default
     (S3 request counts: tests/backend/test_remote_options.py); a caller's value and writable opens keep theirs."""
-    assert open_store("s3://bucket/x.zarr", anon=True).fs.max_concurrency == 1
-    assert open_store("s3://bucket/x.zarr", anon=True, max_concurrency=4).fs.max_concurrency == 4
-    assert open_store("s3://bucket/x.zarr", mode="a", anon=True).fs.max_concurrency != 1
+    fsspec = {"remote_client": "fsspec"}
+    assert open_store("s3://bucket/x.zarr", anon=True, **fsspec).fs.max_concurrency == 1
+    assert open_store("s3://bucket/x.zarr", anon=True, max_concurrency=4, **fsspec).fs.max_concurrency == 4
+    assert open_store("s3://bucket/x.zarr", mode="a", anon=True, **fsspec).fs.max_concurrency != 1

@@ -155,7 +155,6 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
     """
     from nwbzarr.storage.remote_clients import choose_remote_client
 
-    client = choose_remote_client(remote_client)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     read_only = mode == "r"
@@ -196,7 +195,7 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
         return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
     from nwbzarr.storage.remote_writes import bounded_writes  # writes within the shared request limit
 
-    if client == "obstore":
+    if choose_remote_client(remote_client, scheme, kwargs, read_only) == "obstore":
         from nwbzarr.storage.remote_clients import obstore_store
 
         return bounded_writes(obstore_store(spec, read_only, kwargs))
