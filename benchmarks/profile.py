@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="benchmark_profiles")
     args = p.parse_args(argv)
     workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
     params = PRESETS[args.preset][args.workload]
     task = runner._task(args.workload, params, args.backend, args.measure, workdir)
     if args.workload == "W1":

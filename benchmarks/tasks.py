@@ -98,8 +98,10 @@ _PROFILE: dict[str, str | None] = {"path": None}
 
 def _profiled(fn: Callable[[], Any], path: str) -> tuple[float, Any]:
     """Run ``fn`` under pyinstrument; write its text and HTML reports next to ``path``."""
-    from pyinstrument import Profiler
-
+    try:
+        from pyinstrument import Profiler
+    except ImportError as err:
+        raise SystemExit("python -m benchmarks.profile needs pyinstrument: pip install -e '.[bench]'") from err
     profiler = Profiler(interval=0.0005)
     t0 = time.perf_counter()
     profiler.start()
