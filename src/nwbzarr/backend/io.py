@@ -52,8 +52,9 @@ class ZarrIO(HDMFIO):
     ``lock_timeout`` seconds (0: fails at once, negative: waits for ever), see docs/reliability.md.
     Remote stores get at most zarr's ``async.concurrency`` requests in flight (``zarr.config.set``), and
     http(s) reads retry 429/5xx and dropped connections (nwbzarr.storage.remote, docs/compatibility.md).
-    ``storage_options``: the remote client's options; the key ``"remote_client"`` chooses the client,
-    ``"fsspec"`` (default, or ``$NWBZARR_REMOTE_CLIENT``) or ``"obstore"`` (nwbzarr.storage.remote_clients).
+    ``storage_options``: the remote client's options; the key ``"remote_client"`` (``"obstore"`` or
+    ``"fsspec"``) chooses the client, else ``$NWBZARR_REMOTE_CLIENT``, else obstore for reads it can serve and
+    fsspec otherwise (nwbzarr.storage.remote_clients, docs/compatibility.md).
     """
 
     def __init__(

@@ -22,6 +22,7 @@ from zarr.storage import FsspecStore, ObjectStore
 
 from nwbzarr.errors import WriteError
 from nwbzarr.storage.remote import request_slot
+from nwbzarr.storage.remote_clients import obstore_url
 
 __all__ = ["BoundedFsspecStore", "BoundedObjectStore", "bounded_writes", "store_url"]
 
@@ -34,23 +35,8 @@ def store_url(store: Store, key: str = "") -> str:
         protocol = store.fs.protocol[0] if isinstance(store.fs.protocol, (tuple, list)) else store.fs.protocol
         base = f"{protocol}://{store.path.strip('/')}"
     else:
-        base = _object_store_url(store)
+        base = obstore_url(getattr(store, "store", None)) or str(store)
     return f"{base.rstrip('/')}/{key}" if key else base
-
-
-_OBJECT_STORE_SCHEMES = {"S3Store": "s3", "GCSStore": "gs", "AzureStore": "az"}
-
-
-def _object_store_url(store: Store) -> str:
-    """``s3://bucket/prefix`` for obstore's bucket stores, else the store's own description."""
-    inner = getattr(store, "store", None)
-    scheme = _OBJECT_STORE_SCHEMES.get(type(inner).__name__)
-    bucket = (getattr(inner, "config", None) or {}).get("bucket") or (getattr(inner, "config", None) or {}).get(
-        "container_name")
-    if scheme is None or not bucket:
-        return str(store)
-    prefix = str(getattr(inner, "prefix", None) or "").strip("/")
-    return f"{scheme}://{bucket}/{prefix}" if prefix else f"{scheme}://{bucket}"
 
 
 class BoundedWrites:
