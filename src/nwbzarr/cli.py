@@ -15,8 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repeatable; VALUE is read as JSON "
-                       "when it parses, else as text. s3:// reads default to anon=true. remote_client=obstore "
-                       "reads through obstore instead of fsspec.")
+                       "when it parses, else as text. s3:// reads default to anon=true. remote_client=obstore|fsspec "
+                       "picks the client (default: obstore for reads it can serve, else fsspec).")
 STORAGE_OPTION = typer.Option(None, "--storage-option", help=STORAGE_OPTION_HELP)  # shared by every command
 SOURCE_STORAGE_OPTION = typer.Option(  # convert's: a remote source on another endpoint or with other credentials
     None, "--source-storage-option",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -176,12 +177,7 @@ def _read_when_building(node: NodeInfo) -> bool:
 
 async def _gather(io: ZarrIO, scalars: list[NodeInfo], arrays: list[NodeInfo]) -> tuple[list[Any], list[Any]]:
     """The scalars and the whole arrays, fetched concurrently within the shared request limit."""
-    import asyncio
-
-    async def none() -> list[Any]:
-        return []
-
-    first = io.layout.read_small_arrays(io.store, scalars) if scalars else none()
+    first = io.layout.read_small_arrays(io.store, scalars) if scalars else asyncio.sleep(0, result=[])
     return tuple(await asyncio.gather(first, _read_whole(io, arrays)))
 
 

@@ -149,9 +149,10 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
     ``kwargs`` become ``storage_options``), and local paths (``.zip``, ``.sqldb``, ``.lmdb``,
     directories). A Store is returned as is. Extra ``kwargs`` go to the store's constructor.
 
-    ``remote_client``: what reads remote URLs, ``"fsspec"`` (``FsspecStore``, the default) or ``"obstore"``
-    (zarr's ``ObjectStore``; s3, gs, az and http(s) URLs); None: ``$NWBZARR_REMOTE_CLIENT``, else fsspec. It may
-    also come as the ``remote_client`` key of the options (see nwbzarr.storage.remote_clients).
+    ``remote_client``: what opens remote URLs, ``"obstore"`` (zarr's ``ObjectStore``; s3, gs, az and http(s)
+    URLs) or ``"fsspec"`` (``FsspecStore``); None: ``$NWBZARR_REMOTE_CLIENT``, else obstore for reads it can
+    serve and fsspec otherwise (``remote_clients.choose_remote_client``). It may also come as the
+    ``remote_client`` key of the options.
     """
     from nwbzarr.storage.remote_clients import choose_remote_client
 
