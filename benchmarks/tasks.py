@@ -215,6 +215,8 @@ def preload() -> None:
     import zarr  # noqa: F401
 
     import nwbzarr
+    import nwbzarr.format.legacy  # noqa: F401  (the layouts are imported on the first open: not timed either)
+    import nwbzarr.format.v3  # noqa: F401
     import nwbzarr.storage  # noqa: F401
 
 
