@@ -22,6 +22,7 @@ from typing import Any
 
 from . import tasks
 from . import workloads as wl
+from .floor import io_floor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
@@ -71,6 +72,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median seconds and peak RSS over runs, every run's seconds, and the last run's extras."""
     seconds = [r["seconds"] for r in runs]
     extras = {k: v for k, v in runs[-1].items() if k not in ("seconds", "maxrss_mib")}
+    for key in [k for k in extras if k.endswith("_s") and all(k in r for r in runs)]:
+        extras[key] = statistics.median(r[key] for r in runs)  # a timed part of each run: its median too
     return {
         **extras,
         "median_s": statistics.median(seconds),
@@ -139,7 +142,13 @@ def run_workload(workload: str, params: Any, backends: list[str], repeats: int, 
         if workload == "W1":
             entry["write_gbps"] = params.nbytes / entry["write"]["median_s"] / 1e9
         figures[b] = entry
-    return {"params": wl.params_to_dict(params), "backends": figures}
+    out = {"params": wl.params_to_dict(params), "backends": figures}
+    if workload == "W2" and "zarr-dir" in backends:  # issue 17: the plan's execution against plain os calls
+        store = tasks.data_location(tasks.BACKENDS["zarr-dir"], Path(_task(workload, params, "zarr-dir", "write",
+                                                                          workdir)["path"]))
+        _log(progress, "W2 I/O floor: recreating the directory store's tree with plain os calls")
+        out["io_floor"] = io_floor(store, workdir / "floor", repeats=max(1, repeats))
+    return out
 
 
 def child_main(task_json: str) -> None:

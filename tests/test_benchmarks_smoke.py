@@ -45,6 +45,17 @@ def test_workload_figures(report, workload, measures):
         assert figures["files"] >= 1 and figures["bytes"] > 0
         if workload == "W1":
             assert figures["write_gbps"] > 0
+        if figures["label"].startswith("nwbzarr"):  # the plan's execution, timed apart from hdmf's build
+            assert 0 < figures["write"]["write_builder_s"] < figures["write"]["median_s"]
+
+
+def test_io_floor(report):
+    """The directory store's tree recreated with plain os calls: the same counts as the store holds."""
+    floor = report["workloads"]["W2"]["io_floor"]
+    store = report["workloads"]["W2"]["backends"]["zarr-dir"]
+    # the backend's folder also holds the store's writer-lock file beside the store
+    assert floor["files"] == store["files"] - 1 and 0 < floor["bytes"] <= store["bytes"]
+    assert 0 < floor["best_s"] == min(floor["threads_1_s"], floor["threads_4_s"])
 
 
 def test_targets_listed(report):

@@ -1,0 +1,65 @@
+"""The I/O floor of a directory-store write (issue 17): the same folders and files of the same sizes,
+created with plain ``os`` calls, in one thread and in several; nothing encoded, no Zarr, no HDMF.
+
+The write's plan execution (``write_builder``) is compared with this floor in the report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+FLOOR_THREADS = (1, 4)
+
+
+def store_tree(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """(folders, (file, size) pairs) of a written store, relative to ``root``, parents before children."""
+    folders: list[str] = []
+    files: list[tuple[str, int]] = []
+    for here, dirs, names in os.walk(root):
+        rel = os.path.relpath(here, root)
+        dirs.sort()
+        if rel != ".":
+            folders.append(rel)
+        files.extend((os.path.join(rel, n), os.path.getsize(os.path.join(here, n))) for n in sorted(names))
+    return folders, files
+
+
+def _create(target: Path, folders: list[str], files: list[tuple[str, int]], threads: int) -> float:
+    """Seconds to create ``folders`` then ``files`` (zero bytes of each size) under a new ``target``."""
+    payloads = {size: b"\0" * size for _, size in files}
+
+    def write(item: tuple[str, int]) -> None:
+        with open(target / item[0], "wb") as f:
+            f.write(payloads[item[1]])
+
+    target.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for folder in folders:
+        os.mkdir(target / folder)
+    if threads == 1:
+        for item in files:
+            write(item)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(write, files))
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(target)
+    return seconds
+
+
+def io_floor(store: Path, scratch: Path, repeats: int = 3) -> dict[str, Any]:
+    """Median seconds to recreate ``store``'s tree with plain ``os`` calls, per thread count."""
+    folders, files = store_tree(store)
+    out: dict[str, Any] = {"folders": len(folders), "files": len(files),
+                           "bytes": sum(size for _, size in files)}
+    for threads in FLOOR_THREADS:
+        runs = [_create(scratch / f"floor-{threads}-{r}", folders, files, threads) for r in range(repeats)]
+        out[f"threads_{threads}_s"] = statistics.median(runs)
+    out["best_s"] = min(out[f"threads_{t}_s"] for t in FLOOR_THREADS)
+    return out
