@@ -65,6 +65,9 @@ CLIENTS: dict[str, Client] = {
         Client("nwbzarr-s3", "nwbzarr", "zarr-s3", "nwbzarr, fsspec client, moto S3"),
         Client("nwbzarr-obstore-s3", "nwbzarr-obstore", "zarr-s3", "nwbzarr, obstore client (default), moto S3",
                needs="obstore"),
+        # no network at all: the same files read from their folder, the floor any remote client stands on
+        Client("nwbzarr-local", "nwbzarr-local", "zarr-local", "nwbzarr, the same store on local disk (floor)"),
+        Client("hdf5-local", "hdf5-local", "hdf5-local", "NWBHDF5IO, the same file on local disk (floor)"),
     ]
 }
 WRITERS = {"write-local": "nwbzarr, local directory", "write-s3": "nwbzarr, moto S3 (s3:// URL)"}
@@ -217,6 +220,10 @@ def _source_url(setup: Setup, client: Client, workload: str) -> tuple[str, Serve
         return f"{setup.http.base_url}/{zarr_path(workload)}", setup.http
     if client.source == "hdf5-http":
         return f"{setup.http.base_url}/{workload}/hdf5/nwb.h5", setup.http
+    if client.source == "zarr-local":  # counted by the HTTP server, which sees no request
+        return str(setup.data / zarr_path(workload)), setup.http
+    if client.source == "hdf5-local":
+        return str(setup.data / workload / "hdf5" / "nwb.h5"), setup.http
     return f"s3://{BUCKET}/{zarr_path(workload)}", setup.s3
 
 

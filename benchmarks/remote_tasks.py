@@ -89,12 +89,28 @@ def _open_hdf5_remfile(task: dict[str, Any]) -> Any:
     return _HDF5Reader(remfile.File(task["url"]))
 
 
+def _open_nwbzarr_local(task: dict[str, Any]) -> Any:
+    """nwbzarr on the served store's own folder: no network, the floor of every remote client."""
+    from nwbzarr import NWBZarrIO
+
+    return NWBZarrIO(task["url"], "r")
+
+
+def _open_hdf5_local(task: dict[str, Any]) -> Any:
+    """NWBHDF5IO on the served HDF5 file's own path: no network."""
+    from pynwb import NWBHDF5IO
+
+    return NWBHDF5IO(task["url"], "r")
+
+
 READERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "nwbzarr": _open_nwbzarr,
     "nwbzarr-obstore": _open_nwbzarr_obstore,
     "hdmf-zarr-0.14": _open_hdmf_zarr,
     "hdf5-fsspec": _open_hdf5_fsspec,
     "hdf5-remfile": _open_hdf5_remfile,
+    "nwbzarr-local": _open_nwbzarr_local,
+    "hdf5-local": _open_hdf5_local,
 }
 
 
@@ -104,6 +120,8 @@ PRELOAD = {  # what each client imports, loaded before anything is timed
     "hdmf-zarr-0.14": ["fsspec.implementations.http", "hdmf_zarr"],
     "hdf5-fsspec": ["fsspec.implementations.http"],
     "hdf5-remfile": ["remfile"],
+    "nwbzarr-local": ["zarr.storage", "nwbzarr", "nwbzarr.storage", "nwbzarr.format.v3", "nwbzarr.format.legacy"],
+    "hdf5-local": ["hdmf.backends.hdf5"],
 }
 
 

@@ -13,7 +13,8 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.remote_report import SPREAD_TARGET, TARGETS
 
-CLIENTS = ["nwbzarr-http", "nwbzarr-obstore-http", "hdf5-fsspec-http", "nwbzarr-s3"]
+CLIENTS = ["nwbzarr-http", "nwbzarr-obstore-http", "hdf5-fsspec-http", "nwbzarr-s3", "nwbzarr-local"]
+LOCAL = {"nwbzarr-local", "hdf5-local"}  # the same files from disk: the server sees no request
 WRITERS = ["write-local", "write-s3"]
 FIGURE_KEYS = {"median_s", "runs_s", "spread", "requests", "bytes", "peak_in_flight", "methods"}
 
@@ -46,6 +47,10 @@ def test_read_figures(report, workload, measures):
             assert set(figure) >= FIGURE_KEYS
             assert figure["median_s"] > 0 and math.isfinite(figure["median_s"])
             assert len(figure["runs_s"]) == report["meta"]["repeats"]
+    for name, entry in backends.items():
+        if name in LOCAL:
+            assert entry["read"]["requests"] == 0
+            continue
         assert entry["read"]["requests"] >= 1 and entry["read"]["bytes"] > 0  # the server counted the open
         assert entry["read"]["peak_in_flight"] <= entry["read"]["requests"]
 
@@ -74,3 +79,8 @@ def test_targets_listed(report):
     assert by_name[SPREAD_TARGET]["value"] is None  # one run: no spread to show
     assert by_name[TARGETS[1].name]["value"] > 0  # nwbzarr vs HDF5 over HTTP, both measured here
     assert by_name[TARGETS[0].name]["value"] is None  # hdmf-zarr 0.14 was not run
+    # the floors: nwbzarr with no network over HDF5 over HTTP, and moto's own CPU over the local write
+    http = report["remote"]["workloads"]["W2"]["backends"]
+    assert by_name[TARGETS[1].name]["floor"] == pytest.approx(
+        http["nwbzarr-local"]["read"]["median_s"] / http["hdf5-fsspec-http"]["read"]["median_s"])
+    assert by_name[TARGETS[3].name]["floor"] > 0
