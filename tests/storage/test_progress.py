@@ -101,3 +101,12 @@ def test_consolidate_quiet_or_piped_prints_nothing(tmp_path, capsys, progress) -
     with tqdm_env(None):
         assert store.consolidate(progress=progress).containers > 0
     assert capsys.readouterr().err == ""
+
+
+def test_container_verify_counts_arrays_as_they_are_checked(tmp_path, capsys) -> None:
+    store, _ = _loose_store(tmp_path / "s")
+    store.consolidate()
+    with tqdm_env(None):
+        assert store.verify(progress=True).ok
+    last = re.split(r"[\r\n]", capsys.readouterr().err.strip())[-1]
+    assert last.startswith("verify: 100%|") and "1/1" in last

@@ -527,7 +527,7 @@ class ContainerStore(SyncBackendStore):
         items += [(m, _file_source(self.root / key)) for m, key in loose.items()]
         return sorted(items)
 
-    def verify(self, progress: bool = False, open_array: ArrayOpener | None = None) -> VerifyReport:
+    def verify(self, progress: Progress = False, open_array: ArrayOpener | None = None) -> VerifyReport:
         """Check that every container opens and every stored chunk of every array decodes, decoding with
         ``open_array(store, path)`` (default: the safe opener nwbzarr's format layer registers)."""
         self._ensure_open_sync()
