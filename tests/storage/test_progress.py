@@ -49,10 +49,12 @@ def test_tqdm_disable_with_any_value_but_a_false_word_turns_every_bar_off(value:
         assert tqdm_disable(None) is (True if off else None)
 
 
-@pytest.mark.parametrize("bad", [1, "yes", 0.5])
-def test_progress_must_be_true_false_or_none(bad) -> None:
-    with pytest.raises(TypeError, match="progress must be True, False or None"):
-        tqdm_disable(bad)
+@pytest.mark.parametrize(("value", "same_as"), [(1, True), (0, False), ("", False), ("yes", True)])
+def test_other_progress_values_count_as_their_truth(value, same_as, capsys) -> None:
+    with tqdm_env(None):
+        assert tqdm_disable(value) is tqdm_disable(same_as)
+        note(value, "line")
+    assert capsys.readouterr().err == ("line\n" if same_as else "")
 
 
 def test_forced_bar_with_a_growing_total_ends_at_100_percent(capsys) -> None:

@@ -469,7 +469,7 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
 def write_progress(io: ZarrIO) -> Iterator[None]:
     """One bar in bytes over a whole write (``io.show_progress``), handed to every writer through
     ``io.write_session()``: values, copies and iterators (here or in worker processes) all advance it."""
-    if io.show_progress is False or io.write_bar is not None:
+    if (io.show_progress is not None and not io.show_progress) or io.write_bar is not None:
         yield
         return
     with progress_bar(io.show_progress, "write") as bar:

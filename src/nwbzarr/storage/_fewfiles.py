@@ -585,6 +585,6 @@ def _file_source(path: Path) -> ItemSource:
 
 def _progress_bar(total: int, label: str, progress: Progress) -> Any:
     """A bar of containers (``storage.progress``'s policy: True, False, None for "when stderr is a tty")."""
-    if progress is False:
+    if progress is not None and not progress:
         return None
     return progress_bar(progress, label, unit="container", total=total)

@@ -27,11 +27,9 @@ def env_disabled() -> bool:
 
 def tqdm_disable(progress: Progress) -> bool | None:
     """tqdm's ``disable`` argument for ``progress`` (``None``: tqdm turns the bar off when not a tty)."""
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, not {progress!r}")
-    if progress is False or env_disabled():
-        return True
-    return False if progress else None
+    if progress is None:
+        return True if env_disabled() else None
+    return not progress or env_disabled()  # other values count as their truth (1, 0 as older callers pass)
 
 
 def progress_bar(progress: Progress, desc: str, unit: str = "B", total: float = 0) -> Any:
@@ -57,9 +55,9 @@ def advance(bar: Any, amount: float = 1) -> None:
 
 
 def note(progress: Progress, text: str) -> None:
-    """An informational line on stderr (not the result of a command), left out when ``progress`` is False
+    """An informational line on stderr (not the result of a command), left out when ``progress`` is False (or falsy)
     (``--quiet``); written through tqdm so it does not break a bar in progress."""
-    if progress is False:
+    if progress is not None and not progress:
         return
     from tqdm import tqdm
 
