@@ -18,6 +18,11 @@ STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repe
                        "when it parses, else as text. s3:// reads default to anon=true. remote_client=obstore|fsspec "
                        "picks the client (default: obstore for reads it can serve, else fsspec).")
 STORAGE_OPTION = typer.Option(None, "--storage-option", help=STORAGE_OPTION_HELP)  # shared by every command
+PROGRESS_OPTION = typer.Option(  # shared by every command: bars and informational lines on stderr
+    None, "--progress/--no-progress", " /--quiet", " /-q",
+    help="--progress: show progress bars even when stderr is not a terminal (default: only on a terminal). "
+         "--no-progress, --quiet, -q: no bars and no informational lines on stderr (results on stdout, "
+         "warnings and errors stay). TQDM_DISABLE=1 in the environment turns every bar off.")
 SOURCE_STORAGE_OPTION = typer.Option(  # convert's: a remote source on another endpoint or with other credentials
     None, "--source-storage-option",
     help="KEY=VALUE for a remote source only, repeatable (default: the --storage-option ones; none at all: "
@@ -81,6 +86,7 @@ def convert(
                                    "source; remote: same host), local (any local path) or any."),
     storage_option: list[str] | None = STORAGE_OPTION,
     source_storage_option: list[str] | None = SOURCE_STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references.
     Either side may be a URL (s3://bucket/x.nwb.zarr); an HDF5 target is a local file."""
@@ -91,14 +97,15 @@ def convert(
         raise typer.BadParameter(f"unknown policy {links!r}: use {', '.join(POLICIES)}", param_hint="--links")
     options = parse_storage_options(storage_option) or None
     source_options = parse_storage_options(source_storage_option) or options or _read_options(source, None)
-    run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=True,
+    run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=progress,
         jobs=jobs, external_links=links, storage_options=options, source_storage_options=source_options)
     typer.echo(f"wrote {target}")
 
 
 @app.command()
 def info(path: str = typer.Argument(..., help="A Zarr store (path or URL)."),
-         storage_option: list[str] | None = STORAGE_OPTION) -> None:
+         storage_option: list[str] | None = STORAGE_OPTION,
+         progress: bool | None = PROGRESS_OPTION) -> None:  # no bar: accepted as by every command
     """Print the tree of a store: types, shapes, dtypes, chunks, codecs, stored and logical sizes."""
     from .info import format_tree, summarise
 
@@ -106,7 +113,8 @@ def info(path: str = typer.Argument(..., help="A Zarr store (path or URL)."),
 
 
 @app.command()
-def demo(output: str = typer.Option("", help="Where to write the Zarr store (default: a temporary folder).")) -> None:
+def demo(output: str = typer.Option("", help="Where to write the Zarr store (default: a temporary folder)."),
+         progress: bool | None = PROGRESS_OPTION) -> None:
     """Convert the bundled sample NWB file to Zarr and print its tree (no download, no server)."""
     from .convert import convert as run
     from .info import format_tree, summarise
@@ -114,7 +122,7 @@ def demo(output: str = typer.Option("", help="Where to write the Zarr store (def
     sample = resources.files("nwbzarr") / "data" / "sample.nwb"
     with resources.as_file(sample) as sample_path:
         target = output or str(Path(tempfile.mkdtemp(prefix="nwbzarr-demo-")) / "sample.nwb.zarr")
-        run(str(sample_path), target, overwrite=bool(output))
+        run(str(sample_path), target, overwrite=bool(output), progress=progress)
     typer.echo(f"converted {sample.name} -> {target}\n")
     typer.echo(format_tree(summarise(target)))
 
@@ -126,18 +134,20 @@ def graph(
     output: str = typer.Option("", "--output", "-o", help="Write here instead of standard output."),
     plot: str = typer.Option("", "--plot", help="Also draw the typed-object graph to this image (matplotlib)."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Print the dependency graph: objects, and child/link/reference edges between them."""
     from .structure.graph import dependency_graph, plot_graph, to_dot, to_graphml, to_json
 
-    g = dependency_graph(_source(path, _read_options(path, storage_option)))
+    g = dependency_graph(_source(path, _read_options(path, storage_option)), progress=progress)
     if plot:
         try:
             plot_graph(g, plot)
         except RuntimeError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-        typer.echo(f"wrote {plot}", err=True)
+        if progress is not False:
+            typer.echo(f"wrote {plot}", err=True)
     if fmt == "graphml":
         import sys
 
@@ -158,11 +168,12 @@ def refs(
     obj: str = typer.Argument(..., help="Absolute path of the object inside the file."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Also references into its descendants."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """List what refers to an object (references and links), and what it refers to."""
     from .structure import ReferenceIndex
 
-    index = ReferenceIndex(_source(path, _read_options(path, storage_option)))
+    index = ReferenceIndex(_source(path, _read_options(path, storage_option)), progress=progress)
     incoming, outgoing = index.referrers(obj, recursive=recursive), index.references(obj)
     typer.echo(f"referrers of {obj}: {len(incoming)}")
     for r in incoming:
@@ -179,18 +190,21 @@ def truncate(
     n: int = typer.Option(10, "-n", help="Entries kept along the first axis of every dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Cut a file down to its first N entries per dataset, keeping tables consistent."""
     from .structure import truncate_file
 
     src = _source(source, _read_options(source, storage_option))
     options = parse_storage_options(storage_option) or None  # a remote target's (never anonymous)
-    typer.echo(f"wrote {truncate_file(src, target, n=n, overwrite=overwrite, storage_options=options)}")
+    written = truncate_file(src, target, n=n, overwrite=overwrite, storage_options=options, progress=progress)
+    typer.echo(f"wrote {written}")
 
 
 @app.command()
 def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
-          storage_option: list[str] | None = STORAGE_OPTION) -> None:
+          storage_option: list[str] | None = STORAGE_OPTION,
+          progress: bool | None = PROGRESS_OPTION) -> None:  # no bar: accepted as by every command
     """List the specifications cached in a file: namespaces, versions and spec files."""
     from .structure import read_specs_as_dicts
 
@@ -210,6 +224,7 @@ def migrate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare nodes and per-dataset checksums."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Convert a store between the legacy (Zarr v2) and current (Zarr v3) layouts, chunk by chunk."""
     from .migrate import migrate as run
@@ -217,7 +232,7 @@ def migrate(
     options = parse_storage_options(storage_option) or None
     report = run(_store_or_path(source, _read_options(source, storage_option)),
                  _store_or_path(target, options, read_only=False), to or None, overwrite=overwrite, verify=verify,
-                 progress=True)
+                 progress=progress)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -229,6 +244,7 @@ def verify(
     checksums: bool = typer.Option(False, "--checksums", help="Also compare every chunk's md5 with the manifest "
                                    "and print the store's DANDI Zarr checksum (reads every chunk)."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,  # no bar: accepted as by every command
 ) -> None:
     """Compare the chunks a store holds with its chunk manifest: missing, extra, altered. Exit code 1 if any."""
     from .verify import verify as run
@@ -244,6 +260,7 @@ def manifest(
     path: str = typer.Argument(..., help="A Zarr store (path or URL) to record the chunk manifest of."),
     checksums: bool = typer.Option(False, "--checksums", help="Record every chunk's md5 too (reads every chunk)."),
     storage_option: list[str] | None = STORAGE_OPTION,
+    progress: bool | None = PROGRESS_OPTION,  # no bar: accepted as by every command
 ) -> None:
     """(Re)write the chunk manifest from what the store holds now (e.g. a store written by hdmf-zarr)."""
     from .verify import record_manifest

@@ -32,9 +32,11 @@ from .backend.hdf5_types import (
 )
 from .backend.io import ZarrIO
 from .backend.links import DEFAULT_POLICY, check_hdf5_file, check_policy
-from .backend.sparse_copy import StoredChunksIterator, check_fits_in_memory, stored_regions
+from .backend.sparse_copy import check_fits_in_memory, stored_regions
 from .backend.spec import SpecTexts, spec_cache_groups, stored_spec_texts
 from .convert_hdf5 import (
+    ProgressChunks,
+    ProgressHDF5IO,
     hdf5_source,
     hdf5_spec_texts,
     remote_hdf5_signature,
@@ -43,6 +45,7 @@ from .convert_hdf5 import (
 )
 from .format.base import MAX_NODE_DEPTH, NodeInfo, ResourceLimitError
 from .format.reference import ZarrReference
+from .storage.progress import Progress, note, progress_bar
 from .storage.url import is_hdf5_file, is_url, location_exists
 
 WHOLE_COPY_BYTES = 64 * 2**20  # larger datasets are copied to HDF5 chunk by chunk
@@ -50,7 +53,7 @@ OBJECT_ELEMENT_BYTES = 64  # an estimate of one text or reference element in mem
 
 
 def convert(source: str | Path, target: str | Path, *, link_data: bool = False, zarr_format: int | None = None,
-            overwrite: bool = False, progress: bool = False, jobs: int = 1,
+            overwrite: bool = False, progress: Progress = False, jobs: int = 1,
             external_links: str = DEFAULT_POLICY, storage_options: dict | None = None,
             source_storage_options: dict | None = None) -> str:
     """Convert an HDF5 file to a Zarr store or a Zarr store to an HDF5 file (direction by content).
@@ -60,7 +63,9 @@ def convert(source: str | Path, target: str | Path, *, link_data: bool = False, 
     HDF5 external links too, before they are followed). ``storage_options``: the remote file system's
     options (fsspec/s3fs: ``endpoint_url``, ``anon``, credentials) for a source or target given as a URL
     (``s3://bucket/x.nwb.zarr``); ``source_storage_options``: other options for the source (default: the same).
-    A Zarr target may be remote; an HDF5 target is a local file."""
+    A Zarr target may be remote; an HDF5 target is a local file. ``progress``: one bar in bytes on stderr
+    and a line naming the conversion (True: always; None: the bar only when stderr is a terminal; False:
+    neither); ``TQDM_DISABLE=1`` turns the bar off (``storage.progress``)."""
     source, target = str(source), str(target)
     source_options = storage_options if source_storage_options is None else source_storage_options
     if jobs < 1 and jobs != -1:
@@ -116,7 +121,7 @@ def _manager_for_hdf5(path: Any) -> BuildManager:
 
 
 def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_format: int | None = None,
-                 progress: bool = False, jobs: int = 1, external_links: str = "any",
+                 progress: Progress = False, jobs: int = 1, external_links: str = "any",
                  storage_options: dict | None = None, source_storage_options: dict | None = None) -> None:
     """Export an HDF5 (NWB or any HDMF) file into a new Zarr store, keeping chunks and codecs;
     with ``jobs`` != 1, large datasets are copied by that many (spawned) processes. ``source`` may be a
@@ -140,7 +145,7 @@ def hdf5_to_zarr(source: str, target: str, *, link_data: bool = False, zarr_form
                          storage_options=storage_options) as dst:
             builder = src.read_builder()
             _record_hdf5_types(builder, hdf5io_file(src))
-            _progress_note(progress, f"converting {source} -> {target}")
+            note(progress, f"converting {source} -> {target}")
             dst.show_progress = progress
             # the builders as read, not rebuilt from containers (export with link_data=False would migrate them)
             HDMFIO.export(dst, src_io=src, write_args={**write_args, "export_source": export_source})
@@ -209,7 +214,7 @@ def _builder_path(builder: GroupBuilder | DatasetBuilder) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def zarr_to_hdf5(source: str, target: str, *, progress: bool = False, external_links: str = DEFAULT_POLICY,
+def zarr_to_hdf5(source: str, target: str, *, progress: Progress = False, external_links: str = DEFAULT_POLICY,
                  storage_options: dict | None = None) -> None:
     """Export a Zarr store (either layout) into a new HDF5 file, builder by builder; ``external_links``: which
     other stores the source's links and references may open (checked before the target is created);
@@ -228,8 +233,9 @@ def zarr_to_hdf5(source: str, target: str, *, progress: bool = False, external_l
         _open_referenced_stores(src)
         _wrap_for_hdf5(root, src)
         _relink_to_hdf5_siblings(root, root, manager, siblings)
-        _progress_note(progress, f"converting {source} -> {target}")
-        with HDF5IO(target, mode="w", manager=manager) as dst:
+        note(progress, f"converting {source} -> {target}")
+        with progress_bar(progress, "write") as bar, ProgressHDF5IO(target, mode="w", manager=manager) as dst:
+            dst.bar = bar
             HDMFIO.export(dst, src_io=src, write_args={"link_data": False,
                                                        "export_source": src.store_location})
     for io in siblings:
@@ -328,7 +334,7 @@ def _wrap_dataset(dset: DatasetBuilder) -> None:
     if data.size * np.dtype(dtype).itemsize > WHOLE_COPY_BYTES:
         regions = stored_regions(data.io, data.node)
         if regions is not None:  # chunk by chunk, only the stored chunks: bounded memory, sparse stays sparse
-            dset["data"] = H5DataIO(data=StoredChunksIterator(data, regions, chunks), chunks=chunks,
+            dset["data"] = H5DataIO(data=ProgressChunks(data, regions, chunks), chunks=chunks,
                                     compression=compression, **_fill_value_option(data))
             return
         check_fits_in_memory(data.size * np.dtype(dtype).itemsize, _dataset_name(data))
@@ -397,11 +403,4 @@ def _is_compressed(data: ZarrDataset) -> bool:
     if data.node.document.get("compressor"):
         return True
     return bool(names - {"bytes", "transpose", "vlen-utf8", "vlen-bytes", "crc32c"})
-
-
-def _progress_note(progress: bool, text: str) -> None:
-    if progress:
-        from tqdm import tqdm
-
-        tqdm.write(text)
 

@@ -1,17 +1,23 @@
 """The HDF5 side of ``nwbzarr convert`` that HDF5IO does not do: cached spec texts read and written as
-stored, and region-reference datasets (hdmf >= 4 writes no region references)."""
+stored, region-reference datasets (hdmf >= 4 writes no region references), and a progress bar."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import h5py
 import numpy as np
+from hdmf.backends.hdf5 import HDF5IO
+from hdmf.build import DatasetBuilder, GroupBuilder
+from hdmf.data_utils import DataChunk, DataIO
 
+from .backend.sparse_copy import StoredChunksIterator
 from .backend.spec import SPEC_LOC, SpecTexts
 from .format.reference import ZarrReference, region_to_selection
+from .storage.progress import advance, grow
 from .storage.url import HDF5_SIGNATURE
 
 
@@ -116,3 +122,64 @@ def _region_reference(fh: h5py.File, ref: Any, where: str) -> Any:
     if not isinstance(ref, ZarrReference) or not ref.is_local:
         raise ValueError(f"{where}: a region reference into another file cannot be stored in HDF5 ({ref!r})")
     return fh[ref.path].regionref[region_to_selection(ref.region)]
+
+
+# --- progress of a Zarr -> HDF5 write ------------------------------------------------------------
+class ProgressChunks(StoredChunksIterator):
+    """``StoredChunksIterator`` that advances ``bar`` (set by ``ProgressHDF5IO``) by each chunk's bytes."""
+
+    bar: Any = None
+
+    def __next__(self) -> DataChunk:
+        chunk = super().__next__()
+        advance(self.bar, chunk.data.nbytes)
+        return chunk
+
+
+class ProgressHDF5IO(HDF5IO):
+    """HDF5IO advancing ``bar`` (a ``storage.progress`` bar in bytes, or None) as it writes: every dataset
+    counts its decoded size once written, a chunk-by-chunk copy counts as its chunks are written."""
+
+    bar: Any = None
+
+    def write_builder(self, **kwargs: Any) -> None:
+        grow(self.bar, sum(dataset_bytes(d) for d in _datasets_of(kwargs["builder"])))
+        super().write_builder(**kwargs)
+
+    def write_dataset(self, *args: Any, **kwargs: Any) -> Any:
+        builder = args[1] if len(args) > 1 else kwargs["builder"]
+        chunks = _unwrapped(builder.data)
+        if isinstance(chunks, ProgressChunks):
+            chunks.bar = self.bar
+        before = self.bar.n if self.bar is not None else 0
+        result = super().write_dataset(*args, **kwargs)
+        counted = (self.bar.n - before) if self.bar is not None else 0
+        advance(self.bar, max(0, dataset_bytes(builder) - counted))
+        return result
+
+
+def _datasets_of(group: GroupBuilder) -> Iterator[DatasetBuilder]:
+    yield from group.datasets.values()
+    for child in group.groups.values():
+        yield from _datasets_of(child)
+
+
+def _unwrapped(data: Any) -> Any:
+    return data.data if isinstance(data, DataIO) else data
+
+
+def dataset_bytes(builder: DatasetBuilder) -> int:
+    """A dataset's share of the bar: decoded size of its data (text and objects count 8 bytes an element)."""
+    data = _unwrapped(builder.data)
+    if isinstance(data, StoredChunksIterator):
+        data = data.data
+    if isinstance(data, (str, bytes)):
+        return max(1, len(data))
+    shape, dtype = getattr(data, "shape", None), getattr(data, "dtype", None)
+    if shape is None or dtype is None or isinstance(dtype, list):
+        return 8 * (len(data) if hasattr(data, "__len__") else 1)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return 8 * math.prod(shape)
+    return math.prod(shape) * (8 if dtype.kind == "O" else dtype.itemsize)

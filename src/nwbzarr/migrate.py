@@ -29,6 +29,7 @@ from .format.corrupt import with_store
 from .format.detect import detect_layout, get_layout
 from .format.io import write_documents
 from .format.reference import ZarrReference
+from .storage.progress import Progress, progress_bar
 from .writing.jobs import block_selections as aligned_blocks
 
 BLOCK_BYTES = 32 << 20
@@ -67,9 +68,10 @@ class MigrationReport:
 
 
 def migrate(source: str | Path | Store, target: str | Path | Store, to: str | int | None = None, *,
-            overwrite: bool = False, progress: bool = True, verify: bool = True,
+            overwrite: bool = False, progress: Progress = True, verify: bool = True,
             block_bytes: int = BLOCK_BYTES) -> MigrationReport:
-    """Convert ``source`` into a new store ``target`` in layout ``to`` ("v3"/"v2"; default: the other one)."""
+    """Convert ``source`` into a new store ``target`` in layout ``to`` ("v3"/"v2"; default: the other one).
+    ``progress``: a bar in bytes on stderr (True: always, None: when stderr is a terminal, False: none)."""
     src_store, src_loc = open_location(source, True)
     src_layout = sync(detect_layout(src_store))
     if src_layout is None:
@@ -123,20 +125,18 @@ class _Copier:
         self.dst, self.dst_layout = dst, dst_layout
         self.block_bytes = block_bytes
 
-    def run(self, nodes: dict[str, NodeInfo], report: MigrationReport, progress: bool) -> dict[str, str]:
-        from tqdm import tqdm
-
-        arrays = [n for _, n in sorted(nodes.items()) if n.kind == "array"]
-        total = sum(self.logical_bytes(n) for n in arrays)
+    def run(self, nodes: dict[str, NodeInfo], report: MigrationReport, progress: Progress) -> dict[str, str]:
+        sizes = {path: self.logical_bytes(n) for path, n in sorted(nodes.items()) if n.kind == "array"}
+        total = sum(sizes.values())
         documents: dict[str, dict] = {}
         checksums: dict[str, str] = {}
-        with tqdm(total=total, unit="B", unit_scale=True, desc="migrate", disable=not progress) as bar:
+        with progress_bar(progress, "migrate", total=total) as bar:
             for path, node in sorted(nodes.items()):
                 if node.kind == "group":
                     documents.update(self.group_documents(node))
                     report.groups += 1
                     continue
-                checksums[path] = self.copy_array(node, documents, bar)
+                checksums[path] = self.copy_array(node, documents, _ArrayProgress(bar, sizes[path]))
                 report.datasets += 1
             report.bytes_read = total
         root_docs = {k: d for k, d in documents.items() if _is_root_key(k)}
@@ -170,7 +170,7 @@ class _Copier:
                          chunks=chunks, hdmf_dtype=hdmf, ref_fields=tuple(node.ref_fields),
                          dimension_names=dimension_names(node))
 
-    def copy_array(self, node: NodeInfo, documents: dict[str, dict], bar: Any) -> str:
+    def copy_array(self, node: NodeInfo, documents: dict[str, dict], bar: _ArrayProgress) -> str:
         where = "/" + node.path
         if getattr(node, "error", None):  # unusable metadata: copying it would leave an empty dataset
             raise MigrationError(f"dataset {where} could not be migrated: {node.error}")
@@ -190,6 +190,7 @@ class _Copier:
                 encoded = self.dst_layout.encode_array_values(_block_spec(spec, values), values)
                 sync(target.setitem(sel if spec.shape else ..., encoded))
                 bar.update(_nbytes(values))
+            bar.finish()
             return digest.hexdigest()
         except (FormatError, OSError, ValueError, TypeError) as exc:
             raise MigrationError(f"dataset {where} could not be migrated: {exc}") from exc
@@ -231,6 +232,22 @@ class _Copier:
             return 0
         shape = () if node.scalar_as_1d else tuple(array.shape)
         return int(np.prod(shape)) * _itemsize(dtype)
+
+
+class _ArrayProgress:
+    """One array's share of the migrate bar: blocks count as read, and the array counts in full once
+    copied (so the bar ends at 100% even where the decoded size differs from the estimate)."""
+
+    def __init__(self, bar: Any, share: int) -> None:
+        self.bar, self.share, self.done = bar, share, 0
+
+    def update(self, nbytes: int) -> None:
+        step = max(0, min(nbytes, self.share - self.done))
+        self.done += step
+        self.bar.update(step)
+
+    def finish(self) -> None:
+        self.update(self.share - self.done)
 
 
 def block_selections(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int,

@@ -35,7 +35,7 @@ from .attr_types import type_unsigned_attributes
 from .links import DEFAULT_POLICY, check_policy, check_target
 from .read import TreeReader, check_typed_root
 from .spec import SPEC_LOC, ZarrSpecReader, newest_version, spec_cache_texts
-from .write import TreeWriter, execute_plan
+from .write import TreeWriter, execute_plan, write_progress
 
 VALID_MODES = ("r", "r-", "r+", "a", "w", "w-", "x")
 READ_ONLY_MODES = ("r", "r-")
@@ -93,7 +93,8 @@ class ZarrIO(HDMFIO):
         self._export_manager: BuildManager | None = None
         self._closed_store: Store | None = None  # what reads go through after close(), see lifecycle.py
         self._zarr_root: Any = None
-        self.show_progress = False  # a tqdm bar in bytes while stored datasets are copied
+        self.show_progress: bool | None = False  # one bar in bytes per write (None: when stderr is a tty)
+        self.write_bar: Any = None  # that bar, while a write is in progress (backend.write.write_progress)
         self.manifest_checksums = False  # record each chunk's md5 in the chunk manifest at close (reads them back)
         self._manifest_stale = False
         self._manifest_known: dict[str, Any] = {}  # array path -> chunk keys this session stored (None: list them)
@@ -343,7 +344,7 @@ class ZarrIO(HDMFIO):
 
     def write_session(self) -> WriteSession:
         """What writers of array data see of this file (``nwbzarr.writing``): its store and layout."""
-        return WriteSession(self.store, self.layout, show_progress=self.show_progress)
+        return WriteSession(self.store, self.layout, show_progress=self.show_progress, bar=self.write_bar)
 
     def _load_nodes(self) -> dict[str, NodeInfo]:
         use_consolidated = self._mode != "r-"
@@ -468,9 +469,10 @@ class ZarrIO(HDMFIO):
                                              max_threads_per_process=max_threads_per_process,
                                              multiprocessing_context=multiprocessing_context,
                                              scheduler=scheduler)
-        self._run_sync(execute_plan(self.write_session(), plan, queue))
-        if exhaust_dci or len(queue):
-            queue.exhaust_queue(self)
+        with write_progress(self):
+            self._run_sync(execute_plan(self.write_session(), plan, queue))
+            if exhaust_dci or len(queue):
+                queue.exhaust_queue(self)
         documents = self._all_documents(existing)
         documents.update(plan.documents)
         documents.update(plan.root_documents)

@@ -4,7 +4,8 @@ consolidated root written last (so an interrupted write never looks complete).""
 from __future__ import annotations
 
 import asyncio
-import math
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,11 @@ from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, hdf5_region
 from ..storage.batch import set_many
+from ..storage.progress import advance, grow, progress_bar
 from ..storage.url import is_hdf5_file
 from ..writing.blocks import encode_and_store
 from ..writing.documents import encoded_documents
+from ..writing.jobs import logical_bytes
 from .arrays import ZarrDataset
 from .hdf5_types import fixed_length_values, hdf5_text_type, keeps_hdf5_types
 from .planning import (
@@ -417,6 +420,8 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     the rest go through zarr's ``setitem``; stored arrays are copied block by block; iterators are queued.
     """
     store = session.store
+    value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
+    grow(session.bar, value_bytes + sum(_job_bytes(job) for job in plan.arrays if job.plan.source is not None))
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
     items = encoded_documents({k: d for k, d in plan.documents.items() if k not in deferred})
     slow, large = [], []
@@ -451,28 +456,33 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
                 raise WriteError(f"writing dataset /{job.path} failed: {exc}") from exc
 
     await _gather([write_values(job, arr) for job, arr in slow])
-    copies = [job for job in plan.arrays if job.plan.source is not None and _has_data(job.spec)]
-    bar = _copy_progress(session, copies)
-    try:
-        for job in copies:
-            await copy_array(session, job, bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    advance(session.bar, value_bytes)
+    for job in plan.arrays:
+        if job.plan.source is not None and _has_data(job.spec):
+            await copy_array(session, job, session.bar)
     for job in plan.arrays:
         if job.plan.iterator is not None:
             iterator_queue.append(job, job.plan.iterator)
 
 
-def _copy_progress(session: WriteSession, copies: list[ArrayJob]) -> Any:
-    """A tqdm bar in bytes over the stored arrays being copied, when the session asks for progress."""
-    if not session.show_progress or not copies:
-        return None
-    from tqdm import tqdm
+@contextlib.contextmanager
+def write_progress(io: ZarrIO) -> Iterator[None]:
+    """One bar in bytes over a whole write (``io.show_progress``), handed to every writer through
+    ``io.write_session()``: values, copies and iterators (here or in worker processes) all advance it."""
+    if (io.show_progress is not None and not io.show_progress) or io.write_bar is not None:
+        yield
+        return
+    with progress_bar(io.show_progress, "write") as bar:
+        io.write_bar = bar
+        try:
+            yield
+        finally:
+            io.write_bar = None
 
-    total = sum(math.prod(j.spec.shape) * (j.spec.dtype.itemsize if j.spec.dtype is not None else 16)
-                for j in copies)
-    return tqdm(total=total, unit="B", unit_scale=True, desc="copying datasets")
+
+def _job_bytes(job: ArrayJob) -> int:
+    """An array's share of the write bar: its decoded size (``writing.jobs.logical_bytes``), none if empty."""
+    return logical_bytes(job.spec, job.spec.shape) if _has_data(job.spec) else 0
 
 
 def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) -> tuple[int, ...]:
@@ -496,7 +506,8 @@ async def _gather(tasks: list) -> None:
 
 
 async def copy_array(session: WriteSession, job: ArrayJob, bar: Any = None) -> None:
-    """Copy a stored array (h5py, zarr, lazy dataset) block by block along the first axis, chunk-aligned."""
+    """Copy a stored array (h5py, zarr, lazy dataset) block by block along the first axis, chunk-aligned;
+    ``bar`` counts its blocks as they are stored, and the whole array once done (sparse parts included)."""
     source = job.plan.source
     arr = session.layout.open_array_for_write(session.store, job.path, job.documents)
     shape = job.spec.shape
@@ -510,6 +521,7 @@ async def copy_array(session: WriteSession, job: ArrayJob, bar: Any = None) -> N
     blocks = regions if regions is not None else [
         (slice(start, min(shape[0], start + rows)),) for start in range(0, shape[0], rows)
     ]
+    done = 0
     for region in blocks:
         block = await loop.run_in_executor(None, _read_block, source, region)
         if job.spec.kind == "string":
@@ -520,8 +532,10 @@ async def copy_array(session: WriteSession, job: ArrayJob, bar: Any = None) -> N
             await arr.setitem(region if len(region) > 1 else region[0], block)
         except Exception as exc:
             raise WriteError(f"copying into dataset /{job.path} failed: {exc}") from exc
-        if bar is not None:
-            bar.update(block.size * (job.spec.dtype.itemsize if job.spec.dtype is not None else 16))
+        counted = logical_bytes(job.spec, block.shape)
+        advance(bar, counted)
+        done += counted
+    advance(bar, _job_bytes(job) - done)
 
 
 def _read_block(source: Any, region: tuple[slice, ...]) -> np.ndarray:

@@ -47,6 +47,7 @@ from nwbzarr.storage._routing import (
 )
 from nwbzarr.storage._verify import ArrayOpener, VerifyReport, registered_array_opener, verify_store
 from nwbzarr.storage.base import BytesLike, SyncBackendStore
+from nwbzarr.storage.progress import Progress, progress_bar
 
 ItemSource = Callable[[], bytes]
 
@@ -431,7 +432,7 @@ class ContainerStore(SyncBackendStore):
 
     # ---------------------------------------------------------------- maintenance
     def consolidate(
-        self, parallel: int = 1, executor: Executor | None = None, progress: bool = False
+        self, parallel: int = 1, executor: Executor | None = None, progress: Progress = False
     ) -> ConsolidateReport:
         """Move loose chunk files into their containers in place; safe to kill at any moment.
 
@@ -440,7 +441,8 @@ class ContainerStore(SyncBackendStore):
         Extra disk while it runs: one container being built per worker (its old members plus its loose
         chunks), since the loose copies may only go once the new container is durable. A smaller
         ``depth`` (fewer chunks per container) lowers that bound; it cannot shrink to one chunk per
-        worker without giving up kill-safety.
+        worker without giving up kill-safety. ``progress``: a bar of containers on stderr (True: always,
+        None: when stderr is a terminal, False: none).
         """
         self._ensure_open_sync()
         self._check_writable()
@@ -453,7 +455,8 @@ class ContainerStore(SyncBackendStore):
         jobs = [(container, entries) for container, entries in sorted(plan.items())]
         return self._run_jobs(self._consolidate_one, jobs, parallel, executor, progress, "consolidate")
 
-    def repack(self, parallel: int = 1, executor: Executor | None = None, progress: bool = False) -> ConsolidateReport:
+    def repack(self, parallel: int = 1, executor: Executor | None = None,
+               progress: Progress = False) -> ConsolidateReport:
         """Rewrite every container compactly (HDF5 never shrinks after deletes or overwrites)."""
         self._ensure_open_sync()
         self._check_writable()
@@ -467,7 +470,7 @@ class ContainerStore(SyncBackendStore):
         jobs: list[tuple[str, list[tuple[str, str]]]],
         parallel: int,
         executor: Executor | None,
-        progress: bool,
+        progress: Progress,
         label: str,
     ) -> ConsolidateReport:
         report = ConsolidateReport()
@@ -524,7 +527,7 @@ class ContainerStore(SyncBackendStore):
         items += [(m, _file_source(self.root / key)) for m, key in loose.items()]
         return sorted(items)
 
-    def verify(self, progress: bool = False, open_array: ArrayOpener | None = None) -> VerifyReport:
+    def verify(self, progress: Progress = False, open_array: ArrayOpener | None = None) -> VerifyReport:
         """Check that every container opens and every stored chunk of every array decodes, decoding with
         ``open_array(store, path)`` (default: the safe opener nwbzarr's format layer registers)."""
         self._ensure_open_sync()
@@ -580,9 +583,8 @@ def _file_source(path: Path) -> ItemSource:
     return path.read_bytes
 
 
-def _progress_bar(total: int, label: str, enabled: bool) -> Any:
-    if not enabled:
+def _progress_bar(total: int, label: str, progress: Progress) -> Any:
+    """A bar of containers (``storage.progress``'s policy: True, False, None for "when stderr is a tty")."""
+    if progress is not None and not progress:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=label, unit="container")
+    return progress_bar(progress, label, unit="container", total=total)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from zarr.abc.store import Store
 
 from nwbzarr.storage._routing import ArrayLayout
+from nwbzarr.storage.progress import Progress, progress_bar
 
 ArrayOpener = Callable[[Store, str], Any]
 """Opens the array at a path of a (read-only) store as a ``zarr.Array`` whose reads decode its chunks."""
@@ -100,15 +101,14 @@ def _check_array(store: VerifiableStore, open_array: ArrayOpener, layout: ArrayL
             report.problems.append(f"{key}: chunk does not decode: {exc!r}")
 
 
-def verify_store(store: VerifiableStore, open_array: ArrayOpener, progress: bool = False) -> VerifyReport:
-    """Open every container, read every member, and decode every stored chunk of every array."""
+def verify_store(store: VerifiableStore, open_array: ArrayOpener, progress: Progress = False) -> VerifyReport:
+    """Open every container, read every member, and decode every stored chunk of every array; ``progress``:
+    a bar of arrays checked (``storage.progress``: True, False, or None for "when stderr is a terminal")."""
     report = VerifyReport()
     _check_containers(store, report)
-    layouts = store.array_layouts()
-    if progress:
-        from tqdm.auto import tqdm
-
-        layouts = list(tqdm(layouts, desc="verify", unit="array"))
-    for layout in layouts:
-        _check_array(store, open_array, layout, report)
+    layouts = list(store.array_layouts())
+    with progress_bar(progress, "verify", unit="array", total=len(layouts)) as bar:
+        for layout in layouts:
+            _check_array(store, open_array, layout, report)
+            bar.update(1)
     return report

@@ -10,6 +10,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..storage.progress import Progress, progress_bar
 from .model import Ref, Structure, parent_of
 from .sources import Source, open_source
 
@@ -28,10 +29,12 @@ def opened(source: Source | str | Path) -> Iterator[Source]:
             src.close()
 
 
-def dependency_graph(source: Source | str | Path, include_specifications: bool = False) -> nx.DiGraph:
-    """Graph of every object: nodes are absolute paths; edges labelled child, link or reference."""
-    with opened(source) as src:
-        structure = src.structure()
+def dependency_graph(source: Source | str | Path, include_specifications: bool = False,
+                     progress: Progress = False) -> nx.DiGraph:
+    """Graph of every object: nodes are absolute paths; edges labelled child, link or reference.
+    ``progress``: a bar of objects walked, on stderr (True, False, or None: when stderr is a terminal)."""
+    with opened(source) as src, progress_bar(progress, "graph", unit="object") as bar:
+        structure = src.structure(bar)
         spec_loc = None if include_specifications else src.spec_location()
         return graph_of(structure, spec_loc)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..format.base import MAX_NODE_DEPTH
 from ..format.reference import hdf5_region
+from ..storage.progress import advance, grow
 from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join
 from .sources import Source, dtype_label, to_plain
 
@@ -31,14 +32,18 @@ class HDF5Source(Source):
         super().__init__(self.file.filename)
         self._addr: dict[int, str] = {}
         self._pending: list[tuple[str, str, Any]] = []
+        self._bar: Any = None  # the walk's progress bar, while it runs
 
     # --- walking ------------------------------------------------------------------------------
-    def _walk(self) -> Structure:
+    def _walk(self, bar: Any = None) -> Structure:
         nodes: dict[str, Node] = {}
         links: list[Link] = []
         self._addr = {self._address(self.file.id): "/"}
         self._pending = []
+        self._bar = bar
+        grow(bar, 1)
         nodes["/"] = Node("/", GROUP, self._attrs("/", self.file))
+        advance(bar)
         self._visit_group(self.file.id, "/", nodes, links)
         references = self._resolve_pending(nodes)
         return Structure(nodes, links, references, self.location)
@@ -47,7 +52,9 @@ class HDF5Source(Source):
         """Depth-first walk on h5py's low-level API (several times faster than the high-level one)."""
         entries: list[tuple[bytes, int]] = []  # h5py reuses one LinkInfo object: keep only its type
         gid.links.iterate(lambda name, info: entries.append((name, info.type)) or None, info=True)
+        grow(self._bar, len(entries))
         for raw_name, link_type in entries:
+            advance(self._bar)
             name = raw_name.decode("utf-8", "surrogateescape")
             child = join(path, name)
             if link_type == h5py.h5l.TYPE_SOFT:

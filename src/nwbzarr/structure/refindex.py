@@ -6,6 +6,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from pathlib import Path
 
+from ..storage.progress import Progress, progress_bar
 from .graph import opened
 from .model import Reference, Structure
 from .sources import Source
@@ -14,12 +15,14 @@ from .sources import Source
 class ReferenceIndex:
     """Reverse and forward maps of every reference (and, by default, every link) in a file."""
 
-    def __init__(self, source: Source | str | Path | Structure, links: bool = True) -> None:
+    def __init__(self, source: Source | str | Path | Structure, links: bool = True,
+                 progress: Progress = False) -> None:
+        """``progress``: a bar of the objects walked (True, False, or None: when stderr is a terminal)."""
         if isinstance(source, Structure):
             structure = source
         else:
-            with opened(source) as src:
-                structure = src.structure()
+            with opened(source) as src, progress_bar(progress, "references", unit="object") as bar:
+                structure = src.structure(bar)
         self.location = structure.location
         self._incoming: dict[str, list[Reference]] = defaultdict(list)
         self._outgoing: dict[str, list[Reference]] = defaultdict(list)

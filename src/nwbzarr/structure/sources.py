@@ -23,14 +23,15 @@ class Source(ABC):
         self.location = location
         self._structure: Structure | None = None
 
-    def structure(self) -> Structure:
-        """Nodes, links and references of the whole file (computed once, then cached)."""
+    def structure(self, bar: Any = None) -> Structure:
+        """Nodes, links and references of the whole file (computed once, then cached). ``bar``: a
+        ``storage.progress`` bar the walk advances by one per object (its total grows as groups are listed)."""
         if self._structure is None:
-            self._structure = self._walk()
+            self._structure = self._walk(bar)
         return self._structure
 
     @abstractmethod
-    def _walk(self) -> Structure:
+    def _walk(self, bar: Any = None) -> Structure:
         """Visit every object once, reading only attributes and reference-holding datasets."""
 
     @abstractmethod

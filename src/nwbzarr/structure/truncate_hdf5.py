@@ -7,17 +7,21 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..storage.progress import advance, grow
 from .hdf5_source import HDF5Source
 from .model import DATASET, Node, Ref, StructureError
 from .truncate_plan import TruncationPlan, plan_truncation
 
 
-def truncate_hdf5(src: HDF5Source, target: str, n: int) -> str:
-    """Write the first ``n`` rows of every dataset of ``src`` into a new HDF5 file at ``target``."""
-    structure = src.structure()
+def truncate_hdf5(src: HDF5Source, target: str, n: int, bar: Any = None) -> str:
+    """Write the first ``n`` rows of every dataset of ``src`` into a new HDF5 file at ``target``; ``bar``
+    (a ``storage.progress`` bar of objects) counts the walk, then every object twice (data, references)."""
+    structure = src.structure(bar)
     plan = plan_truncation(src, n)
+    grow(bar, 2 * len(structure.nodes))
     with h5py.File(target, "w") as dst:
         for path, node in structure.nodes.items():
+            advance(bar)
             if path == "/":
                 _copy_attrs(src, src.file, dst, node)
                 continue
@@ -30,6 +34,7 @@ def truncate_hdf5(src: HDF5Source, target: str, n: int) -> str:
             dst[link.parent][link.name] = (h5py.SoftLink(link.target) if link.file is None
                                            else h5py.ExternalLink(link.file, link.target))
         for path, node in structure.nodes.items():
+            advance(bar)
             if node.kind == DATASET:
                 _write_references(src, dst, node, plan)
             else:

@@ -11,6 +11,7 @@ import numpy as np
 from .._private_api import sync
 from ..backend.location import open_location
 from ..format import ArraySpec, NodeInfo, ZarrReference
+from ..storage.progress import advance, grow
 from ..storage.url import is_url
 from ..writing.documents import put_documents
 from .model import StructureError
@@ -19,10 +20,11 @@ from .zarr_source import ZarrSource
 
 
 def truncate_zarr(src: ZarrSource, target: str, n: int, overwrite: bool = False,
-                  storage_options: dict | None = None) -> str:
+                  storage_options: dict | None = None, bar: Any = None) -> str:
     """Write the first ``n`` rows of every array of ``src`` into a new store (same layout) at ``target``
-    (a path, or a URL opened with ``storage_options``)."""
-    structure = src.structure()
+    (a path, or a URL opened with ``storage_options``); ``bar`` (a ``storage.progress`` bar of objects)
+    counts the walk, then every object written."""
+    structure = src.structure(bar)
     plan = plan_truncation(src, n)
     if overwrite and os.path.isdir(target):
         shutil.rmtree(target)
@@ -31,7 +33,9 @@ def truncate_zarr(src: ZarrSource, target: str, n: int, overwrite: bool = False,
         sync(store.delete_dir(""))
     layout = src.layout
     documents: dict[str, dict] = {}
+    grow(bar, len(structure.nodes))
     for path, node in structure.nodes.items():
+        advance(bar)
         info = src.node_info(path)
         docs = layout.documents_of(info)
         rows = plan.rows(node)

@@ -9,6 +9,7 @@ import numpy as np
 from .._private_api import sync
 from ..backend.location import open_location
 from ..format import FormatError, NodeInfo, ZarrReference, detect_layout
+from ..storage.progress import advance, grow
 from .model import DATASET, GROUP, Link, Node, Ref, Reference, Structure, StructureError, join
 from .sources import Source, dtype_label, to_plain
 
@@ -32,7 +33,7 @@ class ZarrSource(Source):
         self._infos: dict[str, NodeInfo] = {}
 
     # --- walking --------------------------------------------------------------------------------
-    def _walk(self) -> Structure:
+    def _walk(self, bar: Any = None) -> Structure:
         try:
             self._infos = {_abs(p): n for p, n in sync(self.layout.load_nodes(self.store)).items()}
         except FormatError as exc:
@@ -40,7 +41,9 @@ class ZarrSource(Source):
         nodes: dict[str, Node] = {}
         links: list[Link] = []
         refs: list[Reference] = []
+        grow(bar, len(self._infos))
         for path, info in sorted(self._infos.items()):
+            advance(bar)
             nodes[path] = self._node(path, info, refs)
             for name, target in info.links:
                 links.append(Link(path, name, _abs(target.path), _file_of(target)))

@@ -9,9 +9,10 @@ from hdmf.data_utils import AbstractDataChunkIterator, DataChunk, GenericDataChu
 
 from ..errors import WriteError
 from ..format.base import ArraySpec
+from ..storage.progress import advance, grow
 from .blocks import write_block
 from .documents import set_incomplete
-from .jobs import WriteTarget, logical_bytes
+from .jobs import WriteTarget, logical_bytes, selection_shape
 from .session import WriteSession
 
 __all__ = ["ArrayJobLike", "IteratorWriter"]
@@ -121,6 +122,9 @@ class IteratorWriter:
             session.run_sync(write_block(self.array, tuple(selection), values))
         except Exception as exc:
             raise WriteError(f"writing a chunk of /{job.path} from its iterator failed: {exc}") from exc
+        nbytes = logical_bytes(job.spec, selection_shape(tuple(selection)))  # no total known ahead: grows
+        grow(session.bar, nbytes)
+        advance(session.bar, nbytes)
 
     def finish(self) -> None:
         """Final shape = what was written (fixed dimensions of maxshape kept); store the documents once."""

@@ -22,7 +22,7 @@ Selection = tuple[slice, ...]
 Task = tuple[int, Selection]  # (index of the target in the run's target list, block)
 
 __all__ = ["BlockWriteFailure", "Selection", "Task", "WriteTarget", "block_selections", "describe_selection",
-           "logical_bytes", "pickled_iterator", "write_unit"]
+           "logical_bytes", "pickled_iterator", "selection_shape", "write_unit"]
 
 
 # --- blocks --------------------------------------------------------------------------------------
@@ -61,6 +61,11 @@ def _blocks(shape: tuple[int, ...], block: list[int]) -> Iterator[Selection]:
 def describe_selection(selection: Selection) -> str:
     """A block as users read it in messages: ``[0:128, 0:64]``."""
     return "[" + ", ".join(f"{s.start}:{s.stop}" for s in selection) + "]"
+
+
+def selection_shape(selection: Selection) -> tuple[int, ...]:
+    """The shape of a block (slices with bounds, as ``block_selections`` gives)."""
+    return tuple(s.stop - s.start for s in selection)
 
 
 def logical_bytes(spec: ArraySpec, shape: tuple[int, ...]) -> int:

@@ -16,8 +16,9 @@ from typing import Any
 from hdmf.data_utils import AbstractDataChunkIterator
 
 from ..storage.capabilities import multiprocess_safe
+from ..storage.progress import advance, grow
 from .iterators import ArrayJobLike, IteratorWriter
-from .jobs import Task, WriteTarget, pickled_iterator
+from .jobs import Task, WriteTarget, logical_bytes, pickled_iterator, selection_shape
 from .runners import Placement, Runner
 from .serial import SerialRunner, serial_placement
 from .session import WriteSession
@@ -125,10 +126,12 @@ def write_by_block(session: WriteSession, ready: list[tuple[IteratorWriter, Any]
     """Plan (prepare each array, cut it into blocks), run the tasks, complete the arrays."""
     targets, tasks, shapes = plan(session, ready, placement)
     bars = [writer.progress_bar(shape) for (writer, _), shape in zip(ready, shapes)]
+    grow(session.bar, sum(logical_bytes(w.job.spec, shape) for (w, _), shape in zip(ready, shapes)))
 
     def on_done(task: Task, nbytes: int) -> None:
         if bars[task[0]] is not None:
             bars[task[0]].update(nbytes)
+        advance(session.bar, logical_bytes(ready[task[0]][0].job.spec, selection_shape(task[1])))
 
     try:
         runner.run(targets, tasks, on_done)

@@ -21,13 +21,16 @@ __all__ = ["WriteSession"]
 @dataclass(frozen=True)
 class WriteSession:
     """The open store and its layout, with what writers need besides: running a coroutine to completion
-    from synchronous code, storing metadata documents; ``show_progress``: a bar while stored datasets
-    are copied (iterators ask for their own with ``display_progress``). A remote store is written through
-    its bounded form (``storage.remote_writes``), here and in the workers it is pickled to."""
+    from synchronous code, storing metadata documents; ``show_progress``: whether the write shows a bar
+    (True, False, or None: when stderr is a terminal); ``bar``: that bar, in bytes, shared by every writer
+    of the write (values, copies, iterators in any runner), or None. Iterators may ask for their own bar
+    too (``display_progress``). A remote store is written through its bounded form
+    (``storage.remote_writes``), here and in the workers it is pickled to."""
 
     store: Store
     layout: Layout
-    show_progress: bool = False
+    show_progress: bool | None = False
+    bar: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "store", bounded_writes(self.store))
