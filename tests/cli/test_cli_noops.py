@@ -19,9 +19,10 @@ def test_refs_of_a_missing_object_fails_naming_it(shared_data, tmp_path, folder,
         assert len(lines) == 1 and f"no object {obj}" in lines[0] and path in lines[0]
 
 
-def test_refs_of_an_object_nothing_refers_to_still_answers(shared_data, tmp_path):
+@pytest.mark.parametrize("name", ["hdf5/sample.nwb", "hdmf_zarr_0.14/sample.nwb.zarr", "hdmf_zarr_0.13/sample.nwb.zarr"])
+def test_refs_of_an_object_nothing_refers_to_still_answers(shared_data, tmp_path, name):
     """An existing object (a group, a dataset, a link) with no referrers is an answer, not an error."""
-    path = str(shared_data / "hdf5" / "sample.nwb")
+    path = str(shared_data / name)
     for obj in ("/acquisition", "/acquisition/ts/data", "/acquisition/ts_linked/timestamps", "general/devices"):
         result = run_nwbzarr("refs", path, obj, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
