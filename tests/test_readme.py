@@ -9,18 +9,20 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_python_quickstart_runs(tmp_path, capsys):
+def test_python_quickstart_runs_twice_in_the_same_folder(tmp_path, capsys):
+    """As written, and again where the first run left its files (issue 18: the second run must not fail)."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert blocks, "README has no python quickstart"
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        exec(compile(blocks[0], str(README), "exec"), {})
+        for run in (1, 2):
+            exec(compile(blocks[0], str(README), "exec"), {})
+            assert "[0 1 2 3 4 5 6 7 8 9]" in capsys.readouterr().out, f"run {run}"
+            for name in ("demo.nwb.zarr", "demo.nwb", "copy.nwb.zarr", "export.nwb.zarr"):
+                assert (tmp_path / name).exists(), f"{name} after run {run}"
     finally:
         os.chdir(cwd)
-    assert "[0 1 2 3 4 5 6 7 8 9]" in capsys.readouterr().out
-    for name in ("demo.nwb.zarr", "demo.nwb", "copy.nwb.zarr", "export.nwb.zarr"):
-        assert (tmp_path / name).exists(), name
 
 
 def test_readme_names_the_two_setup_commands():

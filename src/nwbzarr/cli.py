@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -10,8 +11,40 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from . import cli_errors
+from .cli_checks import (
+    check_graph_format,
+    check_input,
+    check_jobs,
+    check_links,
+    check_migrate_layout,
+    check_target_name,
+    check_to,
+    check_zarr_format,
+    source_format,
+    version_text,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Store NWB (and any HDMF) data in Zarr: convert, inspect, benchmark.")
+TO_HELP = "Write this format whatever the target's name: zarr or hdf5 (default: the name's, else the other one)."
+_debug = {"on": False}  # set by --debug (the app callback) for main(), which reports what the command raised
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _app_options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also: NWBZARR_DEBUG=1)."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the versions of nwbzarr and the libraries it runs on, and exit."),
+) -> None:
+    """Store NWB (and any HDMF) data in Zarr: convert, inspect, benchmark."""
+    _debug["on"] = _debug["on"] or debug
 
 
 STORAGE_OPTION_HELP = ("KEY=VALUE for the remote file system (fsspec/s3fs), repeatable; VALUE is read as JSON "
@@ -76,12 +109,16 @@ def _source(path: str, options: dict[str, Any] | None) -> Any:
 @app.command()
 def convert(
     source: str = typer.Argument(..., help="An HDF5 file or a Zarr store (the direction follows its content)."),
-    target: str = typer.Argument(..., help="The Zarr store or HDF5 file to create."),
-    zarr_format: int = typer.Option(3, "--zarr-format", help="3: current layout; 2: legacy (hdmf-zarr <= 0.13)."),
+    target: str = typer.Argument(..., help="The Zarr store or HDF5 file to create (.nwb/.h5/.hdf5: HDF5; "
+                                           ".zarr or a store URL: Zarr)."),
+    zarr_format: int = typer.Option(3, "--zarr-format", callback=check_zarr_format,
+                                    help="3: current layout; 2: legacy (hdmf-zarr <= 0.13)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
+    to: str | None = typer.Option(None, "--to", callback=check_to, help=TO_HELP),
     link_data: bool = typer.Option(False, "--link-data", help="Link instead of copying where possible."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes copying large HDF5 datasets (-1: all cores)."),
-    links: str = typer.Option("relative", "--links", "--external-links",
+    jobs: int = typer.Option(1, "--jobs", "-j", callback=check_jobs,
+                             help="Processes copying large HDF5 datasets (-1: all cores)."),
+    links: str = typer.Option("relative", "--links", "--external-links", callback=check_links,
                               help="Which other files the source's links may open: none, relative (beside the "
                                    "source; remote: same host), local (any local path) or any."),
     storage_option: list[str] | None = STORAGE_OPTION,
@@ -90,47 +127,63 @@ def convert(
 ) -> None:
     """Convert HDF5 -> Zarr or Zarr -> HDF5, a faithful copy: own cached specs, types, data, links, references.
     Either side may be a URL (s3://bucket/x.nwb.zarr); an HDF5 target is a local file."""
-    from .backend.links import POLICIES
     from .convert import convert as run
 
-    if links not in POLICIES:
-        raise typer.BadParameter(f"unknown policy {links!r}: use {', '.join(POLICIES)}", param_hint="--links")
     options = parse_storage_options(storage_option) or None
     source_options = parse_storage_options(source_storage_option) or options or _read_options(source, None)
+    kind = source_format(source, source_options, "convert")
+    writes = "zarr" if kind == "hdf5" else "hdf5"
+    check_target_name(target, writes, "convert", f"from {'an HDF5 file' if kind == 'hdf5' else 'a Zarr store'}", to)
     run(source, target, link_data=link_data, zarr_format=zarr_format, overwrite=overwrite, progress=progress,
         jobs=jobs, external_links=links, storage_options=options, source_storage_options=source_options)
     typer.echo(f"wrote {target}")
 
 
 @app.command()
-def info(path: str = typer.Argument(..., help="A Zarr store (path or URL)."),
+def info(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store (path or URL)."),
+         as_json: bool = typer.Option(False, "--json", help="Print one JSON document (stable keys) instead."),
          storage_option: list[str] | None = STORAGE_OPTION,
          progress: bool | None = PROGRESS_OPTION) -> None:  # no bar: accepted as by every command
-    """Print the tree of a store: types, shapes, dtypes, chunks, codecs, stored and logical sizes."""
-    from .info import format_tree, summarise
+    """Print the tree of a file or store: types, shapes, dtypes, chunks, codecs, stored and logical sizes."""
+    from .info import format_tree, summarise_file, to_json
 
-    typer.echo(format_tree(summarise(path, _read_options(path, storage_option))))
+    options = _read_options(path, storage_option)
+    check_input(path, "info", options)
+    file_format, summaries = summarise_file(path, options)
+    typer.echo(to_json(path, file_format, summaries) if as_json else format_tree(summaries))
 
 
 @app.command()
-def demo(output: str = typer.Option("", help="Where to write the Zarr store (default: a temporary folder)."),
+def demo(output: str = typer.Option("", help="Where to write the Zarr store (default: a temporary folder, "
+                                             "removed at the end)."),
          progress: bool | None = PROGRESS_OPTION) -> None:
     """Convert the bundled sample NWB file to Zarr and print its tree (no download, no server)."""
+    if output:
+        check_target_name(output, "zarr", "demo", "from the bundled sample", hint="'--output'",
+                          has_to_option=False)
+        _demo(output, progress)
+        return
+    with tempfile.TemporaryDirectory(prefix="nwbzarr-demo-") as folder:
+        _demo(str(Path(folder) / "sample.nwb.zarr"), progress, temporary=True)
+
+
+def _demo(target: str, progress: bool | None, temporary: bool = False) -> None:
+    """Convert the bundled sample into ``target`` and print what ``info`` shows of it."""
     from .convert import convert as run
     from .info import format_tree, summarise
 
     sample = resources.files("nwbzarr") / "data" / "sample.nwb"
     with resources.as_file(sample) as sample_path:
-        target = output or str(Path(tempfile.mkdtemp(prefix="nwbzarr-demo-")) / "sample.nwb.zarr")
-        run(str(sample_path), target, overwrite=bool(output), progress=progress)
-    typer.echo(f"converted {sample.name} -> {target}\n")
+        run(str(sample_path), target, overwrite=not temporary, progress=progress)
+    note = " (a temporary folder, removed at the end; --output keeps the store)" if temporary else ""
+    typer.echo(f"converted {sample.name} -> {target}{note}\n")
     typer.echo(format_tree(summarise(target)))
 
 
 @app.command()
 def graph(
     path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
-    fmt: str = typer.Option("json", "--format", help="graphml, json or dot."),
+    fmt: str = typer.Option("json", "--format", callback=check_graph_format, help="graphml, json or dot."),
     output: str = typer.Option("", "--output", "-o", help="Write here instead of standard output."),
     plot: str = typer.Option("", "--plot", help="Also draw the typed-object graph to this image (matplotlib)."),
     storage_option: list[str] | None = STORAGE_OPTION,
@@ -139,22 +192,16 @@ def graph(
     """Print the dependency graph: objects, and child/link/reference edges between them."""
     from .structure.graph import dependency_graph, plot_graph, to_dot, to_graphml, to_json
 
-    g = dependency_graph(_source(path, _read_options(path, storage_option)), progress=progress)
+    options = _read_options(path, storage_option)
+    check_input(path, "graph", options)
+    g = dependency_graph(_source(path, options), progress=progress)
     if plot:
-        try:
-            plot_graph(g, plot)
-        except RuntimeError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+        plot_graph(g, plot)
         if progress is not False:
             typer.echo(f"wrote {plot}", err=True)
     if fmt == "graphml":
-        import sys
-
         to_graphml(g, output or sys.stdout.buffer)
         return
-    if fmt not in ("json", "dot"):
-        raise typer.BadParameter(f"unknown format {fmt!r}: use graphml, json or dot", param_hint="--format")
     text = to_json(g) if fmt == "json" else to_dot(g)
     if output:
         Path(output).write_text(text)
@@ -173,7 +220,10 @@ def refs(
     """List what refers to an object (references and links), and what it refers to."""
     from .structure import ReferenceIndex
 
-    index = ReferenceIndex(_source(path, _read_options(path, storage_option)), progress=progress)
+    options = _read_options(path, storage_option)
+    check_input(path, "refs", options)
+    index = ReferenceIndex(_source(path, options), progress=progress)
+    index.check_object(obj)
     incoming, outgoing = index.referrers(obj, recursive=recursive), index.references(obj)
     typer.echo(f"referrers of {obj}: {len(incoming)}")
     for r in incoming:
@@ -187,15 +237,20 @@ def refs(
 def truncate(
     source: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."),
     target: str = typer.Argument(..., help="The file or store to create (same format as the source)."),
-    n: int = typer.Option(10, "-n", help="Entries kept along the first axis of every dataset."),
+    n: int = typer.Option(10, "-n", min=0, help="Entries kept along the first axis of every dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
+    to: str | None = typer.Option(None, "--to", callback=check_to,
+                                  help="Keep the target's name whatever it says: zarr or hdf5, the source's format."),
     storage_option: list[str] | None = STORAGE_OPTION,
     progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Cut a file down to its first N entries per dataset, keeping tables consistent."""
     from .structure import truncate_file
 
-    src = _source(source, _read_options(source, storage_option))
+    read_options = _read_options(source, storage_option)
+    kind = source_format(source, read_options, "truncate")
+    check_target_name(target, kind, "truncate", "(the source's format)", to)
+    src = _source(source, read_options)
     options = parse_storage_options(storage_option) or None  # a remote target's (never anonymous)
     written = truncate_file(src, target, n=n, overwrite=overwrite, storage_options=options, progress=progress)
     typer.echo(f"wrote {written}")
@@ -208,7 +263,9 @@ def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."
     """List the specifications cached in a file: namespaces, versions and spec files."""
     from .structure import read_specs_as_dicts
 
-    cached = read_specs_as_dicts(_source(path, _read_options(path, storage_option)))
+    options = _read_options(path, storage_option)
+    check_input(path, "specs", options)
+    cached = read_specs_as_dicts(_source(path, options))
     if not cached:
         typer.echo("no cached specifications")
     for ns, versions in sorted(cached.items()):
@@ -220,7 +277,8 @@ def specs(path: str = typer.Argument(..., help="An NWB HDF5 file or Zarr store."
 def migrate(
     source: str = typer.Argument(..., help="A Zarr store in either layout."),
     target: str = typer.Argument(..., help="The store to create."),
-    to: str = typer.Option("", "--to", help="v3 (current) or v2 (legacy, hdmf-zarr <= 0.13); default: the other."),
+    to: str = typer.Option("", "--to", callback=check_migrate_layout,
+                           help="v3 (current) or v2 (legacy, hdmf-zarr <= 0.13); default: the other."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the target if it exists."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare nodes and per-dataset checksums."),
     storage_option: list[str] | None = STORAGE_OPTION,
@@ -229,8 +287,12 @@ def migrate(
     """Convert a store between the legacy (Zarr v2) and current (Zarr v3) layouts, chunk by chunk."""
     from .migrate import migrate as run
 
+    read_options = _read_options(source, storage_option)
+    check_input(source, "migrate", read_options, zarr_only=True)
+    check_target_name(target, "zarr", "migrate", "(from one Zarr layout to the other)",
+                      has_to_option=False)
     options = parse_storage_options(storage_option) or None
-    report = run(_store_or_path(source, _read_options(source, storage_option)),
+    report = run(_store_or_path(source, read_options),
                  _store_or_path(target, options, read_only=False), to or None, overwrite=overwrite, verify=verify,
                  progress=progress)
     typer.echo(str(report))
@@ -249,7 +311,9 @@ def verify(
     """Compare the chunks a store holds with its chunk manifest: missing, extra, altered. Exit code 1 if any."""
     from .verify import verify as run
 
-    report = run(_store_or_path(path, _read_options(path, storage_option)), checksums=checksums)
+    options = _read_options(path, storage_option)
+    check_input(path, "verify", options, zarr_only=True)
+    report = run(_store_or_path(path, options), checksums=checksums)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -266,12 +330,38 @@ def manifest(
     from .verify import record_manifest
 
     options = parse_storage_options(storage_option) or None
+    check_input(path, "manifest", options, zarr_only=True)
     doc = record_manifest(_store_or_path(path, options, read_only=False), checksums=checksums)
     typer.echo(f"recorded the chunks of {len(doc['arrays'])} arrays in {path}")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``nwbzarr`` program: run the command, and report a mistake in one line on stderr, exit code 2 for
+    a usage error and 1 for a failure (the traceback only with ``--debug`` or ``NWBZARR_DEBUG=1``)."""
+    _debug["on"] = cli_errors.debug_from_environment()
+    try:
+        code = app(args=argv, prog_name=cli_errors.PROG, standalone_mode=False)
+    except cli_errors.UsageError as exc:
+        code = cli_errors.report_usage_error(exc)
+    except cli_errors.ClickException as exc:
+        code = cli_errors.report_click_failure(exc)
+    except typer.Abort:
+        cli_errors.say_error("aborted")
+        code = cli_errors.FAILURE_EXIT
+    except BrokenPipeError:  # the reader of standard output went away (`nwbzarr graph x | head`): not an error
+        _silence_stdout()
+        code = cli_errors.FAILURE_EXIT
+    except Exception as exc:
+        code = cli_errors.report_failure(exc, _debug["on"])
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null so the interpreter's final flush does not fail a second time."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,30 +12,38 @@ from .format.attributes import INCOMPLETE_ATTR
 from .format.base import FormatError, NodeInfo
 from .format.corrupt import with_store
 from .format.detect import detect_layout
+from .info_nodes import LinkSummary, NodeSummary, format_tree, to_json
+from .storage.url import is_hdf5_file, is_url
 
-
-@dataclass
-class NodeSummary:
-    path: str
-    kind: str
-    neurodata_type: str | None
-    shape: tuple[int, ...] | None
-    dtype: str | None
-    chunks: tuple[int, ...] | None
-    codecs: list[str]
-    stored_bytes: int
-    logical_bytes: int
-    links: list[str]
-    incomplete: bool = False
-    error: str | None = None  # a legacy dataset whose metadata cannot be used: why
+__all__ = ["LinkSummary", "NodeSummary", "format_tree", "summarise", "summarise_file", "to_json"]
 
 
 def summarise(path: Any, storage_options: dict | None = None) -> list[NodeSummary]:
-    """One ``NodeSummary`` per node, in path order."""
+    """One ``NodeSummary`` per node, in path order, of a Zarr store or an HDF5 file."""
+    return summarise_file(path, storage_options)[1]
+
+
+def summarise_file(path: Any, storage_options: dict | None = None) -> tuple[str, list[NodeSummary]]:
+    """``(format, summaries)``: "hdf5" for an HDF5 file (local, or remote by its signature), else "zarr"."""
+    if is_hdf5_file(path):
+        from .info_hdf5 import summarise_hdf5
+
+        return "hdf5", summarise_hdf5(path)
     store, _ = open_location(path, True, storage_options)
     layout = sync(detect_layout(store))
     if layout is None:
-        raise ValueError(f"{path!r} is not a Zarr store")
+        if isinstance(path, str) and is_url(path):
+            from .info_hdf5 import summarise_remote_hdf5
+
+            summaries = summarise_remote_hdf5(path, storage_options)
+            if summaries is not None:
+                return "hdf5", summaries
+        raise FormatError(f"{str(path)!r} is neither an HDF5 file nor a Zarr store "
+                          "(nwbzarr info reads NWB HDF5 files and Zarr stores)")
+    return "zarr", _zarr_summaries(path, store, layout)
+
+
+def _zarr_summaries(path: Any, store: Any, layout: Any) -> list[NodeSummary]:
     try:
         nodes = sync(layout.load_nodes(store))
     except FormatError as exc:
@@ -62,7 +69,7 @@ def _summary(node: NodeInfo, sizes: dict[str, int]) -> NodeSummary:
     prefix = f"{node.path}/" if node.path else ""
     if node.kind == "group":
         return NodeSummary(node.path, "group", node.attrs.get("neurodata_type"), None, None, None, [], 0, 0,
-                           [f"{n} -> {r.source}:{r.path}" for n, r in node.links])
+                           [LinkSummary(n, r.source, r.path) for n, r in node.links])
     stored = sum(v for k, v in sizes.items() if k.startswith(prefix) and _is_chunk_key(k[len(prefix):]))
     error = getattr(node, "error", None)
     if error is not None:
@@ -150,43 +157,3 @@ def _codec_names(doc: dict) -> list[str]:
         comp = doc["compressor"]
         names.append(comp.get("id", "?") + (f"-{comp['cname']}" if "cname" in comp else ""))
     return names
-
-
-def format_tree(summaries: list[NodeSummary]) -> str:
-    """The summary as an indented tree, one line per node."""
-    lines = []
-    specs = sorted({"/".join(s.path.split("/")[1:3]).replace("/", " ") for s in summaries
-                    if s.path.startswith("specifications/") and s.path.count("/") >= 2})
-    for s in summaries:
-        if s.path.startswith("specifications/"):
-            continue
-        if s.path == "specifications":
-            lines.append(f"  specifications/  (cached: {', '.join(specs)})")
-            continue
-        depth = s.path.count("/") + 1 if s.path else 0
-        name = s.path.rsplit("/", 1)[-1] if s.path else ""
-        typ = f" <{s.neurodata_type}>" if s.neurodata_type else ""
-        if s.kind == "group":
-            lines.append(f"{'  ' * depth}{name}/{typ}")
-            for link in s.links:
-                lines.append(f"{'  ' * (depth + 1)}{link}  (link)")
-        elif s.error is not None:
-            lines.append(f"{'  ' * depth}{name}{typ}  UNREADABLE: {s.error}")
-        else:
-            codecs = "+".join(s.codecs) or "raw"
-            flag = "  [INCOMPLETE]" if s.incomplete else ""
-            lines.append(
-                f"{'  ' * depth}{name}{typ}  {s.dtype} {list(s.shape)} chunks={list(s.chunks or [])} "
-                f"{codecs}  {_human(s.stored_bytes)} stored"
-                + (f" / {_human(s.logical_bytes)}" if s.dtype not in ("str", "reference") else "") + flag
-            )
-    return "\n".join(lines)
-
-
-def _human(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"

@@ -182,12 +182,29 @@ def test_mode_a_creates_a_missing_file_then_writes_and_reads_back(tmp_path, name
         expected = io.read().acquisition["ts"].data[:].tolist()
     path = tmp_path / name
     assert not path.exists()
-    with NWBZarrIO(path, mode="a", **kwargs) as io:
+    with NWBZarrIO(path, mode="a", load_namespaces=False, **kwargs) as io:  # as NWBHDF5IO above
         io.write(_nwb())
     with NWBZarrIO(path, mode="r") as io:
         nwb = io.read()
         assert nwb.acquisition["ts"].data[:].tolist() == expected
         assert io.layout.zarr_format == kwargs.get("zarr_format", 3)
+
+
+@pytest.mark.parametrize("spec", ["{tmp}/typo_dir", "file://{tmp}/typo_dir", "{tmp}/missing/typo.nwb.zarr"])
+def test_nwb_mode_a_on_a_missing_path_fails_and_creates_nothing_as_nwbhdf5io(tmp_path, spec, hdmf_zarr_014):  # noqa: F811
+    """NWBHDF5IO and hdmf-zarr 0.14's NWBZarrIO (both loading namespaces) refuse mode 'a' on a missing file
+    and create nothing; a typo must not leave a new store behind (issue 18)."""
+    with pytest.raises(FileNotFoundError):
+        NWBHDF5IO(tmp_path / "typo.nwb", mode="a")
+    seen = subprocess.run([hdmf_zarr_014, "-c", "import sys\nfrom hdmf_zarr import NWBZarrIO\ntry:\n"
+                           "    NWBZarrIO(sys.argv[1], 'a')\nexcept FileNotFoundError:\n    print('refused')",
+                           str(tmp_path / "theirs")], capture_output=True, text=True, timeout=300)
+    assert seen.stdout.strip() == "refused", seen.stderr[-2000:]
+    path = spec.format(tmp=tmp_path)
+    with pytest.raises(FileNotFoundError, match="typo") as exc:
+        NWBZarrIO(path, mode="a")
+    assert "mode 'w'" in str(exc.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_mode_a_write_matches_hdmf_zarr(tmp_path, hdmf_zarr_seen):
@@ -210,7 +227,7 @@ def test_mode_a_then_close_leaves_an_empty_root_group_as_hdmf_zarr(tmp_path, hdm
 
 def test_mode_a_then_add_to_the_new_store_in_a_second_session(tmp_path):
     path = tmp_path / "twice.zarr"
-    NWBZarrIO(path, mode="a").close()
+    NWBZarrIO(path, mode="a", load_namespaces=False).close()
     with NWBZarrIO(path, mode="a") as io:
         io.write(_nwb())
     with NWBZarrIO(path, mode="r") as io:
@@ -316,7 +333,7 @@ def test_data_readable_after_close_as_hdmf_zarr(tmp_path, kind, hdmf_zarr_seen):
 def test_a_writers_data_readable_after_close_and_the_file_reopens_for_writing(tmp_path, kind, hdmf_zarr_seen):
     spec, kwargs = STORE_KINDS[kind]
     path = _store_path(tmp_path, spec)
-    with NWBZarrIO(path, mode="a", **kwargs) as io:
+    with NWBZarrIO(path, mode="a", load_namespaces=False, **kwargs) as io:
         io.write(broad_nwbfile())
         nwbfile = io.read()
     _assert_as_hdmf_zarr_reads(observe(nwbfile), hdmf_zarr_seen)
@@ -387,7 +404,7 @@ def test_data_read_before_close_and_after_close_agree(tmp_path):
 
 def test_read_after_close_of_a_writer_does_not_recreate_a_deleted_store(tmp_path):
     path = tmp_path / "gone.nwb.zarr"
-    with NWBZarrIO(path, mode="a") as io:
+    with NWBZarrIO(path, mode="a", load_namespaces=False) as io:
         io.write(broad_nwbfile())
         nwbfile = io.read()
     labels = nwbfile.trials["label"].data  # text: read through the store itself
@@ -408,7 +425,7 @@ def test_file_attribute_is_none_after_close_as_hdmf_zarr(tmp_path, hdmf_zarr_see
 
 def test_writing_after_close_fails_clearly_and_changes_nothing(tmp_path):
     path = tmp_path / "closed.nwb.zarr"
-    with NWBZarrIO(path, mode="a") as io:
+    with NWBZarrIO(path, mode="a", load_namespaces=False) as io:
         io.write(_nwb())
     before = sorted(str(p.relative_to(path)) for p in path.rglob("*"))
     with pytest.raises(UnsupportedOperation, match="closed"):

@@ -256,3 +256,16 @@ def test_truncate_and_migrate_write_to_s3(remote, tmp_path):
     with NWBZarrIO(remote["local"], "r") as src, NWBZarrIO(legacy, "r", storage_options=options) as dst:
         np.testing.assert_array_equal(dst.read().acquisition["ElectricalSeries"].data[:],
                                       src.read().acquisition["ElectricalSeries"].data[:])
+
+
+def test_info_of_an_hdf5_file_on_s3_reads_as_its_local_copy(remote, hdf5_source):
+    """``info`` reads a remote HDF5 file (by its signature, through fsspec) as it reads the local file."""
+    code, out = _run("info", hdf5_source["url"], *remote["flags"])
+    assert code == 0, out
+    assert out == _run("info", str(hdf5_source["local"]))[1] and "ElectricalSeries" in out
+    code, out = _run("info", "--json", hdf5_source["url"], *remote["flags"])
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["format"] == "hdf5" and doc["location"] == hdf5_source["url"]
+    assert [n["path"] for n in doc["nodes"]] == [n["path"] for n in json.loads(
+        _run("info", "--json", str(hdf5_source["local"]))[1])["nodes"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from zarr.abc.store import Store
 
 from ..storage.remote_clients import split_client
 from .io import ZarrIO
+from .lifecycle import local_path
 from .links import DEFAULT_POLICY
 
 
@@ -37,6 +39,9 @@ class NWBZarrIO(ZarrIO):
         lock_timeout: float = 0.0,
     ) -> None:
         from pynwb import get_type_map
+
+        if load_namespaces and mode == "a":
+            _check_exists_for_append(path)
 
         if manager is not None and extensions is not None:
             raise ValueError("give either manager= or extensions=, not both: extensions build a new manager")
@@ -68,6 +73,15 @@ class NWBZarrIO(ZarrIO):
     @staticmethod
     def read_nwb(path: Any, **kwargs: Any) -> Any:
         return read_nwb(path, **kwargs)
+
+
+def _check_exists_for_append(path: Any) -> None:
+    """Mode 'a' loading namespaces needs an existing file, as NWBHDF5IO and hdmf-zarr's NWBZarrIO: refuse a
+    missing local path before anything is created (a typo must not leave a new store behind)."""
+    local = local_path(path)
+    if local is not None and not os.path.exists(local):
+        raise FileNotFoundError(f"{local!r} does not exist: mode 'a' with load_namespaces=True opens an existing "
+                                "file (create one with mode 'w', or pass load_namespaces=False)")
 
 
 def _with_extensions(type_map: TypeMap, extensions: Any) -> TypeMap:

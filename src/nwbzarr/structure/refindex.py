@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..storage.progress import Progress, progress_bar
 from .graph import opened
-from .model import Reference, Structure
+from .model import Reference, Structure, StructureError
 from .sources import Source
 
 
@@ -24,6 +24,7 @@ class ReferenceIndex:
             with opened(source) as src, progress_bar(progress, "references", unit="object") as bar:
                 structure = src.structure(bar)
         self.location = structure.location
+        self._objects = set(structure.nodes) | {link.path for link in structure.links}
         self._incoming: dict[str, list[Reference]] = defaultdict(list)
         self._outgoing: dict[str, list[Reference]] = defaultdict(list)
         for ref in structure.references:
@@ -55,6 +56,14 @@ class ReferenceIndex:
     def references(self, path: str) -> list[Reference]:
         """References held by the object at ``path`` (attributes, elements, columns, links)."""
         return list(self._outgoing.get(_norm(path), ()))
+
+    def check_object(self, path: str) -> None:
+        """Raise ``StructureError`` naming ``path`` when the file holds no such object (nor a link of that name,
+        nor, for ``file::/path``, any reference to it): an answer of "0 referrers" would hide a typo."""
+        key = _norm(path)
+        if key not in self._objects and key not in self._incoming and key not in self._outgoing:
+            raise StructureError(f"{self.location}: no object {path} (give the absolute path of a group or "
+                                 "dataset, as `nwbzarr info` lists them)")
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._incoming.values())

@@ -21,7 +21,7 @@ def truncate_file(source: Source | str | Path, target: str | Path | None = None,
         if out == src.location or os.path.abspath(out) == os.path.abspath(src.location):
             raise ValueError(f"{out}: the target must differ from the source")
         if not overwrite and location_exists(out, storage_options):
-            raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+            raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
         if src.format == "hdf5":
             if is_url(out):
                 raise ValueError(f"{out}: an HDF5 file is truncated into a local file, not a URL")
