@@ -167,13 +167,13 @@ def _lock_waiting(locker: Any, fd: int, shared: bool) -> None:
 @contextlib.contextmanager
 def _file_lock(lock_dir: Path, slot: int, shared: bool, writable: bool) -> Iterator[None]:
     """Hold the slot's file lock (shared or exclusive) across processes."""
-    locker = _locker()
     fd = _open_slot_file(lock_dir, slot, writable)
-    if fd is None:
+    if fd is None:  # a reader where no writer has locked: no OS lock needed
         yield
         return
     _OPEN_LOCK_FDS.add(fd)
     try:
+        locker = _locker()
         _lock_waiting(locker, fd, shared)
         try:
             yield
