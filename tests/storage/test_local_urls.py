@@ -5,6 +5,7 @@ old absolute spelling) still names ``/tmp/x.sqldb``; malformed URLs are refused 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -158,3 +159,20 @@ def test_the_nwbzarr_command_prints_the_tree_of_an_sqlite_url(sqlite_nwb: Path) 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "/ <NWBFile>"
     assert "ElectricalSeries" in proc.stdout
+
+
+def test_the_readme_store_url_section_says_what_the_code_does() -> None:
+    """Each "`URL` is `path`" of the README's Store URLs section holds, and every local example in its
+    table names a file under /data."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Store URLs\n", 1)[1].split("\n## ", 1)[0]
+    claims = re.findall(r"`([a-z0-9+]+://[^`]*)` is `([^`]*)`", section)
+    assert len(claims) >= 2
+    for url, path in claims:
+        assert os.path.normpath(local_url_path(url)) == os.path.normpath(path), url
+    table = "\n".join(row for row in section.splitlines() if row.startswith("| "))
+    for url in re.findall(r"`([a-z0-9+]+://[^`]*)`", table):
+        if url.split("://", 1)[0] in LOCAL_URL_SCHEMES:
+            assert local_url_path(url, allow_query=True).startswith("/data/session.nwb"), url
+    kinds = {row.split("|")[1].strip() for row in table.splitlines()}
+    assert {"SQLite", "LMDB", "DBM", "HDF5 containers", "Zip containers", "Icechunk", "Redis", "MongoDB"} <= kinds
