@@ -47,7 +47,8 @@ def _slot(name: str) -> int:
 def _locker() -> Any:
     """The platform's portalocker locker (flock on POSIX; msvcrt, and pywin32 for shared locks, on
     Windows), imported on first use: without an OS file lock only ``lock="file"`` fails, saying what to use.
-    Called through its instance, a lock costs a third of ``portalocker.lock``'s flag checks (measured)."""
+    Called through its instance, a lock and unlock cost half what ``portalocker.lock`` costs (measured: 11 vs
+    22 us, mostly its flag checks)."""
     global _LOCKER
     if _LOCKER is None:
         try:
