@@ -176,3 +176,15 @@ def test_the_readme_store_url_section_says_what_the_code_does() -> None:
             assert local_url_path(url, allow_query=True).startswith("/data/session.nwb"), url
     kinds = {row.split("|")[1].strip() for row in table.splitlines()}
     assert {"SQLite", "LMDB", "DBM", "HDF5 containers", "Zip containers", "Icechunk", "Redis", "MongoDB"} <= kinds
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "lmdb", "dbm", "h5container", "zipcontainer"])
+def test_reading_an_old_style_relative_url_names_the_new_spelling(kind: str, tmp_path: Path, monkeypatch) -> None:
+    """'sqlite:///x.sqldb' meant ./x.sqldb before; now it is /x.sqldb: reading it while only ./x.sqldb exists
+    says which URL to write instead of opening (or failing on) /x.sqldb."""
+    monkeypatch.chdir(tmp_path)
+    name = f"old-style-{os.getpid()}.{kind}"
+    _write_and_read(f"{kind}://{name}")
+    with pytest.raises(FileNotFoundError, match=rf"three slashes start an absolute path; write {kind}://{name} "):
+        open_store(f"{kind}:///{name}", mode="r")
+    assert not os.path.exists(f"/{name}")

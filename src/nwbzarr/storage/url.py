@@ -44,6 +44,22 @@ NON_REMOTE_SCHEMES = ("file", "local", "memory", "sqlite", "lmdb", "dbm", "redis
 _FILE_BACKED_SCHEMES = ("sqlite", "lmdb", "dbm", "h5container", "zipcontainer", "icechunk", "icechunk+file")
 
 
+def _existing_path(spec: str, read_only: bool) -> str:
+    """The path of a local store URL; for reading, a missing absolute path whose relative twin exists is
+    refused with the spelling of the relative one (``sqlite:///x`` meant ``./x`` before RFC 8089 reading)."""
+    path = local_url_path(spec)
+    relative = path.lstrip("/")
+    if read_only and path.startswith("/") and relative and not _exists(path) and _exists(relative):
+        scheme = spec.split("://", 1)[0]
+        raise FileNotFoundError(f"{spec!r} names {path}, which does not exist, while ./{relative} does: three "
+                                f"slashes start an absolute path; write {scheme}://{relative} for a relative one")
+    return path
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path) or _dbm_files_exist(path)
+
+
 def _few_files(kind: str, path: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
     """H5ContainerStore / ZipContainerStore, imported lazily (they live in another module)."""
     module, cls = {"h5container": ("h5container", "H5ContainerStore"),
@@ -168,15 +184,15 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
     if scheme == "sqlite":
         from nwbzarr.storage.sqlite import SQLiteStore
 
-        return SQLiteStore(local_url_path(spec), read_only=read_only, **kwargs)
+        return SQLiteStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme == "lmdb":
         from nwbzarr.storage.lmdb import LMDBStore
 
-        return LMDBStore(local_url_path(spec), read_only=read_only, **kwargs)
+        return LMDBStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme == "dbm":
         from nwbzarr.storage.dbm import DBMStore
 
-        return DBMStore(local_url_path(spec), read_only=read_only, **kwargs)
+        return DBMStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme in ("redis", "rediss"):
         return _redis(spec, read_only, kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
@@ -188,7 +204,7 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
 
         return open_icechunk_url(spec, mode, **kwargs)
     if scheme in ("h5container", "zipcontainer"):
-        return _few_files(scheme, local_url_path(spec), read_only, kwargs)
+        return _few_files(scheme, _existing_path(spec, read_only), read_only, kwargs)
     from nwbzarr.storage.remote_writes import bounded_writes  # writes within the shared request limit
 
     if choose_remote_client(remote_client, scheme, kwargs, read_only) == "obstore":
