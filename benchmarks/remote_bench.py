@@ -10,7 +10,6 @@ fresh subprocess (``benchmarks.remote_tasks``), clients interleaved within a rou
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import json
 import os
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from . import runner
 from . import workloads as wl
@@ -115,12 +116,8 @@ def python312() -> str | None:
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(path, thread_local=False):  # flock on POSIX, LockFileEx on Windows: no fcntl needed
+        yield
 
 
 def hdmf_zarr_python(progress: Callable[[str], None]) -> tuple[Path | None, str]:

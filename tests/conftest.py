@@ -4,7 +4,6 @@ server on loopback."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import warnings
@@ -12,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -37,12 +37,8 @@ def _quiet_known_warnings():
 @contextlib.contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(path, thread_local=False):  # flock on POSIX, LockFileEx on Windows: no fcntl needed
+        yield
 
 
 @pytest.fixture(scope="session")

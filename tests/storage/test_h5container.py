@@ -203,8 +203,11 @@ def test_plain_directory_store_is_readable_and_write_direct_false_is_one(tmp_pat
     store = H5ContainerStore(tmp_path / "plain", write_direct=False)
     np.testing.assert_array_equal(zarr.open_array(store, path=arr.path)[...], data)
     zarr.open_array(store, path=arr.path)[0, 0, 0] = 99
-    # still one file per chunk and no container; only the (hidden) sidecar lock file is new
-    assert all_files(tmp_path / "plain") == sorted(files_before + ["__nwbzarr.lock"])
+    # still one file per chunk and no container; only (hidden) lock files are new
+    new_files = set(all_files(tmp_path / "plain")) - set(files_before)
+    assert new_files and all(f.startswith("__nwbzarr.locks/") for f in new_files)
+    assert set(files_before) <= set(all_files(tmp_path / "plain"))
+    assert not [k for k in listed(store) if "__nwbzarr" in k]
     assert zarr.open_array(local, path=arr.path)[0, 0, 0] == 99
 
 
@@ -291,8 +294,9 @@ def test_bad_arguments_give_clear_errors(tmp_path: Path) -> None:
     buf = cpu.Buffer.from_bytes(b"x")
     with pytest.raises(ValueError, match="container"):
         store.set_sync("a/c.h5", buf)
-    with pytest.raises(ValueError, match="reserved"):
-        store.set_sync("a/__nwbzarr.lock", buf)
+    for reserved in ("a/__nwbzarr.lock", "__nwbzarr.locks/7.lock", "a/__nwbzarr.locks/7.lock"):
+        with pytest.raises(ValueError, match="reserved"):
+            store.set_sync(reserved, buf)
     with pytest.raises(ValueError, match="invalid store key"):
         store.set_sync("a/../../escape", buf)
     assert zarr.open_array(store, path="a").nchunks_initialized == 12
@@ -394,7 +398,7 @@ def test_pluggable_lock_object_guards_every_container_access(tmp_path: Path) -> 
     arr, data = write_kind(store, "v3-2d", path="a")
     assert lock.acquired >= 12 and lock.acquired == lock.released
     np.testing.assert_array_equal(arr[...], data)
-    assert not (store.root / "__nwbzarr.lock").exists()
+    assert not (store.root / "__nwbzarr.locks").exists()
 
 
 def test_lock_that_cannot_be_acquired_fails_the_write(tmp_path: Path) -> None:

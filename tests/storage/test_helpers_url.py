@@ -97,12 +97,12 @@ def test_rename_rmdir_getsize_listdir(tmp_path) -> None:
 
 def test_open_store_schemes_and_paths(tmp_path, redis_server, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    s = open_store("sqlite:///rel.sqldb", mode="w")
+    s = open_store("sqlite://rel.sqldb", mode="w")
     assert isinstance(s, SQLiteStore) and s.path == str(tmp_path / "rel.sqldb") and not s.read_only
-    s = open_store(f"sqlite:///{tmp_path}/abs.sqldb", mode="r")
+    s = open_store(f"sqlite://{tmp_path}/abs.sqldb", mode="r")
     assert isinstance(s, SQLiteStore) and s.path == str(tmp_path / "abs.sqldb") and s.read_only
-    assert isinstance(open_store("lmdb:///db.lmdb", mode="a"), LMDBStore)
-    assert isinstance(open_store("dbm:///file.dbm", mode="a"), DBMStore)
+    assert isinstance(open_store("lmdb://db.lmdb", mode="a"), LMDBStore)
+    assert isinstance(open_store("dbm://file.dbm", mode="a"), DBMStore)
     r = open_store(f"redis://127.0.0.1:{redis_server['port']}/2?prefix=p1", mode="a")
     assert r == RedisStore("p1", host="127.0.0.1", port=redis_server["port"], db=2)
     assert isinstance(open_store("x.sqldb", mode="w"), SQLiteStore)
@@ -129,6 +129,8 @@ def test_open_store_bad_input() -> None:
         open_store("x.sqldb", mode="rw")
     with pytest.raises(ValueError, match="names no file"):
         open_store("sqlite://", mode="w")
+    with pytest.raises(ValueError, match="malformed URL 'sqlite:/x.sqldb'"):
+        open_store("sqlite:/x.sqldb", mode="w")
     with pytest.raises(TypeError, match="needs a URL, a path or a Store"):
         open_store(42)
 

@@ -12,6 +12,7 @@ from zarr.storage import FsspecStore, LocalStore, ObjectStore
 
 from .._private_api import open_store as open_zarr_store
 from .._private_api import store_is_open, sync
+from ..storage.local_urls import local_url_path, malformed_local_url
 from ..storage.remote_clients import obstore_store_options, obstore_url
 from ..storage.remote_writes import bounded_writes
 from ..storage.url import NON_REMOTE_SCHEMES, local_store_kind, open_store
@@ -38,7 +39,9 @@ def open_location(path: Any, read_only: bool, storage_options: dict | None = Non
         raise TypeError(f"path must be a str, pathlib.Path or zarr Store, not {type(path).__name__}")
     if "://" in path and not path.startswith("file://"):
         return _open_url(path, read_only, storage_options), path
-    local = path[len("file://"):] if path.startswith("file://") else path
+    if malformed_local_url(path):  # sqlite:/x.sqldb: neither a URL nor meant as a path
+        raise ValueError(malformed_local_url(path))
+    local = local_url_path(path) if path.startswith("file://") else path
     local = os.path.abspath(os.path.expanduser(local))
     if os.path.isfile(local) or local_store_kind(local) != "directory":  # SQLite/LMDB/zip files are stores too
         return _opened(open_store(local, mode="r" if read_only else "a")), local

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,10 +122,19 @@ def memory_budget() -> int:
     """Bytes this process may still reasonably allocate: available RAM, capped by RLIMIT_AS."""
     try:
         avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):  # pragma: no cover - not on Linux
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not on Linux (Windows has no sysconf)
         avail = 1 << 62
+    return min(avail, _address_space_limit())
+
+
+def _address_space_limit() -> int:
+    """RLIMIT_AS's soft limit; unlimited where there is none (``resource`` is POSIX-only)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 1 << 62
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    return min(avail, soft) if soft != resource.RLIM_INFINITY else avail
+    return soft if soft != resource.RLIM_INFINITY else 1 << 62
 
 
 def check_fits_in_memory(nbytes: int, what: str) -> None:

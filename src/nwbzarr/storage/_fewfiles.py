@@ -23,6 +23,13 @@ from typing import Any, ClassVar
 from zarr.abc.buffer import Buffer
 from zarr.abc.store import ByteRequest
 
+from nwbzarr.storage._container_locks import (
+    LOCK_DIR_NAME,
+    ContainerLocks,
+    LockSpec,
+    lock_token,
+    validate_lock,
+)
 from nwbzarr.storage._deletes import DeleteBatches, Pending
 from nwbzarr.storage._files import (
     fsync_dir,
@@ -32,18 +39,13 @@ from nwbzarr.storage._files import (
     write_file,
 )
 from nwbzarr.storage._routing import (
-    LOCK_FILE_NAME,
     METADATA_NAMES,
     TMP_PREFIX,
     ArrayLayout,
-    ContainerLocks,
-    LockSpec,
     Route,
     Router,
     check_not_reserved,
     is_hidden_name,
-    lock_token,
-    validate_lock,
 )
 from nwbzarr.storage._verify import ArrayOpener, VerifyReport, registered_array_opener, verify_store
 from nwbzarr.storage.base import BytesLike, SyncBackendStore
@@ -331,7 +333,8 @@ class ContainerStore(SyncBackendStore):
 
     def _iter_files(self, start: str) -> Iterator[str]:
         base = self.root / start if start else self.root
-        for dirpath, _dirs, files in os.walk(base):
+        for dirpath, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not is_hidden_name(d)]  # the lock directory
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir
             for name in files:
@@ -386,7 +389,7 @@ class ContainerStore(SyncBackendStore):
         self._check_writable()
         if self.root.is_dir():
             for entry in self.root.iterdir():
-                if entry.name == LOCK_FILE_NAME:
+                if entry.name == LOCK_DIR_NAME:
                     continue  # other processes may hold locks on it
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)

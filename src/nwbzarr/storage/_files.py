@@ -28,7 +28,8 @@ def _after_fork_in_child() -> None:
     _PID = os.getpid()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def read_file(path: Path | str, byte_range: ByteRequest | None) -> bytes:

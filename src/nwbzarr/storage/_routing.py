@@ -1,4 +1,4 @@
-"""Chunk-key routing and per-container locking for the few-files stores.
+"""Chunk-key routing for the few-files stores (their locks: ``_container_locks``).
 
 A chunk key is mapped to ``(container file, member name)`` from the owning array's metadata, found by
 walking up to its ``zarr.json`` / ``.zarray``; dots in a key are never interpreted on their own.
@@ -6,23 +6,15 @@ walking up to its ``zarr.json`` / ``.zarray``; dots in a key are never interpret
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
-import os
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 RESERVED_PREFIX = "__nwbzarr"
-LOCK_FILE_NAME = "__nwbzarr.lock"
 TMP_PREFIX = "__nwbzarr_tmp."
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata")
 _LAYOUT_NAMES = ("zarr.json", ".zarray", ".zgroup")  # the documents that say whether a node is an array
-_LOCK_SLOTS = 1 << 24
 
 
 def is_hidden_name(name: str) -> bool:
@@ -258,179 +250,3 @@ class Router:
         if len(parts) != n_member or any(i is None for i in trail):
             return None
         return layout.key(lead + trail)  # type: ignore[operator]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Locking: one in-process lock per container slot + a sidecar fcntl byte-range lock (or a cluster lock).
-# ---------------------------------------------------------------------------------------------------
-
-_GUARD = threading.Lock()
-_THREAD_LOCKS: dict[tuple[str, int], _SlotLock] = {}
-_LOCK_FDS: dict[tuple[str, bool], int] = {}
-
-
-def _after_fork_in_child() -> None:
-    """Locks held by threads of the parent do not exist in a forked child: start clean."""
-    global _GUARD
-    _GUARD = threading.Lock()
-    _THREAD_LOCKS.clear()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _slot(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little") % _LOCK_SLOTS
-
-
-def _lock_fd(lock_path: Path, writable: bool) -> int | None:
-    """Process-wide fd of the sidecar lock file; never closed (closing drops every fcntl lock).
-
-    Read-only stores never create the file: without it no writer has run, so reads need no lock.
-    """
-    key = (str(lock_path), writable)
-    with _GUARD:
-        fd = _LOCK_FDS.get(key)
-        if fd is not None:
-            return fd
-        if writable:
-            fd = os.open(key[0], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        else:
-            try:
-                fd = os.open(key[0], os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                return None
-        _LOCK_FDS[key] = fd
-        return fd
-
-
-class _SlotLock:
-    """In-process readers/writer lock for one slot; the first reader takes the external shared lock."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.readers = 0
-        self.writer = False
-        self.shared_hold: contextlib.ExitStack | None = None
-
-    @contextlib.contextmanager
-    def shared(self, external: Callable[[], contextlib.AbstractContextManager]) -> Iterator[None]:
-        with self.cond:
-            while self.writer:
-                self.cond.wait()
-            if self.readers == 0:
-                stack = contextlib.ExitStack()
-                stack.enter_context(external())
-                self.shared_hold = stack
-            self.readers += 1
-        try:
-            yield
-        finally:
-            with self.cond:
-                self.readers -= 1
-                if self.readers == 0 and self.shared_hold is not None:
-                    self.shared_hold.close()
-                    self.shared_hold = None
-                    self.cond.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self, external: Callable[[], contextlib.AbstractContextManager]) -> Iterator[None]:
-        with self.cond:
-            while self.writer or self.readers:
-                self.cond.wait()
-            self.writer = True
-        try:
-            with external():
-                yield
-        finally:
-            with self.cond:
-                self.writer = False
-                self.cond.notify_all()
-
-
-def _thread_lock(lock_path: Path, slot: int) -> _SlotLock:
-    with _GUARD:
-        return _THREAD_LOCKS.setdefault((str(lock_path), slot), _SlotLock())
-
-
-LockSpec = Any  # "file" | None | object with acquire()/release() | callable(name) -> such an object
-
-
-def lock_token(lock: LockSpec) -> Any:
-    """A comparable stand-in for a lock setting, so stores compare equal by configuration."""
-    if lock is None or isinstance(lock, str):
-        return lock
-    if isinstance(lock, type):
-        return ("factory", lock.__module__, lock.__qualname__)
-    return ("object", type(lock).__qualname__, getattr(lock, "name", id(lock)))
-
-
-def validate_lock(lock: LockSpec) -> None:
-    """Reject lock settings that would silently give no protection."""
-    if lock is None or lock == "file":
-        return
-    if isinstance(lock, str):
-        raise ValueError(f"lock must be 'file', None, a lock object or a lock factory; got {lock!r}")
-    if not (hasattr(lock, "acquire") and hasattr(lock, "release")) and not callable(lock):
-        raise TypeError(f"lock object {lock!r} has no acquire()/release() and is not a factory")
-
-
-class ContainerLocks:
-    """Exclusive access to one container across threads, processes and (optionally) cluster workers."""
-
-    def __init__(self, root: Path, lock: LockSpec, writable: bool) -> None:
-        self.root = root
-        self.lock = lock
-        self.writable = writable
-        self.lock_path = root / LOCK_FILE_NAME
-
-    @contextlib.contextmanager
-    def hold(self, container: str, shared: bool = False) -> Iterator[None]:
-        """Hold ``container`` (relative path): shared for reads, exclusive for writes."""
-        slot = _slot(container)
-        local = _thread_lock(self.lock_path, slot)
-        mode = local.shared if shared else local.exclusive
-        with mode(lambda: self._external(container, slot, shared)):
-            yield
-
-    @contextlib.contextmanager
-    def _external(self, container: str, slot: int, shared: bool) -> Iterator[None]:
-        if self.lock is None:
-            yield
-        elif self.lock == "file":
-            with self._fcntl(slot, shared):
-                yield
-        else:
-            with _cluster_lock(self.lock, f"nwbzarr:{self.root}/{container}"):
-                yield
-
-    @contextlib.contextmanager
-    def _fcntl(self, slot: int, shared: bool) -> Iterator[None]:
-        fd = _lock_fd(self.lock_path, self.writable)
-        if fd is None:
-            yield
-            return
-        fcntl.lockf(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, 1, slot, os.SEEK_SET)
-        try:
-            yield
-        finally:
-            fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot, os.SEEK_SET)
-
-
-@contextlib.contextmanager
-def _cluster_lock(lock: Any, name: str) -> Iterator[None]:
-    """Acquire a pluggable lock (an object, or a factory called with the container name); failures raise."""
-    obj = lock if hasattr(lock, "acquire") and not isinstance(lock, type) else _call_factory(lock, name)
-    if obj.acquire() is False:
-        raise TimeoutError(f"could not acquire lock {obj!r} for {name}")
-    try:
-        yield
-    finally:
-        obj.release()
-
-
-def _call_factory(factory: Callable[[str], Any], name: str) -> Any:
-    obj = factory(name)
-    if not (hasattr(obj, "acquire") and hasattr(obj, "release")):
-        raise TypeError(f"lock factory {factory!r} returned {obj!r}, which has no acquire()/release()")
-    return obj

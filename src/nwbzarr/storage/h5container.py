@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 from zarr.abc.store import ByteRequest
 
+from nwbzarr.storage._container_locks import LockSpec
 from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
-from nwbzarr.storage._routing import LockSpec
 from nwbzarr.storage.base import resolve_range
 from nwbzarr.storage.errors import StoreCorruptError
 
@@ -71,11 +71,23 @@ def _read_dataset(ds: h5py.Dataset, byte_range: ByteRequest | None) -> bytes:
     return _pread(ds.file.filename, offset + start, stop - start)
 
 
+# O_CLOEXEC is POSIX's (Windows fds are not inherited anyway); O_BINARY is Windows' (no newline translation)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where there is one; elsewhere (Windows) seek and read this call's own descriptor."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, size)  # pragma: no cover - Windows
+
+
 def _pread(filename: str, offset: int, size: int) -> bytes:
     """Read raw bytes of a contiguous dataset without HDF5's (globally locked) data path."""
-    fd = os.open(filename, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(filename, _READ_FLAGS)
     try:
-        data = os.pread(fd, size, offset)
+        data = _read_at(fd, size, offset)
     finally:
         os.close(fd)
     if len(data) != size:
@@ -122,7 +134,8 @@ class H5ContainerStore(ContainerStore):
     worker processes) are changed in place: a chunk for an older container is written as a loose file
     (atomically) until ``consolidate()`` folds it in, and deletes rebuild it, so a writer killed at any
     moment never damages data written before its session. ``lock``: ``"file"``
-    (sidecar fcntl lock, works across processes on one host/NFS with lockd), ``None`` (threads only), a
+    (a lock file per container slot in ``__nwbzarr.locks/``, through portalocker: across processes on
+    one host, or NFS with lockd), ``None`` (threads only), a
     lock object with ``acquire``/``release`` (one lock for all containers, e.g. ``distributed.Lock("x")``)
     or a factory called with a per-container name (e.g. ``distributed.Lock``).
     """

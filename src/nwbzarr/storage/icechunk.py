@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import icechunk
 from zarr.abc.buffer import Buffer, BufferPrototype
@@ -23,6 +23,7 @@ from zarr.abc.store import ByteRequest, Store
 from zarr.storage import WrapperStore
 
 from ..errors import IcechunkConflictError
+from .local_urls import local_url_path
 
 __all__ = ["IcechunkConflictError", "IcechunkNWBStore", "IcechunkTransaction", "as_store", "open_icechunk",
            "open_icechunk_url"]
@@ -314,7 +315,7 @@ def _readonly_session(repo: icechunk.Repository, branch: str, snapshot: str | No
 
 
 def open_icechunk_url(spec: str, mode: str = "r", **kwargs: Any) -> IcechunkNWBStore:
-    """Open ``icechunk:///relative/dir``, ``icechunk:////absolute/dir`` (or ``icechunk+file://``) and
+    """Open ``icechunk:///absolute/dir``, ``icechunk://relative/dir`` (or ``icechunk+file://``) and
     ``icechunk+s3://bucket/prefix``. ``branch``, ``snapshot``, ``tag``, ``message`` and the S3 options
     (``endpoint_url``, ``region``, ``allow_http``, ``anonymous``, credentials) come from the URL's query or
     from ``kwargs`` (``storage_options``); S3 credentials default to the environment's."""
@@ -330,20 +331,16 @@ def open_icechunk_url(spec: str, mode: str = "r", **kwargs: Any) -> IcechunkNWBS
     if scheme == "icechunk+s3":
         storage, name = _s3_storage(parts, options), f"icechunk+s3://{parts.netloc}{parts.path}"
     elif scheme in ("icechunk", "icechunk+file"):
-        path = _local_path(spec, parts)
+        path = _local_path(spec)
         storage, name = icechunk.local_filesystem_storage(path), f"icechunk repository {path}"
     else:
         raise ValueError(f"{spec!r} is not an Icechunk URL (schemes: {', '.join(SCHEMES)})")
     return open_icechunk(storage, mode, name=name, **session_options)
 
 
-def _local_path(spec: str, parts: Any) -> str:
-    """'icechunk:///rel' or 'icechunk:////abs' (as sqlite://), also 'icechunk://rel'."""
-    rest = unquote(spec.split("://", 1)[1].split("?", 1)[0])
-    path = rest[1:] if rest.startswith("/") else rest
-    if not path:
-        raise ValueError(f"{spec!r} names no directory: use icechunk:///relative/dir or icechunk:////absolute/dir")
-    return os.path.abspath(os.path.expanduser(path))
+def _local_path(spec: str) -> str:
+    """The repository directory of 'icechunk:///abs/dir' or 'icechunk://rel/dir' (nwbzarr.storage.local_urls)."""
+    return os.path.abspath(local_url_path(spec, allow_query=True))
 
 
 def _s3_storage(parts: Any, options: dict[str, Any]) -> icechunk.Storage:

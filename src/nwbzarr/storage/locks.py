@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock, Timeout
+from filelock import FileLock, SoftFileLock, Timeout
 
 from nwbzarr._private_api import wrapped_store
 
@@ -26,6 +26,11 @@ from ..errors import StoreLockedError
 
 __all__ = ["StoreLockedError", "WriterLock", "acquire_store_lock", "check_lock_timeout", "lock_path",
            "store_lock_target"]
+
+
+# filelock's FileLock is an OS lock where the platform has one (flock, LockFileEx); elsewhere (a POSIX Python
+# without fcntl) its soft lock, whose file holds filelock's own PID marker: then we record no holder in it
+_NATIVE_LOCK = not issubclass(FileLock, SoftFileLock)
 
 
 def check_lock_timeout(timeout: float) -> float:
@@ -72,7 +77,8 @@ class WriterLock:
         self.target = os.path.abspath(os.fspath(target))
         self.path = lock_path(self.target, kind)
         self.what = what
-        self._lock = FileLock(self.path, timeout=self.timeout, thread_local=False, on_acquired=_record_holder)
+        recorder = {"on_acquired": _record_holder} if _NATIVE_LOCK else {}
+        self._lock = FileLock(self.path, timeout=self.timeout, thread_local=False, **recorder)
 
     def acquire(self) -> WriterLock:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)

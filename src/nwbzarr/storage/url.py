@@ -12,6 +12,7 @@ from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore, MemoryStore, ZipStore
 
 from nwbzarr.storage._server import check_timeout
+from nwbzarr.storage.local_urls import local_url_path, malformed_local_url
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the superblock signature at the start of every HDF5 file we open
 
@@ -43,13 +44,20 @@ NON_REMOTE_SCHEMES = ("file", "local", "memory", "sqlite", "lmdb", "dbm", "redis
 _FILE_BACKED_SCHEMES = ("sqlite", "lmdb", "dbm", "h5container", "zipcontainer", "icechunk", "icechunk+file")
 
 
-def _file_path(spec: str, scheme: str) -> str:
-    """Path in 'scheme:///rel' or 'scheme:////abs' (SQLAlchemy's convention); also 'scheme://rel'."""
-    rest = spec[len(scheme) + 3 :]
-    path = rest[1:] if rest.startswith("/") else rest
-    if not path:
-        raise ValueError(f"{spec!r} names no file: use {scheme}:///relative/path or {scheme}:////absolute/path")
+def _existing_path(spec: str, read_only: bool) -> str:
+    """The path of a local store URL; for reading, a missing absolute path whose relative twin exists is
+    refused with the spelling of the relative one (``sqlite:///x`` meant ``./x`` before RFC 8089 reading)."""
+    path = local_url_path(spec)
+    relative = path.lstrip("/")
+    if read_only and path.startswith("/") and relative and not _exists(path) and _exists(relative):
+        scheme = spec.split("://", 1)[0]
+        raise FileNotFoundError(f"{spec!r} names {path}, which does not exist, while ./{relative} does: three "
+                                f"slashes start an absolute path; write {scheme}://{relative} for a relative one")
     return path
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path) or _dbm_files_exist(path)
 
 
 def _few_files(kind: str, path: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
@@ -142,7 +150,8 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
                **kwargs: Any) -> Store:
     """Build the store named by ``spec``; ``mode`` 'r' gives a read-only store, others writable.
 
-    Understands ``sqlite:///f.sqldb``, ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
+    Understands ``sqlite:///abs/f.sqldb`` (``sqlite://rel/f.sqldb``: relative; the same for every local store,
+    see ``nwbzarr.storage.local_urls``), ``lmdb:///dir``, ``dbm:///file``, ``redis://host:port/db``
     (``?prefix=``), ``mongodb://host/db?collection=`` (both take ``?timeout=`` seconds, default 5), ``memory://``,
     ``file://``, ``h5container://`` / ``zipcontainer://``, ``icechunk:///dir`` / ``icechunk+s3://bucket/prefix``
     (``?branch=``, ``?snapshot=``; see nwbzarr.storage.icechunk), any other fsspec URL (``s3://``, ``gs://``, ``https://``;
@@ -167,21 +176,23 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
         raise TypeError(f"open_store needs a URL, a path or a Store, got {spec!r}")
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
     if scheme == "":
+        if malformed_local_url(spec):  # sqlite:/x.sqldb, lmdb:x: not a path named so
+            raise ValueError(malformed_local_url(spec))
         return _from_path(spec, mode, read_only, kwargs)
     if scheme == "file":
-        return _from_path(urlsplit(spec).path, mode, read_only, kwargs)
+        return _from_path(local_url_path(spec), mode, read_only, kwargs)
     if scheme == "sqlite":
         from nwbzarr.storage.sqlite import SQLiteStore
 
-        return SQLiteStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+        return SQLiteStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme == "lmdb":
         from nwbzarr.storage.lmdb import LMDBStore
 
-        return LMDBStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+        return LMDBStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme == "dbm":
         from nwbzarr.storage.dbm import DBMStore
 
-        return DBMStore(_file_path(spec, scheme), read_only=read_only, **kwargs)
+        return DBMStore(_existing_path(spec, read_only), read_only=read_only, **kwargs)
     if scheme in ("redis", "rediss"):
         return _redis(spec, read_only, kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
@@ -193,7 +204,7 @@ def open_store(spec: str | os.PathLike[str] | Store, mode: str = "r", remote_cli
 
         return open_icechunk_url(spec, mode, **kwargs)
     if scheme in ("h5container", "zipcontainer"):
-        return _few_files(scheme, _file_path(spec, scheme), read_only, kwargs)
+        return _few_files(scheme, _existing_path(spec, read_only), read_only, kwargs)
     from nwbzarr.storage.remote_writes import bounded_writes  # writes within the shared request limit
 
     if choose_remote_client(remote_client, scheme, kwargs, read_only) == "obstore":
@@ -218,13 +229,23 @@ def is_url(location: str) -> bool:
     return _scheme(location) not in ("", *NON_REMOTE_SCHEMES)
 
 
+def _dbm_files_exist(path: str) -> bool:
+    """Whether a DBM database named ``path`` exists in any flavour (dbm.dumb keeps ``path.dat``/``.dir``)."""
+    import dbm
+
+    return dbm.whichdb(path) is not None
+
+
 def location_exists(location: str, storage_options: dict | None = None) -> bool:
     """Whether anything is at ``location``: a local path, or any object under a URL's prefix (fsspec,
     with ``storage_options``); for refusing to overwrite a conversion's target."""
     scheme = _scheme(location)
     if scheme in _FILE_BACKED_SCHEMES:  # sqlite:///x.sqldb, icechunk:///dir, ...: the file or folder it names
-        return os.path.exists(_file_path(location, scheme))
-    if scheme in ("file", "local"):
+        path = local_url_path(location, allow_query=True)
+        return os.path.exists(path) or (scheme == "dbm" and _dbm_files_exist(path))
+    if scheme == "file":
+        return os.path.exists(local_url_path(location))
+    if scheme == "local":
         return os.path.exists(urlsplit(location).path)
     if scheme in NON_REMOTE_SCHEMES:  # memory://, redis://, mongodb://: no file to find; the store's mode decides
         return False

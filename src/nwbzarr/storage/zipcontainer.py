@@ -18,9 +18,9 @@ from typing import Any
 
 from zarr.abc.store import ByteRequest
 
+from nwbzarr.storage._container_locks import LockSpec
 from nwbzarr.storage._fewfiles import ContainerStore, ItemSource
 from nwbzarr.storage._files import fsync_dir, tmp_path_for
-from nwbzarr.storage._routing import LockSpec
 from nwbzarr.storage.base import resolve_range
 
 __all__ = ["ZipContainerStore"]
