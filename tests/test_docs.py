@@ -2,7 +2,9 @@
 and every code example in ``docs/**/*.md`` runs, page by page, in order, in a temporary folder.
 
 Conventions: ``python`` blocks run in one namespace per page; ``bash`` blocks run with ``bash -e`` and the
-checkout's ``nwbzarr`` command first on ``PATH``. A block whose first line is ``# not run: <reason>`` is shown
+checkout's ``nwbzarr`` command first on ``PATH``. A python block whose first line is ``# file: NAME.py`` is a
+module the page's later blocks import: it is written to that file in the page's folder (which is on
+``sys.path``, so worker processes import it too). A block whose first line is ``# not run: <reason>`` is shown
 but not run (public data on the network); such blocks are counted, so they stay rare. Blocks in other languages
 (``json``, ``text``) are data, not examples.
 """
@@ -22,6 +24,7 @@ DOCS = ROOT / "docs"
 SRC = ROOT / "src"
 FENCE = re.compile(r"^```(python|bash)[^\n]*\n(.*?)^```", re.S | re.M)
 NOT_RUN = re.compile(r"# not run: \S")
+MODULE_FILE = re.compile(r"# file: ([\w-]+\.py)\n")
 MAX_NOT_RUN = 3  # across the whole site
 
 
@@ -53,12 +56,27 @@ def test_every_example_of_the_page_runs_in_order(page, tmp_path, monkeypatch):
     bin_dir.mkdir()
     env = _environment(bin_dir)
     monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend(str(work))
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # worker processes the examples start
+    try:
+        run_page(page, work, env)
+    finally:  # the page's own modules are not left for other pages to import
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", None) or "").startswith(str(work)):
+                del sys.modules[name]
+
+
+def run_page(page: Path, work: Path, env: dict[str, str]) -> None:
+    """Each example of ``page`` in order: python in one namespace, bash in a subprocess, modules to files."""
     namespace: dict = {"__name__": "__docs__"}
     for number, (language, code) in enumerate(code_blocks(page), 1):
         if NOT_RUN.match(code):
             continue
         where = f"{page.relative_to(ROOT)}, block {number} ({language})"
-        if language == "python":
+        module = MODULE_FILE.match(code) if language == "python" else None
+        if module:
+            (work / module.group(1)).write_text(code)
+        elif language == "python":
             exec(compile(code, where, "exec"), namespace)
         else:
             result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", code], cwd=work, env=env,
