@@ -104,6 +104,9 @@ def test_cli_reference_lists_every_command_and_option():
     text = cli_reference_markdown()
     root = typer.main.get_command(app)
     assert root.commands, "the app has no commands"
+    for param in root.params:  # options of the command line itself (--version, ...)
+        for opt in [*param.opts, *param.secondary_opts]:
+            assert f"`{opt}`" in text, opt
     for name, command in root.commands.items():
         assert f"## `nwbzarr {name}`" in text, name
         for param in command.params:
@@ -126,3 +129,30 @@ def test_site_builds_strict(tmp_path):
     assert "NWBZarrIO" in api and "storage_options" in api
     for page in ("getting-started", "format", "guide/remote", "api/storage", "api/structure"):
         assert (site / page / "index.html").exists(), page
+
+
+def test_cli_reference_follows_a_command_added_to_the_app():
+    """A command or option added to the Typer app appears in the reference with no edit to the docs."""
+    import typer
+
+    from nwbzarr.cli import app
+
+    sys.path.insert(0, str(DOCS / "_hooks"))
+    try:
+        from cli_reference import cli_reference_markdown
+    finally:
+        sys.path.remove(str(DOCS / "_hooks"))
+
+    def frobnicate(path: str = typer.Argument(..., help="What to frobnicate."),
+                   twice: bool = typer.Option(False, "--twice/--once", help="Frobnicate it twice.")) -> None:
+        """Frobnicate a store (a command that exists only in this test)."""
+
+    app.command()(frobnicate)
+    try:
+        text = cli_reference_markdown()
+    finally:
+        app.registered_commands.pop()
+    assert "## `nwbzarr frobnicate`" in text
+    assert "Frobnicate a store" in text and "`PATH`" in text
+    assert "| `--twice`, `--once` | flag | `--once` | Frobnicate it twice. |" in text
+    assert "frobnicate" not in cli_reference_markdown()

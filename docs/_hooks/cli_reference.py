@@ -124,7 +124,9 @@ def _default(param: Any) -> str:
     if callable(value) or value is None or value in ((), []):
         return ""
     if getattr(param, "is_flag", False) and param.secondary_opts:
-        return param.opts[0] if value else param.secondary_opts[0]
+        return f"`{param.opts[0] if value else param.secondary_opts[0]}`"
+    if getattr(param, "is_flag", False) and isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, enum.Enum):
         value = value.value
     return f"`{value}`" if value != "" else '`""`'
