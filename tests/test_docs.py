@@ -58,12 +58,15 @@ def test_every_example_of_the_page_runs_in_order(page, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     monkeypatch.syspath_prepend(str(work))
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # worker processes the examples start
+    saved_environ = dict(os.environ)
     try:
         run_page(page, work, env)
-    finally:  # the page's own modules are not left for other pages to import
+    finally:  # the page's own modules and environment variables are not left for other pages
         for name, module in list(sys.modules.items()):
             if str(getattr(module, "__file__", None) or "").startswith(str(work)):
                 del sys.modules[name]
+        os.environ.clear()
+        os.environ.update(saved_environ)
 
 
 def run_page(page: Path, work: Path, env: dict[str, str]) -> None:
@@ -79,7 +82,8 @@ def run_page(page: Path, work: Path, env: dict[str, str]) -> None:
         elif language == "python":
             exec(compile(code, where, "exec"), namespace)
         else:
-            result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", code], cwd=work, env=env,
+            shell_env = {**os.environ, **env}  # variables the page's python set before, for its shell examples
+            result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", code], cwd=work, env=shell_env,
                                     capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, f"{where} failed:\n{result.stdout}\n{result.stderr}"
 
