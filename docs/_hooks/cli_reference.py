@@ -1,4 +1,5 @@
-"""mkdocs hook: renders the ``nwbzarr`` command line's reference from the Typer app itself.
+"""mkdocs hook: renders the ``nwbzarr`` command line's reference from the Typer app itself (and tidies the
+Sphinx roles of docstrings in the API pages).
 
 A page holding the line ``<!-- nwbzarr-cli-reference -->`` gets, in its place, one section per command (and
 per sub-command of a group): its usage, its help text, and a table of its arguments and options, read from the
@@ -9,6 +10,7 @@ changes. Only attributes that click's parameters and Typer's own (Typer >= 0.20 
 from __future__ import annotations
 
 import enum
+import re
 import sys
 import typing
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 MARKER = "<!-- nwbzarr-cli-reference -->"
 SRC = Path(__file__).resolve().parents[2] / "src"
+SPHINX_ROLE = re.compile(r":(?:class|meth|func|attr|mod|data|exc):<code>")
 TYPE_NAMES = {str: "text", int: "integer", float: "number", bool: "flag", Path: "path"}
 
 
@@ -24,6 +27,11 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, cli_reference_markdown())
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """Drop the Sphinx roles some docstrings use (``:class:`X```): Markdown renders them as text before code."""
+    return SPHINX_ROLE.sub("<code>", html)
 
 
 def cli_reference_markdown() -> str:
