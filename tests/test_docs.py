@@ -160,3 +160,19 @@ def test_cli_reference_follows_a_command_added_to_the_app():
     assert "Frobnicate a store" in text and "`PATH`" in text
     assert "| `--twice`, `--once` | flag | `--once` | Frobnicate it twice. |" in text
     assert "frobnicate" not in cli_reference_markdown()
+
+
+def test_every_public_name_has_an_api_entry():
+    """Each name ``nwbzarr``, ``nwbzarr.storage`` and ``nwbzarr.structure`` export appears in the API pages
+    (errors through the ``nwbzarr.errors`` module page)."""
+    import nwbzarr
+    import nwbzarr.storage
+    import nwbzarr.structure
+    from nwbzarr import errors
+
+    directives = set(re.findall(r"^::: ([\w.]+)", "\n".join(p.read_text() for p in (DOCS / "api").glob("*.md")),
+                                re.M))
+    assert "nwbzarr.errors" in directives
+    documented = {d.rsplit(".", 1)[-1] for d in directives}
+    exported = {*nwbzarr.__all__, *nwbzarr.storage.__all__, *nwbzarr.structure.__all__} - set(errors.__all__)
+    assert sorted(exported - documented) == []
