@@ -40,6 +40,7 @@ from nwbzarr.storage._files import (
 )
 from nwbzarr.storage._routing import (
     METADATA_NAMES,
+    STORE_KIND_FILE,
     TMP_PREFIX,
     ArrayLayout,
     Route,
@@ -149,8 +150,16 @@ class ContainerStore(SyncBackendStore):
         """Create the root (writable stores) and check it is a directory."""
         if not self.read_only:
             self.root.mkdir(parents=True, exist_ok=True)
+            self._mark_kind()
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root} does not exist or is not a directory")
+
+    def _mark_kind(self) -> None:
+        """Name this store's kind in a reserved file at its root, so that opening the folder by its plain
+        path opens this store (a directory store would read packed chunks as missing, i.e. fill values)."""
+        marker = self.root / STORE_KIND_FILE
+        if not marker.exists():
+            write_file(str(marker), self.scheme.encode())
 
     def _b_close(self) -> None:
         """Nothing to release: containers and lock files are opened per access."""
@@ -389,8 +398,8 @@ class ContainerStore(SyncBackendStore):
         self._check_writable()
         if self.root.is_dir():
             for entry in self.root.iterdir():
-                if entry.name == LOCK_DIR_NAME:
-                    continue  # other processes may hold locks on it
+                if entry.name in (LOCK_DIR_NAME, STORE_KIND_FILE):
+                    continue  # other processes may hold locks on it; the kind stays the store's
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 RESERVED_PREFIX = "__nwbzarr"
+STORE_KIND_FILE = "__nwbzarr.store"  # a container store's kind (its scheme), so its plain path opens it
+LEGACY_LOCK_FILE = "__nwbzarr.lock"  # the sidecar lock of container stores written before __nwbzarr.locks/
 TMP_PREFIX = "__nwbzarr_tmp."
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata")
 _LAYOUT_NAMES = ("zarr.json", ".zarray", ".zgroup")  # the documents that say whether a node is an array

@@ -114,7 +114,7 @@ def _is_sqlite_file(path: Path) -> bool:
 
 def local_store_kind(path: str | os.PathLike[str]) -> str:
     """Which store a local path holds, by suffix, marker files and content: 'zip', 'sqlite', 'lmdb',
-    'h5container' or 'directory' (a plain directory store, existing or not)."""
+    'h5container', 'zipcontainer' or 'directory' (a plain directory store, existing or not)."""
     p = Path(path)
     lower = p.name.lower()
     if lower.endswith(".zip"):
@@ -125,7 +125,38 @@ def local_store_kind(path: str | os.PathLike[str]) -> str:
         return "lmdb"
     if (p / H5C_MARKER).exists():
         return "h5container"
-    return "directory"
+    return _container_kind(p) or "directory"
+
+
+_CONTAINER_KINDS = {"h5container": ".h5", "zipcontainer": ".zip"}
+
+
+def _container_kind(root: Path) -> str | None:
+    """'h5container' or 'zipcontainer' for a folder one of those stores wrote (read as a plain directory,
+    its packed chunks would read as missing, i.e. as fill values): by the kind file it writes, else, for
+    stores from before that file, by its lock folder and the first container file found under it."""
+    from nwbzarr.storage._container_locks import LOCK_DIR_NAME
+    from nwbzarr.storage._routing import LEGACY_LOCK_FILE, STORE_KIND_FILE
+
+    try:
+        kind = (root / STORE_KIND_FILE).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        kind = None
+    except OSError as exc:
+        raise ValueError(f"{root}: cannot read {STORE_KIND_FILE} ({exc})") from exc
+    if kind is not None:
+        if kind not in _CONTAINER_KINDS:
+            raise ValueError(f"{root}: {STORE_KIND_FILE} names {kind!r}, not one of {', '.join(_CONTAINER_KINDS)}")
+        return kind
+    if not ((root / LOCK_DIR_NAME).is_dir() or (root / LEGACY_LOCK_FILE).is_file()):
+        return None
+    for _, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != LOCK_DIR_NAME]
+        for name in files:
+            for found, suffix in _CONTAINER_KINDS.items():
+                if name.endswith(suffix):
+                    return found
+    return None
 
 
 def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) -> Store:
@@ -141,8 +172,8 @@ def _from_path(path: str, mode: str, read_only: bool, kwargs: dict[str, Any]) ->
         from nwbzarr.storage.lmdb import LMDBStore
 
         return LMDBStore(p, read_only=read_only, **kwargs)
-    if kind == "h5container":
-        return _few_files("h5container", path, read_only, kwargs)
+    if kind in _CONTAINER_KINDS:
+        return _few_files(kind, path, read_only, kwargs)
     return LocalStore(p, read_only=read_only)
 
 
