@@ -216,7 +216,8 @@ def test_consolidate_killed_at_random_points_keeps_every_chunk(tmp_path: Path) -
         np.testing.assert_array_equal(zarr.open_array(store, path="v")[...], newest)
         assert not [k for k in listed(store) if "__nwbzarr" in k or k.endswith(".zip")]
         store.consolidate()
-        assert not [f for f in all_files(root) if "__nwbzarr_tmp" in f or not f.endswith((".zip", ".json", ".lock"))]
+        assert not [f for f in all_files(root) if "__nwbzarr_tmp" in f
+                        or not (f.endswith((".zip", ".json", ".lock")) or f == "__nwbzarr.store")]
         assert store.verify().ok
 
 
