@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 SMALL_ARRAY_BYTES = 1 << 20  # read whole on first access
 BLOCK_CACHE_CHUNKS = 8
-SYNC_READ_CHUNKS = 2  # reads of up to this many chunks of a local directory skip the event loop
 
 
 class ZarrDataset(LazyZarrArray):
@@ -46,6 +45,7 @@ class ZarrDataset(LazyZarrArray):
         super().__init__(array)
         self._full: np.ndarray | None = None
         self._decoder: Any = None
+        self._single: Any = None  # the SingleChunk of a small plain array, False: not one
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -180,6 +180,10 @@ class ZarrDataset(LazyZarrArray):
             return self._read_raw(0) if key in ((), Ellipsis, slice(None)) else self._read_raw(0)[key]
         if self._full is not None:
             return self._full[key]
+        whole = self._read_single_chunk()
+        if whole is not None:
+            self._full = whole
+            return whole[key]
         if self._nbytes() <= SMALL_ARRAY_BYTES:
             with self._lock:
                 if self._full is None:
@@ -188,6 +192,28 @@ class ZarrDataset(LazyZarrArray):
         if self.ndim == 1 and _is_simple_1d(key):
             return self._read_1d_cached(key)
         return self._read_raw(key)
+
+    def _read_single_chunk(self) -> np.ndarray | None:
+        """A small numeric array in one plain chunk of a store with blocking reads, read and decoded here
+        without opening the zarr array (``format.single_chunk``); None: take the general path, which also
+        fills in a missing chunk and names a damaged one."""
+        from ..format.single_chunk import decode_single
+        from ..storage.batch import sync_reader
+
+        if self._single is False or self._io.writable:
+            return None
+        plan = self._single or self._io.layout.single_chunk(self._node)
+        read = sync_reader(self._io.store) if plan is not None else None
+        self._single = plan if read is not None else False
+        if read is None:
+            return None
+        raw = read(f"{self._node.path}/{plan.key}" if self._node.path else plan.key)
+        if raw is None:
+            return None
+        try:
+            return decode_single(plan, raw)
+        except Exception:  # the general path reads it again and raises the named error
+            return None
 
     def _read_raw(self, key: Any) -> np.ndarray:
         if isinstance(key, tuple) and key == ():
@@ -199,7 +225,8 @@ class ZarrDataset(LazyZarrArray):
 
     def _read_chunks_directly(self, key: Any) -> np.ndarray | None:
         """Basic slices of numeric arrays: fetch the chunks in one batch, decode them on all cores."""
-        from ..format.chunks import basic_selection, chunk_decoder
+        from ..format.chunks import basic_selection
+        from .chunk_reads import fill_selection
 
         if self._node.scalar_as_1d or not self.shape:
             return None
@@ -210,17 +237,14 @@ class ZarrDataset(LazyZarrArray):
         if native is None or native.kind not in "biuf":
             return None
         selection = basic_selection(key, self.shape)
-        decoder = self._decoder if self._decoder is not False else None
-        if self._decoder is None:
-            decoder = chunk_decoder(array)
-            self._decoder = decoder if decoder is not None else False
-        if selection is None or decoder is None:
+        decoders = self._chunk_decoders(array)
+        if selection is None or decoders is None:
             return None
         slices, dropped = selection
         out = np.empty(tuple(s.stop - s.start for s in slices), dtype=native)
         try:
-            if out.size and not _fill_in_this_thread(array, decoder, slices, out):
-                self._io._run_sync(_fill_from_chunks(array, decoder, slices, out))
+            if out.size:
+                fill_selection(array, *decoders, slices, out, self._io._run_sync)
         except PASS_THROUGH:
             raise
         except Exception as exc:  # a chunk that does not decode: find it and name it
@@ -231,6 +255,15 @@ class ZarrDataset(LazyZarrArray):
         if dropped:
             out = out[tuple(0 if d in dropped else slice(None) for d in range(out.ndim))]
         return out
+
+    def _chunk_decoders(self, array: AsyncArray) -> tuple[Any, Any] | None:
+        """(decode, decode_into or None) of this array's chunks, made once; None: use zarr's getitem."""
+        from ..format.chunks import chunk_decoder, chunk_decoder_into
+
+        if self._decoder is None:
+            decode = chunk_decoder(array)
+            self._decoder = (decode, chunk_decoder_into(array)) if decode is not None else False
+        return self._decoder or None
 
     def _read_1d_cached(self, key: int | slice) -> np.ndarray:
         n = self.shape[0]
@@ -289,76 +322,6 @@ def _native_dtype(array: Any) -> np.dtype | None:
     dt = array.dtype
     dt = dt.to_native_dtype() if hasattr(dt, "to_native_dtype") else dt
     return dt if isinstance(dt, np.dtype) else None
-
-
-def _chunks_of(metadata: Any, slices: tuple[slice, ...]) -> list[tuple[int, ...]]:
-    import itertools
-
-    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
-    ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(slices, chunk_shape)]
-    return list(itertools.product(*ranges))
-
-
-def _place(metadata: Any, decode: Any, slices: tuple[slice, ...], out: np.ndarray, coords: tuple[int, ...],
-           raw: Any) -> None:
-    """Copy the part of chunk ``coords`` (``raw``: its stored bytes, None if absent) selected by ``slices``."""
-    chunk_shape = tuple(metadata.chunk_grid.chunk_shape)
-    src, dst = [], []
-    for i, s, n in zip(coords, slices, chunk_shape):
-        lo, hi = max(s.start, i * n), min(s.stop, (i + 1) * n)
-        src.append(slice(lo - i * n, hi - i * n))
-        dst.append(slice(lo - s.start, hi - s.start))
-    if raw is None:
-        out[tuple(dst)] = metadata.fill_value
-    else:
-        out[tuple(dst)] = decode(raw).reshape(chunk_shape)[tuple(src)]
-
-
-def _fill_in_this_thread(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> bool:
-    """Small reads from a local directory: read and decode here, without a trip through zarr's event loop
-    (three thread hops cost more than reading and decoding a chunk or two). False when not applicable."""
-    from zarr.buffer import default_buffer_prototype
-
-    from ..storage.batch import sync_reader
-
-    metadata = array.metadata
-    coords = _chunks_of(metadata, slices)
-    if len(coords) > SYNC_READ_CHUNKS:
-        return False
-    read = sync_reader(array.store_path.store)
-    if read is None:
-        return False
-    buffer = default_buffer_prototype().buffer
-    path = array.store_path.path
-    for c in coords:
-        data = read(_chunk_key(path, metadata.encode_chunk_key(c)))
-        _place(metadata, decode, slices, out, c, None if data is None else buffer.from_bytes(data))
-    return True
-
-
-async def _fill_from_chunks(array: AsyncArray, decode: Any, slices: tuple[slice, ...], out: np.ndarray) -> None:
-    """Copy the selected region of every chunk that intersects ``slices`` into ``out``: fetched in one
-    batch (from a remote store at most zarr's ``async.concurrency`` at a time), decoded on all cores."""
-    import asyncio
-
-    from zarr.buffer import default_buffer_prototype
-
-    from ..storage.remote import get_values
-    from ..writing.pool import codec_pool
-
-    metadata = array.metadata
-    coords = _chunks_of(metadata, slices)
-    store_path = array.store_path
-    prototype = default_buffer_prototype()
-    keys = [_chunk_key(store_path.path, metadata.encode_chunk_key(c)) for c in coords]
-    raws = await get_values(store_path.store, keys, prototype)  # remote: within the shared request limit
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(codec_pool(), _place, metadata, decode, slices, out, c, r)
-                           for c, r in zip(coords, raws)))
-
-
-def _chunk_key(path: str, key: str) -> str:
-    return f"{path}/{key}" if path else key
 
 
 def _is_simple_1d(key: Any) -> bool:

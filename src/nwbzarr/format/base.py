@@ -150,6 +150,11 @@ class Layout(ABC):
     def open_array(self, store: Store, node: NodeInfo) -> StoredArray:
         """The node's array, opened lazily (nothing is read until ``getitem``)."""
 
+    def single_chunk(self, node: NodeInfo) -> Any:
+        """Where a small numeric array's only chunk is and how to decode it without zarr
+        (``format.single_chunk.SingleChunk``), or None: open it with ``open_array``."""
+        return None
+
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Whole values of several small arrays (scalars); layouts may do this in one batch."""
         from .._private_api import bounded_map

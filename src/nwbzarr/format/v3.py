@@ -38,6 +38,7 @@ from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
 from .io import read_chunks, read_json, walk_hierarchy
 from .reference import ZarrReference
 from .safe_codecs import checked_v3_codecs
+from .single_chunk import SingleChunk, single_chunk_of
 from .validate import check_attributes, check_v3_array, parse_links
 
 DTYPE_ATTR = V3_DTYPE_ATTR  # the HDMF dtype label of a non-compound array
@@ -113,6 +114,10 @@ class CurrentLayout(Layout):
         """zarr's array, whose failed reads name the store, the dataset and the damaged chunk."""
         metadata = parsed_metadata(node.document, f"{store_name(store)}: array /{node.path}")
         return CheckedArray(metadata=metadata, store_path=StorePath(limited(store), node.path))  # remote: bounded
+
+    def single_chunk(self, node: NodeInfo) -> SingleChunk | None:
+        """A small numeric array in one plain chunk, read without zarr's objects (``format.single_chunk``)."""
+        return single_chunk_of(node.document)
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
