@@ -18,7 +18,13 @@ from zarr.codecs import BloscCodec, BytesCodec, TransposeCodec, ZstdCodec
 from nwbzarr import NWBZarrIO, ZarrDataIO
 from nwbzarr.backend.arrays import ZarrDataset
 from nwbzarr.errors import ChunkSizeError
-from nwbzarr.format.single_chunk import MAX_BYTES, NUMERIC_TYPES, decode_single, single_chunk_of
+from nwbzarr.format.single_chunk import (
+    MAX_BYTES,
+    NUMERIC_TYPES,
+    decode_single,
+    encode_single,
+    single_chunk_of,
+)
 
 
 def _stored(tmp_path, values: np.ndarray, **kwargs) -> tuple[dict, bytes | None, zarr.Array]:
@@ -34,7 +40,7 @@ def _stored(tmp_path, values: np.ndarray, **kwargs) -> tuple[dict, bytes | None,
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=hnp.arrays(st.sampled_from(sorted(NUMERIC_TYPES)), hnp.array_shapes(min_dims=1, max_dims=3, max_side=9)),
+@given(values=hnp.arrays(st.sampled_from(sorted(NUMERIC_TYPES)), hnp.array_shapes(min_dims=0, max_dims=3, max_side=9)),
        compressed=st.booleans())
 def test_values_are_zarrs(tmp_path_factory, values, compressed) -> None:
     path = tmp_path_factory.mktemp("a")
@@ -48,6 +54,10 @@ def test_values_are_zarrs(tmp_path_factory, values, compressed) -> None:
     np.testing.assert_array_equal(got, expected)
     got[...] = 0  # the values are the caller's, writable
     np.testing.assert_array_equal(array[...], expected)
+    key, stored = encode_single(doc, values)  # writing: the very bytes zarr wrote
+    assert key == plan.key and stored == raw
+    swapped = values.astype(values.dtype.newbyteorder(">" if values.dtype.byteorder != ">" else "<"))
+    assert encode_single(doc, swapped)[1] == raw  # cast to the stored type, as zarr does
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -77,6 +87,15 @@ def test_documents_it_does_not_understand_go_through_zarr(tmp_path, change) -> N
     doc, _, _ = _stored(tmp_path, np.arange(10, dtype="int32"))
     change(doc)
     assert single_chunk_of(doc) is None
+
+
+def test_encoding_leaves_to_zarr_what_it_does_not_know(tmp_path) -> None:
+    doc, _, _ = _stored(tmp_path, np.arange(10, dtype="int32"), compressors=[BloscCodec()])
+    assert encode_single(doc, np.arange(9, dtype="int32")) is None  # not the documented shape
+    del doc["codecs"][1]["configuration"]["typesize"]
+    assert encode_single(doc, np.arange(10, dtype="int32")) is None  # a setting zarr would choose
+    doc["codecs"][1]["configuration"].update(typesize=4, cname="snappy")
+    assert encode_single(doc, np.arange(10, dtype="int32")) is None
 
 
 def test_large_arrays_take_the_chunked_path(tmp_path) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from hdmf.build import Builder, DatasetBuilder, GroupBuilder, LinkBuilder, ReferenceBuilder
 from hdmf.data_utils import AbstractDataChunkIterator
 from zarr import AsyncArray
+from zarr.buffer import default_buffer_prototype
 
 from ..errors import WriteError
 from ..format.attributes import RESERVED_ATTRS
@@ -420,6 +421,7 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     the rest go through zarr's ``setitem``; stored arrays are copied block by block; iterators are queued.
     """
     store = session.store
+    buffer_of = default_buffer_prototype().buffer.from_bytes
     value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
     grow(session.bar, value_bytes + sum(_job_bytes(job) for job in plan.arrays if job.plan.source is not None))
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
@@ -430,8 +432,13 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
             if job.plan.values is not None:
                 plan.chunk_keys[job.path] = []
             continue
-        arr = session.layout.open_array_for_write(store, job.path, job.documents)
         values = np.asarray(job.plan.values)
+        direct = session.layout.encode_single_chunk(job.path, job.documents, values)
+        if direct is not None:  # most small arrays: no zarr array opened
+            items.append((f"{job.path}/{direct[0]}", buffer_of(direct[1])))
+            plan.chunk_keys[job.path] = [direct[0]]
+            continue
+        arr = session.layout.open_array_for_write(store, job.path, job.documents)
         encoded = single_chunk_bytes(arr, values) if isinstance(arr, AsyncArray) else None
         if encoded is not None:
             chunk_key, chunk = encoded

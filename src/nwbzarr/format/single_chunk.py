@@ -11,6 +11,7 @@ it and names what is wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ class SingleChunk:
 
 
 def single_chunk_of(doc: dict[str, Any]) -> SingleChunk | None:
-    """The chunk of a small numeric v3 array whose only chunk covers it, or None (read through zarr)."""
+    """The chunk of a small numeric v3 array (a scalar too) whose only chunk covers it, or None (read
+    through zarr)."""
     if doc.get("zarr_format") != 3 or doc.get("node_type") != "array" or doc.get("storage_transformers"):
         return None
     name = doc.get("data_type")
@@ -86,8 +88,7 @@ def decode_single(plan: SingleChunk, raw: Any) -> np.ndarray:
 
 
 def _positive_ints(shape: Any) -> bool:
-    return (isinstance(shape, list) and len(shape) > 0
-            and all(type(n) is int and n > 0 for n in shape))
+    return isinstance(shape, list) and all(type(n) is int and n > 0 for n in shape)  # [] is a scalar
 
 
 def _first_chunk_key(encoding: Any, ndim: int) -> str | None:
@@ -119,3 +120,47 @@ def _blosc_after_bytes(codecs: Any) -> tuple[bool, str | None] | None:
         return False, endian
     second = codecs[1]
     return (True, endian) if isinstance(second, dict) and second.get("name") == "blosc" else None
+
+
+_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def encode_single(doc: dict[str, Any], values: np.ndarray) -> tuple[str, bytes] | None:
+    """(chunk key, stored bytes) of a small numeric one-chunk array written without zarr's objects (the
+    inverse of ``decode_single``; blosc with the document's own settings), or None: write through zarr."""
+    plan = single_chunk_of(doc)
+    if plan is None or values.shape != plan.shape:
+        return None
+    data = np.ascontiguousarray(values, dtype=plan.dtype)  # zarr casts to the stored type the same way
+    if not plan.blosc:
+        return plan.key, data.tobytes()
+    compressor = _blosc_compressor(_blosc_settings(doc["codecs"][1].get("configuration")))
+    if compressor is None:
+        return None
+    return plan.key, compressor.encode(data)
+
+
+def _blosc_settings(config: Any) -> tuple | None:
+    """A hashable form of a blosc configuration with every setting zarr writes, else None."""
+    names = ("cname", "clevel", "shuffle", "typesize", "blocksize")
+    if not isinstance(config, dict) or set(config) != set(names):
+        return None
+    return tuple(config[n] for n in names)
+
+
+@functools.lru_cache(maxsize=64)
+def _blosc_compressor(settings: tuple | None) -> Any:
+    """numcodecs' Blosc for (cname, clevel, shuffle, typesize, blocksize), as zarr's BloscCodec builds it."""
+    if settings is None:
+        return None
+    from numcodecs import Blosc
+
+    cname, clevel, shuffle, typesize, blocksize = settings
+    from numcodecs import blosc
+
+    if shuffle not in _SHUFFLES or cname not in blosc.list_compressors():
+        return None
+    try:
+        return Blosc(cname=cname, clevel=clevel, shuffle=_SHUFFLES[shuffle], blocksize=blocksize, typesize=typesize)
+    except (TypeError, ValueError):
+        return None

@@ -38,7 +38,7 @@ from .corrupt import PASS_THROUGH, CheckedArray, chunk_error, store_name
 from .io import read_chunks, read_json, walk_hierarchy
 from .reference import ZarrReference
 from .safe_codecs import checked_v3_codecs
-from .single_chunk import SingleChunk, single_chunk_of
+from .single_chunk import SingleChunk, encode_single, single_chunk_of
 from .validate import check_attributes, check_v3_array, parse_links
 
 DTYPE_ATTR = V3_DTYPE_ATTR  # the HDMF dtype label of a non-compound array
@@ -118,6 +118,11 @@ class CurrentLayout(Layout):
     def single_chunk(self, node: NodeInfo) -> SingleChunk | None:
         """A small numeric array in one plain chunk, read without zarr's objects (``format.single_chunk``)."""
         return single_chunk_of(node.document)
+
+    def encode_single_chunk(self, path: str, documents: dict[str, dict], values: np.ndarray) -> tuple[str, Any] | None:
+        """A small numeric one-chunk array encoded without zarr's objects (``format.single_chunk``)."""
+        doc = documents.get(meta_key(path))
+        return encode_single(doc, values) if isinstance(doc, dict) else None
 
     async def read_small_arrays(self, store: Store, nodes: list[NodeInfo]) -> list[np.ndarray]:
         """Fetch the single chunk of each array in one batch and decode it with zarr's sync codecs."""
