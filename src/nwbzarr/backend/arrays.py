@@ -46,6 +46,7 @@ class ZarrDataset(LazyZarrArray):
         self._full: np.ndarray | None = None
         self._decoder: Any = None
         self._single: Any = None  # the SingleChunk of a small plain array, False: not one
+        self._layout_cache: tuple[int, int | None] | None = None  # (bytes, first chunk length) until changed
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -59,6 +60,7 @@ class ZarrDataset(LazyZarrArray):
     @_array.setter
     def _array(self, value: Any) -> None:
         self._use_async_array(value)
+        self._layout_cache = None
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -171,9 +173,12 @@ class ZarrDataset(LazyZarrArray):
         self._full = stored
 
     def _nbytes(self) -> int:
-        dt = self._array.dtype
-        itemsize = getattr(dt, "itemsize", 8) if isinstance(dt, np.dtype) else 16
-        return self.size * max(int(itemsize), 1)
+        if self._layout_cache is None:
+            dt = self._array.dtype
+            itemsize = getattr(dt, "itemsize", 8) if isinstance(dt, np.dtype) else 16
+            chunks = self.chunks
+            self._layout_cache = (self.size * max(int(itemsize), 1), chunks[0] if chunks else None)
+        return self._layout_cache[0]
 
     def _read(self, key: Any) -> np.ndarray:
         if self._node.scalar_as_1d:
@@ -197,10 +202,13 @@ class ZarrDataset(LazyZarrArray):
         """A small numeric array in one plain chunk of a store with blocking reads, read and decoded here
         without opening the zarr array (``format.single_chunk``); None: take the general path, which also
         fills in a missing chunk and names a damaged one."""
+        if self._single is False:  # checked first: element-wise reads of large arrays come here each time
+            return None
         from ..format.single_chunk import decode_single
         from ..storage.batch import sync_reader
 
-        if self._single is False or self._io.writable:
+        if self._io.writable:  # a file open for writing may change under the document
+            self._single = False
             return None
         plan = self._single or self._io.layout.single_chunk(self._node)
         read = sync_reader(self._io.store) if plan is not None else None
@@ -267,7 +275,8 @@ class ZarrDataset(LazyZarrArray):
 
     def _read_1d_cached(self, key: int | slice) -> np.ndarray:
         n = self.shape[0]
-        chunk = self.chunks[0] if self.chunks else n
+        self._nbytes()  # fills the cache of (bytes, first chunk length)
+        chunk = self._layout_cache[1] or n
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
             if stop <= start:
@@ -315,6 +324,7 @@ class ZarrDataset(LazyZarrArray):
 
     def _invalidate(self) -> None:
         self._full = None
+        self._layout_cache = None
         self._blocks.clear()
 
 
