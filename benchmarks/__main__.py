@@ -122,6 +122,7 @@ def run_suite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         backends = _backends_for(workload, args.backends, preset)
         results[workload] = runner.run_workload(workload, PRESETS[preset][workload], backends, repeats,
                                                 workdir, _progress)
+    runner.remove_set_aside(workdir)
     return {
         "meta": _meta(preset, repeats),
         "workloads": results,

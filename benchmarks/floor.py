@@ -7,7 +7,6 @@ The write's plan execution (``write_builder``) is compared with this floor in th
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,9 @@ def store_tree(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
 
 
 def _create(target: Path, folders: list[str], files: list[tuple[str, int]], threads: int) -> float:
-    """Seconds to create ``folders`` then ``files`` (zero bytes of each size) under a new ``target``."""
+    """Seconds to create ``folders`` then ``files`` (zero bytes of each size) under a new ``target``; the
+    tree is left for the caller to delete once nothing is timed (deleting it would slow the next run's
+    file creation, see ``runner.set_aside``)."""
     payloads = {size: b"\0" * size for _, size in files}
 
     def write(item: tuple[str, int]) -> None:
@@ -48,13 +49,12 @@ def _create(target: Path, folders: list[str], files: list[tuple[str, int]], thre
     else:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(write, files))
-    seconds = time.perf_counter() - t0
-    shutil.rmtree(target)
-    return seconds
+    return time.perf_counter() - t0
 
 
 def io_floor(store: Path, scratch: Path, repeats: int = 3) -> dict[str, Any]:
-    """Median seconds to recreate ``store``'s tree with plain ``os`` calls, per thread count."""
+    """Median seconds to recreate ``store``'s tree with plain ``os`` calls, per thread count (the trees
+    are left under ``scratch``)."""
     folders, files = store_tree(store)
     out: dict[str, Any] = {"folders": len(folders), "files": len(files),
                            "bytes": sum(size for _, size in files)}

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .floor import io_floor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
+TRASH = "set-aside"  # previous outputs, deleted once nothing is timed (see ``set_aside``)
 
 
 class ChildError(RuntimeError):
@@ -98,6 +100,23 @@ def _log(progress: Callable[[str], None] | None, message: str) -> None:
         progress(message)
 
 
+def set_aside(path: Path, workdir: Path) -> None:
+    """Move a previous run's output out of the way (one rename) instead of deleting it: on this project's
+    machines (ext4 mounted with online ``discard``) deleting a tree of 10,000 files slows the file creation
+    that follows for tens of seconds, which billed one backend's clean-up to the next one's write (a 10k-file
+    write: 0.5 s after no deletion, 4-6 s right after one).  ``remove_set_aside`` deletes them all once
+    nothing is timed any more."""
+    if path.exists():
+        trash = workdir / TRASH
+        trash.mkdir(parents=True, exist_ok=True)
+        path.rename(trash / f"{path.parent.name}-{path.name}-{time.monotonic_ns()}")
+
+
+def remove_set_aside(workdir: Path) -> None:
+    """Delete what ``set_aside`` and the I/O floor kept (after the last timed operation)."""
+    shutil.rmtree(Path(workdir) / TRASH, ignore_errors=True)
+
+
 def _write_all(workload: str, params: Any, backends: list[str], repeats: int, workdir: Path,
                progress: Callable[[str], None] | None) -> dict[str, list[dict[str, Any]]]:
     """Write every backend ``repeats`` times (fresh output directory each time)."""
@@ -105,7 +124,7 @@ def _write_all(workload: str, params: Any, backends: list[str], repeats: int, wo
     for r in range(repeats):
         for b in backends:
             task = _task(workload, params, b, "write", workdir)
-            shutil.rmtree(task["path"], ignore_errors=True)
+            set_aside(Path(task["path"]), workdir)
             result = run_child(task)
             runs[b].append(result)
             _log(progress, f"{workload} {b} write #{r + 1}: {result['seconds']:.3f} s")
@@ -147,7 +166,7 @@ def run_workload(workload: str, params: Any, backends: list[str], repeats: int, 
         store = tasks.data_location(tasks.BACKENDS["zarr-dir"], Path(_task(workload, params, "zarr-dir", "write",
                                                                           workdir)["path"]))
         _log(progress, "W2 I/O floor: recreating the directory store's tree with plain os calls")
-        out["io_floor"] = io_floor(store, workdir / "floor", repeats=max(1, repeats))
+        out["io_floor"] = io_floor(store, workdir / TRASH / "floor", repeats=max(1, repeats))
     return out
 
 

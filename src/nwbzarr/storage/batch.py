@@ -16,6 +16,11 @@ from nwbzarr.storage.capabilities import SupportsBlockingRead, SupportsSetMany
 from nwbzarr.storage.remote import get_values, request_limit
 
 LOCAL_BATCH = 512
+#: Threads creating small files at once.  One is fastest: more contend for the same folders (a W2 store,
+#: 8,000 folders and 10,000 files, written with nothing deleted before: 0.48-0.58 s from one thread,
+#: 0.60-0.70 s from two, 0.72-0.92 s from six).
+LOCAL_WRITE_THREADS = 1
+SMALL_VALUE_BYTES = 1 << 20  # values averaging more than this are written from a thread per batch
 
 
 async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
@@ -28,12 +33,29 @@ async def set_many(store: Store, items: Sequence[tuple[str, Any]]) -> None:
     if type(store) is LocalStore and not store.read_only:
         root = str(store.root)
         batches = [items[i:i + LOCAL_BATCH] for i in range(0, len(items), LOCAL_BATCH)]
-        await asyncio.gather(*(asyncio.to_thread(_write_local, root, batch) for batch in batches))
+        threads = asyncio.Semaphore(LOCAL_WRITE_THREADS if _small_values(items) else len(batches))
+
+        async def write(batch: Sequence[tuple[str, Any]]) -> None:
+            async with threads:
+                await asyncio.to_thread(_write_local, root, batch)
+
+        await asyncio.gather(*(write(batch) for batch in batches))
         return
     if isinstance(store, SupportsSetMany):  # the store writes a batch in one go (nwbzarr's stores)
         await store.set_many(items)
         return
     await bounded_map(items, store.set, limit=request_limit())
+
+
+def _small_values(items: Sequence[tuple[str, Any]]) -> bool:
+    total = sum(_nbytes(value) for _, value in items)
+    return total <= SMALL_VALUE_BYTES * len(items)
+
+
+def _nbytes(value: Any) -> int:
+    if hasattr(value, "as_buffer_like"):
+        value = value.as_buffer_like()
+    return memoryview(value).nbytes
 
 
 async def get_many(store: Store, keys: Sequence[str], prototype: Any) -> list[Any]:
