@@ -121,3 +121,22 @@ def test_a_damaged_chunk_read_in_the_pool_is_named(stored) -> None:
             data[100:9000]
         assert "/acquisition/ts/data" in str(err.value)
         np.testing.assert_array_equal(data[:4096], np.tile(DATA, (400, 1))[:4096])  # the others still read
+
+
+def test_a_short_uncompressed_chunk_read_in_the_pool_is_named(tmp_path) -> None:
+    """Uncompressed chunks are read in place: one of the wrong size is refused and named, not reshaped."""
+    values = np.arange(6000, dtype="int64").reshape(3000, 2)
+    nwb = NWBFile(session_description="reads", identifier="raw",
+                  session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
+    nwb.add_acquisition(TimeSeries(name="ts", data=ZarrDataIO(values, chunks=(500, 2), compressors=False),
+                                   unit="u", rate=1.0))
+    path = tmp_path / "raw.nwb.zarr"
+    with NWBZarrIO(str(path), mode="w") as io:
+        io.write(nwb)
+    chunk = path / "acquisition" / "ts" / "data" / "c" / "3" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:-8])
+    with NWBZarrIO(str(path), mode="r") as io:
+        data = io.read().acquisition["ts"].data
+        with pytest.raises(Exception, match="c/3/0"):
+            data[:]
+        np.testing.assert_array_equal(data[:1500], values[:1500])

@@ -275,7 +275,8 @@ def _one_dimension(s: Any, n: int, where: str, dim: int) -> tuple[int, int, Any]
 
 def chunk_decoder_into(array: AsyncArray) -> Any:
     """``decode_into(raw, dest)`` writing one chunk's values into ``dest`` (a uint8 buffer of at least
-    ``chunk_nbytes``), for arrays stored as native-order bytes + blosc, the default codec; else None.
+    ``chunk_nbytes``), for arrays stored as native-order bytes, blosc-compressed (the default codec) or
+    not; else None.  Uncompressed chunks are returned as a view of ``raw``, to be copied out at once.
 
     Decoding into a reused buffer spares a fresh allocation per chunk, whose page faults cost more than
     the decoding on large chunks.  The blosc header is checked first, as ``safe_codecs`` does for zarr's
@@ -292,12 +293,12 @@ def chunk_decoder_into(array: AsyncArray) -> Any:
     metadata = array.metadata
     codecs = tuple(getattr(metadata, "codecs", ()) or ())
     chunk_shape = _chunk_shape(metadata)
-    if chunk_shape is None or len(codecs) != 2:
+    if chunk_shape is None or not 1 <= len(codecs) <= 2 or not isinstance(codecs[0], BytesCodec):
         return None
-    first, second = codecs
-    if not (isinstance(first, BytesCodec) and isinstance(second, BloscCodec)):
+    compressed = len(codecs) == 2
+    if compressed and not isinstance(codecs[1], BloscCodec):
         return None
-    endian = getattr(first.endian, "value", first.endian)
+    endian = getattr(codecs[0].endian, "value", codecs[0].endian)
     native = array.dtype.to_native_dtype() if hasattr(array.dtype, "to_native_dtype") else array.dtype
     if not isinstance(native, np.dtype) or native.kind not in "biuf" or endian not in (None, sys.byteorder):
         return None
@@ -305,6 +306,11 @@ def chunk_decoder_into(array: AsyncArray) -> Any:
 
     def decode_into(raw: Any, dest: np.ndarray) -> np.ndarray:
         source = np.frombuffer(raw, dtype="u1")
+        if not compressed:  # the stored bytes are the values: read in place, copied out by the caller
+            if source.size != nbytes:
+                raise ChunkSizeError(f"the chunk is {source.size} bytes where the array's metadata makes it "
+                                     f"{nbytes}")
+            return source.view(native).reshape(chunk_shape)
         declared = blosc_declared_size(source)
         if declared != nbytes:
             raise ChunkSizeError(f"the blosc data declares {declared} bytes where the array's metadata makes a "
@@ -313,5 +319,5 @@ def chunk_decoder_into(array: AsyncArray) -> Any:
         blosc.decompress(source, target)
         return target.view(native).reshape(chunk_shape)
 
-    decode_into.chunk_nbytes = nbytes  # type: ignore[attr-defined]
+    decode_into.chunk_nbytes = nbytes if compressed else 0  # type: ignore[attr-defined]
     return decode_into
