@@ -125,10 +125,10 @@ def test_a_damaged_chunk_read_in_the_pool_is_named(stored) -> None:
 
 def test_a_short_uncompressed_chunk_read_in_the_pool_is_named(tmp_path) -> None:
     """Uncompressed chunks are read in place: one of the wrong size is refused and named, not reshaped."""
-    values = np.arange(6000, dtype="int64").reshape(3000, 2)
+    values = np.arange(200_000, dtype="int64").reshape(100_000, 2)  # above the read-whole-array size
     nwb = NWBFile(session_description="reads", identifier="raw",
                   session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
-    nwb.add_acquisition(TimeSeries(name="ts", data=ZarrDataIO(values, chunks=(500, 2), compressors=False),
+    nwb.add_acquisition(TimeSeries(name="ts", data=ZarrDataIO(values, chunks=(20_000, 2), compressors=False),
                                    unit="u", rate=1.0))
     path = tmp_path / "raw.nwb.zarr"
     with NWBZarrIO(str(path), mode="w") as io:
@@ -139,4 +139,4 @@ def test_a_short_uncompressed_chunk_read_in_the_pool_is_named(tmp_path) -> None:
         data = io.read().acquisition["ts"].data
         with pytest.raises(Exception, match="c/3/0"):
             data[:]
-        np.testing.assert_array_equal(data[:1500], values[:1500])
+        np.testing.assert_array_equal(data[:40_000], values[:40_000])
