@@ -26,6 +26,7 @@ from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
 from ..storage.remote import is_remote as reads_over_network
 from ..storage.url import is_hdf5_file
+from ..writing.collector import collector_paused, collector_running
 from ..writing.documents import put_documents
 from ..writing.queue import ZarrIODataChunkIteratorQueue
 from ..writing.session import WriteSession
@@ -311,10 +312,11 @@ class ZarrIO(HDMFIO):
         if self._store is None:
             return
         try:
-            if self._consolidated_stale and self.writable:
-                self.consolidate_metadata()
-            if self._manifest_stale and self.writable:
-                self.write_manifest(self.manifest_checksums)
+            with collector_paused():  # documents of every node: many objects, no garbage
+                if self._consolidated_stale and self.writable:
+                    self.consolidate_metadata()
+                if self._manifest_stale and self.writable:
+                    self.write_manifest(self.manifest_checksums)
             if self.writable:
                 lifecycle.end_transaction(self._store, commit=True)
         finally:
@@ -441,10 +443,12 @@ class ZarrIO(HDMFIO):
         if self.manager is None:
             raise ValueError("ZarrIO.write needs a BuildManager (pass manager=..., or use NWBZarrIO)")
         try:
-            super().write(container=container, cache_spec=cache_spec, link_data=link_data, exhaust_dci=exhaust_dci,
-                          number_of_jobs=number_of_jobs, max_threads_per_process=max_threads_per_process,
-                          multiprocessing_context=multiprocessing_context,
-                          consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
+            with collector_paused():  # HDMF's build and the plan: millions of objects, no garbage
+                super().write(container=container, cache_spec=cache_spec, link_data=link_data,
+                              exhaust_dci=exhaust_dci, number_of_jobs=number_of_jobs,
+                              max_threads_per_process=max_threads_per_process,
+                              multiprocessing_context=multiprocessing_context,
+                              consolidate_metadata=consolidate_metadata, scheduler=scheduler, **kwargs)
         except BaseException:
             lifecycle.end_transaction(self._store, commit=False)
             raise
@@ -472,7 +476,8 @@ class ZarrIO(HDMFIO):
         with write_progress(self):
             self._run_sync(execute_plan(self.write_session(), plan, queue))
             if exhaust_dci or len(queue):
-                queue.exhaust_queue(self)
+                with collector_running():  # iterators may stream data for hours
+                    queue.exhaust_queue(self)
         documents = self._all_documents(existing)
         documents.update(plan.documents)
         documents.update(plan.root_documents)
@@ -617,7 +622,8 @@ class ZarrIO(HDMFIO):
             set_hdmfio_manager(self, src_io.manager)
         self._export_manager = src_io.manager  # its namespaces (extensions included) are cached too
         try:
-            super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
+            with collector_paused():
+                super().export(src_io=src_io, container=container, write_args=write_args, clear_cache=clear_cache)
         finally:
             self._export_manager = None
 

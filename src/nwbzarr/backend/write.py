@@ -26,6 +26,7 @@ from ..storage.batch import set_many
 from ..storage.progress import advance, grow, progress_bar
 from ..storage.url import is_hdf5_file
 from ..writing.blocks import encode_and_store
+from ..writing.collector import collector_running
 from ..writing.documents import encoded_documents
 from ..writing.jobs import logical_bytes
 from .arrays import ZarrDataset
@@ -464,9 +465,10 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
 
     await _gather([write_values(job, arr) for job, arr in slow])
     advance(session.bar, value_bytes)
-    for job in plan.arrays:
-        if job.plan.source is not None and _has_data(job.spec):
-            await copy_array(session, job, session.bar)
+    with collector_running():  # copies of stored arrays stream data for a long time
+        for job in plan.arrays:
+            if job.plan.source is not None and _has_data(job.spec):
+                await copy_array(session, job, session.bar)
     for job in plan.arrays:
         if job.plan.iterator is not None:
             iterator_queue.append(job, job.plan.iterator)
