@@ -1,4 +1,5 @@
-"""Reading a small numeric array held in one chunk straight from its ``zarr.json`` (docs/format.md, "Read steps").
+"""Reading and writing a small numeric array held in one chunk straight from its ``zarr.json`` (docs/format.md,
+"Reading a store, step by step", step 5).
 
 The first read of an array through zarr builds its metadata objects, codec pipeline and array: about
 1 ms, against 0.3 ms for h5py to open and read a small dataset.  Most arrays of an NWB file are small
@@ -6,7 +7,8 @@ numeric ones in a single chunk, stored as little-endian bytes, blosc-compressed 
 those documents we locate and decode the chunk ourselves (numcodecs' blosc, the header checked as
 ``safe_codecs`` does).  Any other document (another codec, grid, key encoding, transformer or data
 type), a missing chunk (fill value) or a chunk that does not decode returns None: zarr's path reads
-it and names what is wrong.
+it and names what is wrong.  Writes of thousands of such arrays likewise skip opening a zarr array
+per array (``encode_single``: the same bytes zarr writes).
 """
 
 from __future__ import annotations
