@@ -125,6 +125,7 @@ def _write_all(workload: str, params: Any, backends: list[str], repeats: int, wo
         for b in backends:
             task = _task(workload, params, b, "write", workdir)
             set_aside(Path(task["path"]), workdir)
+            os.sync()  # earlier outputs' dirty pages flushed: no write is throttled by another one's writeback
             result = run_child(task)
             runs[b].append(result)
             _log(progress, f"{workload} {b} write #{r + 1}: {result['seconds']:.3f} s")
