@@ -287,8 +287,7 @@ def chunk_decoder_into(array: AsyncArray) -> Any:
     from numcodecs import blosc
     from zarr.codecs import BloscCodec, BytesCodec
 
-    from ..errors import ChunkSizeError
-    from .safe_codecs import blosc_declared_size
+    from .safe_codecs import check_blosc_chunk, check_raw_chunk
 
     metadata = array.metadata
     codecs = tuple(getattr(metadata, "codecs", ()) or ())
@@ -307,14 +306,9 @@ def chunk_decoder_into(array: AsyncArray) -> Any:
     def decode_into(raw: Any, dest: np.ndarray) -> np.ndarray:
         source = np.frombuffer(raw, dtype="u1")
         if not compressed:  # the stored bytes are the values: read in place, copied out by the caller
-            if source.size != nbytes:
-                raise ChunkSizeError(f"the chunk is {source.size} bytes where the array's metadata makes it "
-                                     f"{nbytes}")
+            check_raw_chunk(source, nbytes)
             return source.view(native).reshape(chunk_shape)
-        declared = blosc_declared_size(source)
-        if declared != nbytes:
-            raise ChunkSizeError(f"the blosc data declares {declared} bytes where the array's metadata makes a "
-                                 f"chunk {nbytes} bytes")
+        check_blosc_chunk(source, nbytes)
         target = dest[:nbytes]
         blosc.decompress(source, target)
         return target.view(native).reshape(chunk_shape)

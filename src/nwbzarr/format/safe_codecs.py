@@ -207,6 +207,20 @@ def blosc_declared_size(raw: np.ndarray) -> int:
     return nbytes
 
 
+def check_blosc_chunk(raw: np.ndarray, nbytes: int) -> None:
+    """Refuse blosc data (uint8) that is truncated or declares another size than a chunk's ``nbytes``."""
+    declared = blosc_declared_size(raw)
+    if declared != nbytes:
+        raise ChunkSizeError(f"the blosc data declares {declared} bytes where the array's metadata makes a "
+                             f"chunk {nbytes} bytes")
+
+
+def check_raw_chunk(raw: np.ndarray, nbytes: int) -> None:
+    """Refuse an uncompressed chunk (uint8) that is not exactly ``nbytes`` long."""
+    if raw.size != nbytes:
+        raise ChunkSizeError(f"the chunk is {raw.size} bytes where the array's metadata makes it {nbytes}")
+
+
 def zstd_declared_size(raw: np.ndarray) -> int | None:
     """The content size in the first zstd frame's header, or None when the frame does not record it."""
     if raw.size < 6 or int.from_bytes(raw[:4].tobytes(), "little") != _ZSTD_MAGIC:

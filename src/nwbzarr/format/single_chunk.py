@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChunkSizeError
-from .safe_codecs import blosc_declared_size
+from .safe_codecs import check_blosc_chunk, check_raw_chunk
 
 #: The largest chunk read this way: latency matters for small arrays; large ones go through the
 #: chunk-parallel path.
@@ -74,17 +73,13 @@ def decode_single(plan: SingleChunk, raw: Any) -> np.ndarray:
     source = np.frombuffer(raw, dtype="u1")
     nbytes = plan.nbytes
     if plan.blosc:
-        declared = blosc_declared_size(source)
-        if declared != nbytes:
-            raise ChunkSizeError(f"the blosc data declares {declared} bytes where the array's metadata makes a "
-                                 f"chunk {nbytes} bytes")
+        check_blosc_chunk(source, nbytes)
         from numcodecs import blosc
 
         out = np.empty(plan.shape, dtype=plan.dtype)
         blosc.decompress(source, out.reshape(-1).view("u1"))
     else:
-        if source.size != nbytes:
-            raise ChunkSizeError(f"the chunk is {source.size} bytes where the array's metadata makes it {nbytes}")
+        check_raw_chunk(source, nbytes)
         out = source.view(plan.dtype).reshape(plan.shape).copy()
     return out if sys.byteorder == "little" else out.astype(plan.dtype.newbyteorder("="))
 
