@@ -30,6 +30,7 @@ from ..writing.collector import collector_paused, collector_running
 from ..writing.documents import put_documents
 from ..writing.queue import ZarrIODataChunkIteratorQueue
 from ..writing.session import WriteSession
+from ..writing.stream import open_stream
 from . import lifecycle
 from . import location as loc
 from .attr_types import type_unsigned_attributes
@@ -86,6 +87,7 @@ class ZarrIO(HDMFIO):
         self._layout: Layout | None = None
         self._nodes: dict[str, NodeInfo] | None = None
         self._opened_documents: dict[str, Any] | None = None  # what the open read (remote), for the first load
+        self._fresh_store = False  # the store holds nothing but what this IO wrote in this write (``_plan_write``)
         self._root_builder: GroupBuilder | None = None
         self._reader: TreeReader | None = None
         self._written: dict[int, Builder] = {}
@@ -196,6 +198,7 @@ class ZarrIO(HDMFIO):
         if not read_only:
             self._writer_lock = acquire_store_lock(self._store, self._lock_timeout)
         self._opened_documents = {}
+        self._fresh_store = False
         layout = self._run_sync(detect_layout(self._store, self._opened_documents))
         if self._mode in ("r", "r-", "r+"):
             if layout is None:
@@ -204,6 +207,7 @@ class ZarrIO(HDMFIO):
         elif self._mode == "a":
             if layout is None:
                 self._create_root_group()  # as NWBHDF5IO and hdmf-zarr: mode 'a' creates a missing file
+                self._fresh_store = True
             else:
                 self._layout = layout
                 self._nodes = self._load_nodes()
@@ -211,11 +215,13 @@ class ZarrIO(HDMFIO):
             self._clear_for_overwrite(layout)
             self._layout = get_layout(self._zarr_format)
             self._nodes = {}
+            self._fresh_store = True
         else:  # w-, x
             if layout is not None or self._has_content():
                 raise FileExistsError(f"{self._describe()} already exists (mode {self._mode!r} never overwrites)")
             self._layout = get_layout(self._zarr_format)
             self._nodes = {}
+            self._fresh_store = True
 
     def _create_root_group(self) -> None:
         """Start a new store with an empty root group (mode 'a' on a path holding nothing yet)."""
@@ -466,8 +472,7 @@ class ZarrIO(HDMFIO):
         self._check_writable()
         existing = self.nodes
         extra = self._spec_cache_groups(existing) if cache_spec else {}
-        writer = TreeWriter(self, builder, link_data=link_data, export_source=export_source)
-        plan = writer.build(extra)
+        plan = self._plan_write(builder, extra, link_data, export_source)
         self._add_specloc(plan, cache_spec or SPEC_LOC in existing)
         queue = ZarrIODataChunkIteratorQueue(number_of_jobs=number_of_jobs,
                                              max_threads_per_process=max_threads_per_process,
@@ -492,6 +497,24 @@ class ZarrIO(HDMFIO):
         self._zarr_root = None
         self._reader = None
         self._root_builder = None if not self._written_root_is(builder) else self._root_builder
+
+    def _plan_write(self, builder: GroupBuilder, extra: dict[str, dict[str, str]], link_data: bool,
+                    export_source: str | None) -> Any:
+        """Plan the write; into a store this IO made or emptied, new keys are stored while planning goes on
+        (``writing.stream``), and removed again when planning fails, so bad input leaves the store as it was."""
+        stream = open_stream(self._store) if self._fresh_store else None
+        writer = TreeWriter(self, builder, link_data=link_data, export_source=export_source, stream=stream)
+        self._fresh_store = False  # from here on, until a failed plan's keys are all removed again
+        try:
+            plan = writer.build(extra)
+            if stream is not None:
+                stream.finish()
+        except BaseException:
+            if stream is not None:
+                stream.abort()
+                self._fresh_store = True
+            raise
+        return plan
 
     def _written_root_is(self, builder: GroupBuilder) -> bool:
         return self._root_builder is builder

@@ -49,6 +49,7 @@ from .sparse_copy import check_fits_in_memory, sparse_regions
 
 if TYPE_CHECKING:
     from ..writing.session import WriteSession
+    from ..writing.stream import KeyStream
     from .io import ZarrIO
 
 COPY_BLOCK_BYTES = 64 << 20
@@ -61,6 +62,7 @@ class ArrayJob:
     spec: ArraySpec
     documents: dict[str, dict]
     plan: DatasetPlan
+    streamed_chunk: str | None = None  # the one chunk's key, when it was streamed while planning
 
 
 @dataclass
@@ -72,14 +74,16 @@ class WritePlan:
     arrays: list[ArrayJob] = field(default_factory=list)
     written: list[Builder] = field(default_factory=list)
     chunk_keys: dict[str, Any] = field(default_factory=dict)  # array path -> keys stored, or "all" (manifest)
+    streamed: set[str] = field(default_factory=set)  # document keys already stored while planning
 
 
 class TreeWriter:
     """Turns a root GroupBuilder into documents and data jobs, then writes them."""
 
     def __init__(self, io: ZarrIO, root: GroupBuilder, link_data: bool = True,
-                 export_source: str | None = None) -> None:
+                 export_source: str | None = None, stream: KeyStream | None = None) -> None:
         self.io = io
+        self.stream = stream  # new nodes' documents and one-chunk values are stored from here as planned
         self.layout = io.layout
         self.root = root
         self.link_data = link_data
@@ -120,6 +124,7 @@ class TreeWriter:
             self.plan.root_documents.update(docs)
         else:
             self.plan.documents.update(docs)
+            self._stream_documents(docs)
         self.plan.written.append(builder)
 
     def _check_name(self, name: str, parent_path: str) -> None:
@@ -275,10 +280,27 @@ class TreeWriter:
         except (TypeError, ValueError) as exc:
             raise WriteError(f"cannot write dataset {where!r}: {exc}") from exc
         attrs = self.layout.encode_attributes(self._encode_attrs(builder.attributes, path), [])
-        docs = self.layout.array_documents(path, plan.spec, attrs)
-        self.plan.documents.update(docs)
-        self.plan.arrays.append(ArrayJob(path, plan.spec, docs, plan))
+        self._add_array(ArrayJob(path, plan.spec, self.layout.array_documents(path, plan.spec, attrs), plan))
         self.plan.written.append(builder)
+
+    def _add_array(self, job: ArrayJob) -> None:
+        """Plan an array's documents and data; with a stream, store its documents (and its one chunk, when
+        it is small values) now. An iterator's documents wait for its data (``nwbzarr_incomplete``)."""
+        self.plan.documents.update(job.documents)
+        self.plan.arrays.append(job)
+        if self.stream is None or job.plan.iterator is not None:
+            return
+        self._stream_documents(job.documents)
+        if job.plan.values is not None and _has_data(job.spec):
+            direct = self.layout.encode_single_chunk(job.path, job.documents, np.asarray(job.plan.values))
+            if direct is not None:
+                self.stream.put([(f"{job.path}/{direct[0]}", direct[1])])
+                job.streamed_chunk = direct[0]
+
+    def _stream_documents(self, docs: dict[str, dict]) -> None:
+        if self.stream is not None:
+            self.stream.put(encoded_documents(docs))
+            self.plan.streamed.update(docs)
 
     def dataset_plan(self, builder: DatasetBuilder, where: str) -> DatasetPlan:
         data, opts = unwrap_dataio(builder.data)
@@ -404,14 +426,15 @@ class TreeWriter:
         for i in range(1, len(parts) + 1):
             sub = "/".join(parts[:i])
             if sub not in self.io.nodes:
-                self.plan.documents.update(self.layout.group_documents(sub, self.layout.encode_attributes({}, [])))
+                docs = self.layout.group_documents(sub, self.layout.encode_attributes({}, []))
+                self.plan.documents.update(docs)
+                self._stream_documents(docs)
         for name, text in arrays.items():
             path = join_path(group_path, name)
             values = np.array(text, dtype=object)
             spec = ArraySpec(shape=(), kind="string", chunks=())
             docs = self.layout.array_documents(path, spec, {})
-            self.plan.documents.update(docs)
-            self.plan.arrays.append(ArrayJob(path, spec, docs, DatasetPlan(spec, values=values)))
+            self._add_array(ArrayJob(path, spec, docs, DatasetPlan(spec, values=values)))
 
 
 # --- execution ---------------------------------------------------------------------------------
@@ -426,12 +449,16 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
     grow(session.bar, value_bytes + sum(_job_bytes(job) for job in plan.arrays if job.plan.source is not None))
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
-    items = encoded_documents({k: d for k, d in plan.documents.items() if k not in deferred})
+    items = encoded_documents({k: d for k, d in plan.documents.items()
+                               if k not in deferred and k not in plan.streamed})
     slow, large = [], []
     for job in plan.arrays:
         if job.plan.values is None or not _has_data(job.spec):
             if job.plan.values is not None:
                 plan.chunk_keys[job.path] = []
+            continue
+        if job.streamed_chunk is not None:
+            plan.chunk_keys[job.path] = [job.streamed_chunk]
             continue
         values = np.asarray(job.plan.values)
         direct = session.layout.encode_single_chunk(job.path, job.documents, values)

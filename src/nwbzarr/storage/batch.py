@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -112,10 +113,43 @@ def sync_reader_into(store: Store) -> Callable[[str, Callable[[int], Any]], Any]
 def sync_writer(store: Store) -> Callable[[str, Any], None] | None:
     """A blocking ``write(key, value)`` for stores where that is cheap and safe from any thread (a writable
     LocalStore: new files without temp+rename, see ``_files.write_new_name``), else None: use ``await store.set``."""
+    write_batch = sync_batch_writer(store)
+    if write_batch is None:
+        return None
+    return lambda key, value: write_batch([(key, value)])
+
+
+def sync_batch_writer(store: Store) -> Callable[[Sequence[tuple[str, Any]]], None] | None:
+    """A blocking ``write(items)`` of many ``(key, value)`` pairs from one thread where that beats the event
+    loop (a writable LocalStore, as ``sync_writer``), else None."""
     if type(store) is LocalStore and not store.read_only:
         root = str(store.root)
-        return lambda key, value: _write_local(root, [(key, value)])
+        return lambda items: _write_local(root, items)
     return None
+
+
+def sync_batch_remover(store: Store) -> Callable[[Sequence[str]], None] | None:
+    """A blocking ``remove(keys)`` for the stores ``sync_batch_writer`` writes: each key's file goes, then
+    every folder that removal left empty, up to (never including) the store's root; None elsewhere."""
+    if type(store) is not LocalStore or store.read_only:
+        return None
+    root = os.path.realpath(str(store.root))
+    return lambda keys: _remove_local(root, keys)
+
+
+def _remove_local(root: str, keys: Sequence[str]) -> None:
+    folders: set[str] = set()
+    for key in keys:
+        path = os.path.join(root, key)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        folder = os.path.dirname(path)
+        while len(folder) > len(root) and folder.startswith(root + os.sep):
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    for folder in sorted(folders, key=len, reverse=True):  # deepest first
+        with contextlib.suppress(OSError):  # not empty (or already gone): kept
+            os.rmdir(folder)
 
 
 def sync_reader(store: Store) -> Callable[[str], bytes | None] | None:
