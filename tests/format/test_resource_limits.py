@@ -386,3 +386,45 @@ def test_parallel_convert_of_a_huge_sparse_hdf5_dataset(small_store, tmp_path) -
     """)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [str(HUGE), *json.dumps([float(i) for i in range(10)] + [0.0]).split()]
+
+
+def _nesting(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_nesting(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_nesting(v) for v in value), default=0)
+    return 0
+
+
+_TRICKY_TEXT = st.text(alphabet=st.sampled_from(list('[]{}"\\\n\t,:aé€😀\x00')), max_size=12)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_TEXT, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_VALUES)
+def test_json_nesting_counts_containers_and_ignores_brackets_in_strings(value) -> None:
+    """The scan that spares most documents the walk (``encode_json``) agrees with the values themselves."""
+    from nwbzarr.format.base import json_nesting
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert json_nesting(text) == _nesting(value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(extra=st.integers(min_value=-3, max_value=3), text=_TRICKY_TEXT)
+def test_encode_json_refuses_exactly_past_the_limit(extra: int, text: str) -> None:
+    from nwbzarr.format.base import encode_json
+
+    value: list = [text]
+    for _ in range(MAX_JSON_DEPTH - 2 + extra):  # the document and "attributes" are two levels
+        value = [value, "]]]{{{"]
+    doc = {"attributes": {"deep": value}}
+    if _nesting(doc) <= MAX_JSON_DEPTH:
+        assert json.loads(encode_json(doc)) == doc
+    else:
+        with pytest.raises(ResourceLimitError, match="being written"):
+            encode_json(doc)

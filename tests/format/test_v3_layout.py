@@ -255,6 +255,49 @@ def test_consolidated_documents_match_the_walk(tmp_path: Path):
     zarr.open_consolidated(store, zarr_format=3)  # zarr-python accepts the block
 
 
+_NAMES = st.text(alphabet=st.sampled_from(list('ab_"\\é😀 {}[]')), min_size=1, max_size=6)
+_ATTR_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _NAMES,
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+                            max_leaves=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(nodes=st.lists(st.tuples(_NAMES, st.booleans(), st.dictionaries(_NAMES, _ATTR_VALUES, max_size=3)),
+                      min_size=0, max_size=8, unique_by=lambda n: n[0]),
+       reuse=st.lists(st.booleans(), min_size=8, max_size=8))
+def test_the_spliced_root_is_the_encoded_consolidated_root(nodes, reuse):
+    """``encode_consolidated`` splices the bytes a write stored into the root: byte for byte what encoding
+    ``consolidated_documents`` gives, for groups and arrays, any names and attributes, bytes reused or not."""
+    from nwbzarr.format.base import encode_json
+
+    documents = LAYOUT.group_documents("", LAYOUT.encode_attributes({"root": 1}, []))
+    for name, is_group, attrs in nodes:
+        attrs = LAYOUT.encode_attributes(attrs, [])
+        if is_group:
+            documents.update(LAYOUT.group_documents(f"g/{name}", attrs))
+        else:
+            spec = ArraySpec(shape=(3,), kind="numeric", dtype=np.dtype("f4"))
+            documents.update(LAYOUT.array_documents(f"g/{name}", spec, attrs))
+    documents.update(LAYOUT.group_documents("g", {}))  # a group document with nothing in it but its kind
+    encoded = {k: encode_json(d) for i, (k, d) in enumerate(documents.items()) if k != "zarr.json" and reuse[i % 8]}
+    spliced = LAYOUT.encode_consolidated(documents, encoded)
+    assert spliced == {k: encode_json(d) for k, d in LAYOUT.consolidated_documents(documents).items()}
+    assert json.loads(spliced["zarr.json"])["consolidated_metadata"]["metadata"].keys() == \
+        {k[: -len("/zarr.json")] for k in documents if k != "zarr.json"}
+
+
+def test_the_spliced_root_refuses_what_would_nest_too_deep():
+    from nwbzarr.format.base import MAX_JSON_DEPTH, ResourceLimitError, encode_json
+
+    value: list = [1]
+    for _ in range(MAX_JSON_DEPTH - 4):  # fits in its own document, not three levels further down
+        value = [value]
+    documents = {**LAYOUT.group_documents("", {}), **LAYOUT.group_documents("deep", {"v": value})}
+    encoded = {"deep/zarr.json": encode_json(documents["deep/zarr.json"])}
+    with pytest.raises(ResourceLimitError, match="deeper than"):
+        LAYOUT.encode_consolidated(documents, encoded)
+
+
 def test_resize_documents_sets_the_shape():
     docs = LAYOUT.array_documents("x", ArraySpec(shape=(3,), kind="numeric", dtype=np.dtype("i2")), {})
     LAYOUT.resize_documents("x", docs, (np.int64(7),))

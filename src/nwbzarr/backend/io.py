@@ -19,9 +19,10 @@ from zarr.storage import LocalStore
 from .._private_api import set_hdmfio_manager, sync
 from ..errors import DanglingReferenceError
 from ..format.attributes import SPECLOC_ATTR
-from ..format.base import FormatError, Layout, NodeInfo
+from ..format.base import FormatError, Layout, NodeInfo, encode_json
 from ..format.corrupt import with_store
 from ..format.detect import detect_layout, get_layout
+from ..format.io import write_encoded_documents
 from ..format.reference import ZarrReference
 from ..storage.locks import acquire_store_lock, check_lock_timeout
 from ..storage.remote import is_remote as reads_over_network
@@ -488,7 +489,7 @@ class ZarrIO(HDMFIO):
         documents.update(plan.root_documents)
         for job in plan.arrays:
             documents.update(job.documents)
-        self._write_root(plan.root_documents, documents, consolidate_metadata)
+        self._write_root(plan.root_documents, documents, consolidate_metadata, plan.encoded)
         self._note_chunks_written(plan, documents)
         for b in plan.written:
             self._mark_written(b)
@@ -555,15 +556,18 @@ class ZarrIO(HDMFIO):
             out.update(self._layout.documents_of(node))
         return out
 
-    def _write_root(self, root_documents: dict[str, dict], documents: dict[str, dict], consolidate: bool) -> None:
+    def _write_root(self, root_documents: dict[str, dict], documents: dict[str, dict], consolidate: bool,
+                    encoded: dict[str, bytes]) -> None:
+        """Write the root's documents, with the consolidated metadata of ``documents`` (``encoded``: the bytes
+        of those this write stored, reused rather than encoded again)."""
         if not root_documents:
             root_node = self.nodes.get("") if self._nodes is not None else None
             root_documents = self._layout.documents_of(root_node) if root_node else {}
-        final = dict(root_documents)
+        final = {key: encode_json(doc) for key, doc in root_documents.items()}
         consolidate = consolidate and lifecycle.consolidates(self._store)
         if consolidate:
-            final.update(self._layout.consolidated_documents(documents))
-        self._run_sync(put_documents(self._store, final))
+            final.update(self._layout.encode_consolidated(documents, encoded))
+        self._run_sync(write_encoded_documents(self._store, final))
         self._consolidated_stale = not consolidate
 
     def consolidate_metadata(self) -> None:

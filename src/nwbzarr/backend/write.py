@@ -17,7 +17,7 @@ from zarr.buffer import default_buffer_prototype
 
 from ..errors import WriteError
 from ..format.attributes import RESERVED_ATTRS
-from ..format.base import ArraySpec
+from ..format.base import ArraySpec, encode_json
 from ..format.chunks import chunk_encoder, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
@@ -27,7 +27,6 @@ from ..storage.progress import advance, grow, progress_bar
 from ..storage.url import is_hdf5_file
 from ..writing.blocks import encode_and_store
 from ..writing.collector import collector_running
-from ..writing.documents import encoded_documents
 from ..writing.jobs import logical_bytes
 from .arrays import ZarrDataset
 from .hdf5_types import fixed_length_values, hdf5_text_type, keeps_hdf5_types
@@ -75,6 +74,13 @@ class WritePlan:
     written: list[Builder] = field(default_factory=list)
     chunk_keys: dict[str, Any] = field(default_factory=dict)  # array path -> keys stored, or "all" (manifest)
     streamed: set[str] = field(default_factory=set)  # document keys already stored while planning
+    encoded: dict[str, bytes] = field(default_factory=dict)  # documents' bytes as stored (for the root)
+
+    def encode(self, documents: dict[str, dict]) -> list[tuple[str, bytes]]:
+        """(key, bytes) of documents about to be stored, kept in ``encoded``."""
+        texts = [(key, encode_json(doc)) for key, doc in documents.items()]
+        self.encoded.update(texts)
+        return texts
 
 
 class TreeWriter:
@@ -299,7 +305,7 @@ class TreeWriter:
 
     def _stream_documents(self, docs: dict[str, dict]) -> None:
         if self.stream is not None:
-            self.stream.put(encoded_documents(docs))
+            self.stream.put(self.plan.encode(docs))
             self.plan.streamed.update(docs)
 
     def dataset_plan(self, builder: DatasetBuilder, where: str) -> DatasetPlan:
@@ -449,8 +455,8 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
     grow(session.bar, value_bytes + sum(_job_bytes(job) for job in plan.arrays if job.plan.source is not None))
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
-    items = encoded_documents({k: d for k, d in plan.documents.items()
-                               if k not in deferred and k not in plan.streamed})
+    items = [(key, buffer_of(text)) for key, text in plan.encode(
+        {k: d for k, d in plan.documents.items() if k not in deferred and k not in plan.streamed})]
     slow, large = [], []
     for job in plan.arrays:
         if job.plan.values is None or not _has_data(job.spec):

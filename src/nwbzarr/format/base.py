@@ -8,6 +8,7 @@ The on-disk conventions themselves are specified in docs/format.md.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -212,6 +213,11 @@ class Layout(ABC):
     def consolidated_documents(self, documents: dict[str, dict]) -> dict[str, dict]:
         """The documents to write so that consolidated metadata matches ``documents`` (key -> doc)."""
 
+    def encode_consolidated(self, documents: dict[str, dict], encoded: dict[str, bytes]) -> dict[str, bytes]:
+        """``consolidated_documents`` as stored bytes; ``encoded`` holds the ``encode_json`` bytes of some of
+        ``documents`` (as this write stored them), which a layout may splice in instead of encoding again."""
+        return {key: encode_json(doc) for key, doc in self.consolidated_documents(documents).items()}
+
     @abstractmethod
     def resize_documents(self, path: str, documents: dict[str, dict], shape: tuple[int, ...]) -> None:
         """Set the array's shape in its documents (in place)."""
@@ -233,8 +239,30 @@ def map_objects(values: np.ndarray, fn: Any) -> np.ndarray:
 def encode_json(doc: dict[str, Any]) -> bytes:
     """Serialise a metadata document (NaN and infinities as JSON's non-standard literals, as zarr does);
     a document nested deeper than nwbzarr reads back is refused."""
-    check_json_depth(doc, "metadata document being written")
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=json_default).encode("utf-8")
+    where = "metadata document being written"
+    try:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=json_default).encode("utf-8")
+    except RecursionError:  # far past the limit: the walk names the place
+        check_json_depth(doc, where)
+        raise
+    # fewer brackets than the limit cannot nest past it: most documents are not scanned
+    if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH and json_nesting(text) > MAX_JSON_DEPTH:
+        check_json_depth(doc, where)
+    return text
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENING, _CLOSING = np.zeros(256, np.int8), np.zeros(256, np.int8)
+_OPENING[[ord("["), ord("{")]] = 1
+_CLOSING[[ord("]"), ord("}")]] = 1
+
+
+def json_nesting(text: bytes) -> int:
+    """How deep lists and objects nest in JSON text: its strings are dropped, then the brackets counted
+    (UTF-8 never puts a bracket's byte inside another character)."""
+    codes = np.frombuffer(_JSON_STRING.sub(b"", text), dtype=np.uint8)
+    steps = _OPENING[codes].astype(np.int32) - _CLOSING[codes]
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def json_default(value: Any) -> Any:

@@ -59,7 +59,12 @@ async def write_documents(store: Store, documents: Mapping[str, dict[str, Any]])
     """Write metadata documents (key -> JSON object) concurrently, serialised as ``encode_json`` does; to a
     remote store at most zarr's ``async.concurrency`` at a time (a migration writes thousands at once).
     The one place nwbzarr writes metadata documents outside a chunk batch."""
-    items = encoded_documents(documents)
+    await write_encoded_documents(store, {key: encode_json(doc) for key, doc in documents.items()})
+
+
+async def write_encoded_documents(store: Store, texts: Mapping[str, bytes]) -> None:
+    """``write_documents`` for documents already encoded (key -> ``encode_json`` bytes)."""
+    items = [(key, to_buffer(text)) for key, text in texts.items()]
     if is_remote(store):
         await bounded_map(items, store.set, limit=request_limit())
         return

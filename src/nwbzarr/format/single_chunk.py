@@ -61,11 +61,17 @@ def single_chunk_of(doc: dict[str, Any]) -> SingleChunk | None:
     if key is None or codecs is None:
         return None
     blosc, endian = codecs
-    dtype = np.dtype(name)
+    dtype = _stored_dtype(name)
     if endian is None and dtype.itemsize > 1:  # zarr refuses a multi-byte type without a byte order
         return None
-    plan = SingleChunk(key=key, dtype=dtype.newbyteorder("<"), shape=tuple(shape), blosc=blosc)
+    plan = SingleChunk(key=key, dtype=dtype, shape=tuple(shape), blosc=blosc)
     return plan if plan.nbytes <= MAX_BYTES else None
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_dtype(name: str) -> np.dtype:
+    """The little-endian numpy type of a v3 numeric ``data_type`` name."""
+    return np.dtype(name).newbyteorder("<")
 
 
 def decode_single(plan: SingleChunk, raw: Any) -> np.ndarray:
