@@ -161,3 +161,28 @@ def test_without_a_child_the_write_stores_everything_itself(tmp_path, stream_ear
         io.write_builder(_tree(150))
     with ZarrIO(path, mode="r") as io:
         assert len(io.read_builder().groups) == 150
+
+
+def test_a_lost_child_is_replaced_by_this_process(tmp_path, stream_early, monkeypatch):
+    """A child that ends without a file system error (killed, crashed) costs only speed: everything it was
+    given is stored again from this process, with a warning that says so."""
+    fake = tmp_path / "crashing_child.py"
+    fake.write_text("import sys\nsys.stdin.buffer.read(5000)\nsys.exit(3)\n")
+    monkeypatch.setattr(writer_process, "CHILD_SCRIPT", str(fake))
+    path = tmp_path / "lost.zarr"
+    with pytest.warns(RuntimeWarning, match="ended with status 3.*from this process"):
+        with ZarrIO(path, mode="w") as io:
+            io.write_builder(_tree(150))
+    monkeypatch.setattr(stream, "STREAM_AFTER", 10**9)
+    with ZarrIO(tmp_path / "plain.zarr", mode="w") as io:
+        io.write_builder(_tree(150))
+    assert _files(path) == _files(tmp_path / "plain.zarr")
+
+
+def test_a_program_that_is_not_python_is_never_run(tmp_path, monkeypatch):
+    """Applications that embed Python set ``sys.executable`` to their own program."""
+    program = tmp_path / "blender"
+    program.write_text("#!/bin/sh\nsleep 1000\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(program))
+    assert writer_process.start_writer_process(str(tmp_path)) is None

@@ -19,10 +19,16 @@ from typing import Any
 
 from nwbzarr.storage._child_writer import HEADER
 
-__all__ = ["WriterProcess", "start_writer_process"]
+__all__ = ["WriterLost", "WriterProcess", "start_writer_process"]
 
 CHILD_SCRIPT = str(Path(__file__).with_name("_child_writer.py"))
 PIPE_BYTES = 1 << 20  # Linux lets a pipe hold this much without raising a limit: fewer waits on the child
+
+
+class WriterLost(Exception):
+    """The child ended without reporting an error of the file system (killed, crashed, or
+    ``sys.executable`` was no Python): which of its values it stored is unknown, and the caller stores
+    them again itself."""
 
 
 class WriterProcess:
@@ -46,11 +52,11 @@ class WriterProcess:
             self._process.stdin.flush()  # to the child now, not once the buffer is full
         except BrokenPipeError:
             self.close()  # raises the child's error
-            raise OSError(f"the process writing {self.root!r} stopped early") from None
+            raise WriterLost(f"the process writing {self.root!r} stopped early") from None
 
     def close(self) -> None:
-        """Wait until the child has written everything sent; raise its error, if it stopped on one (again at
-        every later call)."""
+        """Wait until the child has written everything sent. Raises the file system's error it stopped on
+        (an ``OSError`` naming the key), or ``WriterLost``; again at every later call."""
         if self._error is None:
             self._error = self._wait()
         if self._error:
@@ -67,20 +73,20 @@ class WriterProcess:
         return _child_error(self.root, status, report or crash) if status != 0 else False
 
 
-def _child_error(root: str, status: int, report: str) -> OSError:
+def _child_error(root: str, status: int, report: str) -> OSError | WriterLost:
     lines = report.strip().splitlines()
     line = lines[0] if report.startswith(tuple("0123456789")) else (lines[-1] if lines else "")
     parts = line.split("\t", 2)
-    if len(parts) == 3 and parts[0].isdigit():
+    if status == 1 and len(parts) == 3 and parts[0].isdigit():
         errno, key, message = int(parts[0]), parts[1], parts[2]
         return OSError(errno or None, f"storing {key!r} in {root!r} failed: {message}", os.path.join(root, key))
-    return OSError(f"the process writing {root!r} ended with status {status}" + (f": {line}" if line else ""))
+    return WriterLost(f"the process writing {root!r} ended with status {status}" + (f": {line}" if line else ""))
 
 
 def start_writer_process(root: str) -> WriterProcess | None:
     """A child process creating files under ``root``, or None where none can be started (no interpreter
     to run, a sandbox refusing new processes): the caller then writes the files itself."""
-    if not sys.executable or not os.path.isfile(CHILD_SCRIPT):
+    if not _is_python(sys.executable) or not os.path.isfile(CHILD_SCRIPT):
         return None
     try:
         process = subprocess.Popen(  # our own script, run by this interpreter, no shell
@@ -93,6 +99,15 @@ def start_writer_process(root: str) -> WriterProcess | None:
         return None
     _widen_pipe(process.stdin)
     return WriterProcess(root, process)
+
+
+def _is_python(executable: str | None) -> bool:
+    """Whether ``executable`` is a Python interpreter's program (an application embedding Python, such as a
+    server or a 3-D modeller, sets ``sys.executable`` to its own program, which must not be run)."""
+    if not executable or not os.path.isfile(executable):
+        return False
+    name = os.path.basename(executable).lower()
+    return name.startswith(("python", "pypy"))
 
 
 def _widen_pipe(pipe: Any) -> None:

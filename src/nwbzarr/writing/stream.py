@@ -12,6 +12,8 @@ no key stored replaces one that existed before.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +21,7 @@ from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
 from ..storage.batch import sync_batch_remover, sync_batch_writer
-from ..storage.writer_process import WriterProcess, start_writer_process
+from ..storage.writer_process import WriterLost, WriterProcess, start_writer_process
 
 __all__ = ["STREAM_AFTER", "STREAM_BATCH", "KeyStream", "open_stream"]
 
@@ -44,6 +46,7 @@ class KeyStream:
         self._remove_keys = remove_keys
         self._stream_after = stream_after
         self._pending: Items = []
+        self._sent: Items = []  # what the child was given: stored here again if it is lost
         self._keys: list[str] = []
         self._child: WriterProcess | None = None
         self._child_tried = False
@@ -67,30 +70,46 @@ class KeyStream:
             self._child = start_writer_process(self._root)
         if self._child is not None and len(self._pending) >= STREAM_BATCH:
             batch, self._pending = self._pending, []
-            self._child.write(batch)
+            self._sent.extend(batch)
+            try:
+                self._child.write(batch)
+            except WriterLost as lost:
+                self._carry_on_without_child(lost)
 
     def finish(self) -> None:
         """Store what is still queued and wait until every value is stored (raising the first error)."""
+        child = self._child
+        if child is not None:
+            batch, self._pending = self._pending, []
+            self._sent.extend(batch)
+            try:
+                try:
+                    if batch:
+                        child.write(batch)
+                finally:
+                    child.close()
+            except WriterLost as lost:
+                self._carry_on_without_child(lost)
+        self._child = None
         batch, self._pending = self._pending, []
-        child, self._child = self._child, None
-        if child is None:
-            self._write_batch(batch)
-            return
-        try:
-            if batch:
-                child.write(batch)
-        finally:
-            child.close()
+        self._write_batch(batch)
+
+    def _carry_on_without_child(self, lost: WriterLost) -> None:
+        """The child is gone without a file system error: store everything it was given from here."""
+        warnings.warn(f"{lost}; nwbzarr stores the rest of the write from this process", RuntimeWarning,
+                      stacklevel=3)
+        with contextlib.suppress(WriterLost, OSError):
+            self._child.close()
+        self._child = None
+        self._pending, self._sent = self._sent + self._pending, []
 
     def abort(self) -> None:
         """Stop: let the child end, then remove every key handed to the stream (stored or not)."""
         self._pending = []
         child, self._child = self._child, None
         if child is not None:
-            try:
+            with contextlib.suppress(OSError, WriterLost):  # not the error being raised; the keys go either way
                 child.close()
-            except OSError:
-                pass  # its error is not the one being raised; the keys go either way
         if self._keys:
             self._remove_keys(self._keys)
         self._keys = []
