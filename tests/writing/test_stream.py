@@ -186,3 +186,24 @@ def test_a_program_that_is_not_python_is_never_run(tmp_path, monkeypatch):
     program.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(program))
     assert writer_process.start_writer_process(str(tmp_path)) is None
+
+
+def test_a_write_failing_after_its_plan_waits_for_the_child(tmp_path, stream_early, monkeypatch):
+    """Data that fails while it is written (after planning): the error is the data's, and the child has
+    ended before it is raised (no process left writing into the store)."""
+    from hdmf.data_utils import DataChunkIterator
+
+    children = []
+    start = stream.start_writer_process
+    monkeypatch.setattr(stream, "start_writer_process", lambda root: children.append(start(root)) or children[-1])
+
+    def rows():
+        yield np.zeros(4)
+        raise RuntimeError("the acquisition board went away")
+
+    tree = _tree(150)
+    tree.groups["g0001"].set_dataset(DatasetBuilder("live", data=DataChunkIterator(rows(), maxshape=(None, 4))))
+    with ZarrIO(tmp_path / "x.zarr", mode="w") as io:
+        with pytest.raises(Exception, match="acquisition board went away"):
+            io.write_builder(tree)
+    assert len(children) == 1 and children[0]._process.poll() is not None

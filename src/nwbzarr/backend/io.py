@@ -88,7 +88,7 @@ class ZarrIO(HDMFIO):
         self._layout: Layout | None = None
         self._nodes: dict[str, NodeInfo] | None = None
         self._opened_documents: dict[str, Any] | None = None  # what the open read (remote), for the first load
-        self._fresh_store = False  # the store holds nothing but what this IO wrote in this write (``_plan_write``)
+        self._fresh_store = False  # the store holds nothing but what this IO wrote (``write_builder`` streams)
         self._root_builder: GroupBuilder | None = None
         self._reader: TreeReader | None = None
         self._written: dict[int, Builder] = {}
@@ -473,60 +473,58 @@ class ZarrIO(HDMFIO):
         self._check_writable()
         existing = self.nodes
         extra = self._spec_cache_groups(existing) if cache_spec else {}
-        plan = self._plan_write(builder, extra, link_data, export_source)
+        stream = open_stream(self._store) if self._fresh_store else None  # see ``writing.stream``
+        self._fresh_store = False
+        try:
+            plan = TreeWriter(self, builder, link_data=link_data, export_source=export_source,
+                              stream=stream).build(extra)
+        except BaseException:
+            self._fresh_store = stream is not None and not stream.keys  # its keys removed: as it was
+            raise
         self._add_specloc(plan, cache_spec or SPEC_LOC in existing)
         queue = ZarrIODataChunkIteratorQueue(number_of_jobs=number_of_jobs,
                                              max_threads_per_process=max_threads_per_process,
                                              multiprocessing_context=multiprocessing_context,
                                              scheduler=scheduler)
-        with write_progress(self):
-            self._run_sync(execute_plan(self.write_session(), plan, queue))
-            if exhaust_dci or len(queue):
-                with collector_running():  # iterators may stream data for hours
-                    queue.exhaust_queue(self)
-        documents = self._all_documents(existing)
-        documents.update(plan.documents)
-        documents.update(plan.root_documents)
-        for job in plan.arrays:
-            documents.update(job.documents)
-        self._write_root(plan.root_documents, documents, consolidate_metadata, plan.encoded)
+        try:  # the streamed keys are stored meanwhile, and waited for before the root
+            with write_progress(self):
+                self._run_sync(execute_plan(self.write_session(), plan, queue))
+                if exhaust_dci or len(queue):
+                    with collector_running():  # iterators may stream data for hours
+                        queue.exhaust_queue(self)
+            documents = self._all_documents(existing)
+            documents.update(plan.documents)
+            documents.update(plan.root_documents)
+            for job in plan.arrays:
+                documents.update(job.documents)
+            root = self._root_texts(plan.root_documents, documents, consolidate_metadata, plan.encoded)
+        except BaseException:
+            if stream is not None:
+                stream.stop()
+            raise
+        if stream is not None:
+            stream.finish()
+        self._run_sync(write_encoded_documents(self._store, root))
         self._note_chunks_written(plan, documents)
-        for b in plan.written:
-            self._mark_written(b)
+        self._written.update((id(b), b) for b in plan.written)
         self._mark_tree_written(builder)
         self._nodes = None
         self._zarr_root = None
         self._reader = None
         self._root_builder = None if not self._written_root_is(builder) else self._root_builder
 
-    def _plan_write(self, builder: GroupBuilder, extra: dict[str, dict[str, str]], link_data: bool,
-                    export_source: str | None) -> Any:
-        """Plan the write; into a store this IO made or emptied, new keys are stored while planning goes on
-        (``writing.stream``), and removed again when planning fails, so bad input leaves the store as it was."""
-        stream = open_stream(self._store) if self._fresh_store else None
-        writer = TreeWriter(self, builder, link_data=link_data, export_source=export_source, stream=stream)
-        self._fresh_store = False  # from here on, until a failed plan's keys are all removed again
-        try:
-            plan = writer.build(extra)
-            if stream is not None:
-                stream.finish()
-        except BaseException:
-            if stream is not None:
-                stream.abort()
-                self._fresh_store = True
-            raise
-        return plan
-
     def _written_root_is(self, builder: GroupBuilder) -> bool:
         return self._root_builder is builder
 
     def _mark_tree_written(self, builder: Builder) -> None:
-        self._mark_written(builder)
-        if isinstance(builder, GroupBuilder):
-            for child in list(builder.groups.values()) + list(builder.datasets.values()):
-                self._mark_tree_written(child)
-            for link in builder.links.values():
-                self._mark_written(link)
+        stack = [builder]
+        while stack:
+            node = stack.pop()
+            self._written[id(node)] = node
+            if isinstance(node, GroupBuilder):
+                stack.extend(node.groups.values())
+                stack.extend(node.datasets.values())
+                self._written.update((id(link), link) for link in node.links.values())
 
     def _check_writable(self) -> None:
         if self._store is None:
@@ -556,10 +554,10 @@ class ZarrIO(HDMFIO):
             out.update(self._layout.documents_of(node))
         return out
 
-    def _write_root(self, root_documents: dict[str, dict], documents: dict[str, dict], consolidate: bool,
-                    encoded: dict[str, bytes]) -> None:
-        """Write the root's documents, with the consolidated metadata of ``documents`` (``encoded``: the bytes
-        of those this write stored, reused rather than encoded again)."""
+    def _root_texts(self, root_documents: dict[str, dict], documents: dict[str, dict], consolidate: bool,
+                    encoded: dict[str, bytes]) -> dict[str, bytes]:
+        """The root's documents to store, with the consolidated metadata of ``documents`` (``encoded``: the
+        bytes of those this write stored, reused rather than encoded again)."""
         if not root_documents:
             root_node = self.nodes.get("") if self._nodes is not None else None
             root_documents = self._layout.documents_of(root_node) if root_node else {}
@@ -567,8 +565,8 @@ class ZarrIO(HDMFIO):
         consolidate = consolidate and lifecycle.consolidates(self._store)
         if consolidate:
             final.update(self._layout.encode_consolidated(documents, encoded))
-        self._run_sync(write_encoded_documents(self._store, final))
         self._consolidated_stale = not consolidate
+        return final
 
     def consolidate_metadata(self) -> None:
         """Rewrite consolidated metadata so that it matches the hierarchy in the store."""

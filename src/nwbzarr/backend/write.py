@@ -99,10 +99,18 @@ class TreeWriter:
 
     # --- planning ------------------------------------------------------------------------
     def build(self, extra_groups: dict[str, dict[str, str]] | None = None) -> WritePlan:
-        """Plan the whole tree (and extra scalar-text groups such as the spec cache)."""
-        self._plan_group(self.root, "")
-        for group_path, arrays in (extra_groups or {}).items():
-            self._plan_text_group(group_path, arrays)
+        """Plan the whole tree (and extra scalar-text groups such as the spec cache). With a stream, the last
+        keys are handed over at the end (not waited for); a plan that fails removes every key it streamed."""
+        try:
+            self._plan_group(self.root, "")
+            for group_path, arrays in (extra_groups or {}).items():
+                self._plan_text_group(group_path, arrays)
+            if self.stream is not None:
+                self.stream.flush()
+        except BaseException:
+            if self.stream is not None:
+                self.stream.abort()
+            raise
         return self.plan
 
     def _plan_group(self, builder: GroupBuilder, path: str) -> None:
@@ -452,8 +460,10 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
     """
     store = session.store
     buffer_of = default_buffer_prototype().buffer.from_bytes
-    value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
-    grow(session.bar, value_bytes + sum(_job_bytes(job) for job in plan.arrays if job.plan.source is not None))
+    value_bytes = 0
+    if session.bar is not None:  # sizes of 4,000 arrays cost 20 ms: only worked out for a bar
+        value_bytes = sum(_job_bytes(job) for job in plan.arrays if job.plan.values is not None)
+        grow(session.bar, value_bytes + sum(_job_bytes(j) for j in plan.arrays if j.plan.source is not None))
     deferred = {k for job in plan.arrays if job.plan.iterator is not None for k in job.documents}
     items = [(key, buffer_of(text)) for key, text in plan.encode(
         {k: d for k, d in plan.documents.items() if k not in deferred and k not in plan.streamed})]

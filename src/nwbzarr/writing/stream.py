@@ -76,23 +76,44 @@ class KeyStream:
             except WriterLost as lost:
                 self._carry_on_without_child(lost)
 
-    def finish(self) -> None:
-        """Store what is still queued and wait until every value is stored (raising the first error)."""
-        child = self._child
-        if child is not None:
-            batch, self._pending = self._pending, []
-            self._sent.extend(batch)
-            try:
-                try:
-                    if batch:
-                        child.write(batch)
-                finally:
-                    child.close()
-            except WriterLost as lost:
-                self._carry_on_without_child(lost)
-        self._child = None
+    def flush(self) -> None:
+        """Hand everything queued to the child (or, without one, store it now); does not wait for the child,
+        which goes on while the write does other work."""
         batch, self._pending = self._pending, []
-        self._write_batch(batch)
+        if self._child is None:
+            self._write_batch(batch)
+            return
+        self._sent.extend(batch)
+        try:
+            if batch:
+                self._child.write(batch)
+        except WriterLost as lost:
+            self._carry_on_without_child(lost)
+            self.flush()
+
+    def finish(self) -> None:
+        """Store what is still queued and wait until every value is stored. On an error (the file system's,
+        named by the child) every key handed over is removed again, then the error is raised."""
+        try:
+            self.flush()
+            if self._child is not None:
+                try:
+                    self._child.close()
+                except WriterLost as lost:
+                    self._carry_on_without_child(lost)
+                    self.flush()
+            self._child = None
+        except BaseException:
+            self.abort()
+            raise
+
+    def stop(self) -> None:
+        """Wait for the child to end, keeping what it stored (another part of the write failed)."""
+        self._pending = []
+        child, self._child = self._child, None
+        if child is not None:
+            with contextlib.suppress(OSError, WriterLost):  # not the error being raised
+                child.close()
 
     def _carry_on_without_child(self, lost: WriterLost) -> None:
         """The child is gone without a file system error: store everything it was given from here."""
@@ -105,11 +126,7 @@ class KeyStream:
 
     def abort(self) -> None:
         """Stop: let the child end, then remove every key handed to the stream (stored or not)."""
-        self._pending = []
-        child, self._child = self._child, None
-        if child is not None:
-            with contextlib.suppress(OSError, WriterLost):  # not the error being raised; the keys go either way
-                child.close()
+        self.stop()
         if self._keys:
             self._remove_keys(self._keys)
         self._keys = []
