@@ -16,6 +16,8 @@ __all__ = [
     "ExternalLinkError",
     "FastPathOffWarning",
     "FormatError",
+    "HelperProcessLost",
+    "HelperProcessWarning",
     "IcechunkConflictError",
     "InvalidNameError",
     "LegacyWarning",
@@ -118,6 +120,11 @@ class ParallelWriteError(WriteError):
     """A block of a dataset could not be written by a worker; names the dataset, carries the traceback."""
 
 
+class HelperProcessLost(NwbzarrError, RuntimeError):
+    """A helper process ended without reporting a file system error (killed, crashed): which of its work it
+    did is unknown. Caught inside nwbzarr, which then does that work in the main process."""
+
+
 class MigrationError(NwbzarrError, RuntimeError):
     """A migration that could not be carried out (names the node when one is at fault)."""
 
@@ -138,6 +145,10 @@ class NwbzarrWarning(UserWarning):
 
 class LegacyWarning(NwbzarrWarning):
     """A node of a legacy store that cannot be used; the rest of the store still is."""
+
+
+class HelperProcessWarning(NwbzarrWarning, RuntimeWarning):
+    """A helper process was lost part way; the main process did its work (slower, the same file)."""
 
 
 class FastPathOffWarning(NwbzarrWarning, RuntimeWarning):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from nwbzarr.errors import HelperProcessLost
 from nwbzarr.storage import writer_process
 from nwbzarr.storage.writer_process import start_writer_process
 
@@ -64,7 +65,7 @@ def test_a_killed_child_is_reported_with_its_status(tmp_path):
     child = start_writer_process(str(tmp_path))
     child._process.send_signal(signal.SIGKILL)
     child._process.wait()
-    with pytest.raises(writer_process.WriterLost, match=r"ended with status -9"):
+    with pytest.raises(HelperProcessLost, match=r"ended with status -9"):
         child.write([(f"k{i}", b"v" * 4096) for i in range(600)])
         child.close()
 

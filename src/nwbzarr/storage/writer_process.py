@@ -17,18 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nwbzarr.errors import HelperProcessLost
 from nwbzarr.storage._child_writer import HEADER
 
-__all__ = ["WriterLost", "WriterProcess", "start_writer_process"]
+__all__ = ["WriterProcess", "start_writer_process"]
 
 CHILD_SCRIPT = str(Path(__file__).with_name("_child_writer.py"))
-PIPE_BYTES = 1 << 20  # Linux lets a pipe hold this much without raising a limit: fewer waits on the child
-
-
-class WriterLost(Exception):
-    """The child ended without reporting an error of the file system (killed, crashed, or
-    ``sys.executable`` was no Python): which of its values it stored is unknown, and the caller stores
-    them again itself."""
+PIPE_BYTES = 1 << 20  # the parent's buffer: one pipe write per batch of frames
 
 
 class WriterProcess:
@@ -52,11 +47,11 @@ class WriterProcess:
             self._process.stdin.flush()  # to the child now, not once the buffer is full
         except BrokenPipeError:
             self.close()  # raises the child's error
-            raise WriterLost(f"the process writing {self.root!r} stopped early") from None
+            raise HelperProcessLost(f"the process writing {self.root!r} stopped early") from None
 
     def close(self) -> None:
         """Wait until the child has written everything sent. Raises the file system's error it stopped on
-        (an ``OSError`` naming the key), or ``WriterLost``; again at every later call."""
+        (an ``OSError`` naming the key), or ``HelperProcessLost``; again at every later call."""
         if self._error is None:
             self._error = self._wait()
         if self._error:
@@ -73,14 +68,14 @@ class WriterProcess:
         return _child_error(self.root, status, report or crash) if status != 0 else False
 
 
-def _child_error(root: str, status: int, report: str) -> OSError | WriterLost:
+def _child_error(root: str, status: int, report: str) -> OSError | HelperProcessLost:
     lines = report.strip().splitlines()
     line = lines[0] if report.startswith(tuple("0123456789")) else (lines[-1] if lines else "")
     parts = line.split("\t", 2)
     if status == 1 and len(parts) == 3 and parts[0].isdigit():
         errno, key, message = int(parts[0]), parts[1], parts[2]
         return OSError(errno or None, f"storing {key!r} in {root!r} failed: {message}", os.path.join(root, key))
-    return WriterLost(f"the process writing {root!r} ended with status {status}" + (f": {line}" if line else ""))
+    return HelperProcessLost(f"the process writing {root!r} ended with status {status}" + (f": {line}" if line else ""))
 
 
 def start_writer_process(root: str) -> WriterProcess | None:
@@ -97,7 +92,6 @@ def start_writer_process(root: str) -> WriterProcess | None:
         )
     except OSError:
         return None
-    _widen_pipe(process.stdin)
     return WriterProcess(root, process)
 
 
@@ -108,13 +102,3 @@ def _is_python(executable: str | None) -> bool:
         return False
     name = os.path.basename(executable).lower()
     return name.startswith(("python", "pypy"))
-
-
-def _widen_pipe(pipe: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: the default pipe
-        return
-    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)

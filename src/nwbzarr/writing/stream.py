@@ -20,8 +20,9 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from ..errors import HelperProcessLost, HelperProcessWarning
 from ..storage.batch import sync_batch_remover, sync_batch_writer
-from ..storage.writer_process import WriterLost, WriterProcess, start_writer_process
+from ..storage.writer_process import WriterProcess, start_writer_process
 
 __all__ = ["STREAM_AFTER", "STREAM_BATCH", "KeyStream", "open_stream"]
 
@@ -73,7 +74,7 @@ class KeyStream:
             self._sent.extend(batch)
             try:
                 self._child.write(batch)
-            except WriterLost as lost:
+            except HelperProcessLost as lost:
                 self._carry_on_without_child(lost)
 
     def flush(self) -> None:
@@ -87,7 +88,7 @@ class KeyStream:
         try:
             if batch:
                 self._child.write(batch)
-        except WriterLost as lost:
+        except HelperProcessLost as lost:
             self._carry_on_without_child(lost)
             self.flush()
 
@@ -99,7 +100,7 @@ class KeyStream:
             if self._child is not None:
                 try:
                     self._child.close()
-                except WriterLost as lost:
+                except HelperProcessLost as lost:
                     self._carry_on_without_child(lost)
                     self.flush()
             self._child = None
@@ -112,14 +113,14 @@ class KeyStream:
         self._pending = []
         child, self._child = self._child, None
         if child is not None:
-            with contextlib.suppress(OSError, WriterLost):  # not the error being raised
+            with contextlib.suppress(OSError, HelperProcessLost):  # not the error being raised
                 child.close()
 
-    def _carry_on_without_child(self, lost: WriterLost) -> None:
+    def _carry_on_without_child(self, lost: HelperProcessLost) -> None:
         """The child is gone without a file system error: store everything it was given from here."""
-        warnings.warn(f"{lost}; nwbzarr stores the rest of the write from this process", RuntimeWarning,
+        warnings.warn(f"{lost}; nwbzarr stores the rest of the write from this process", HelperProcessWarning,
                       stacklevel=3)
-        with contextlib.suppress(WriterLost, OSError):
+        with contextlib.suppress(HelperProcessLost, OSError):
             self._child.close()
         self._child = None
         self._pending, self._sent = self._sent + self._pending, []
