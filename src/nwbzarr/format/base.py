@@ -245,10 +245,15 @@ def encode_json(doc: dict[str, Any]) -> bytes:
     except RecursionError:  # far past the limit: the walk names the place
         check_json_depth(doc, where)
         raise
-    # fewer brackets than the limit cannot nest past it: most documents are not scanned
-    if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH and json_nesting(text) > MAX_JSON_DEPTH:
+    if nests_past(text, MAX_JSON_DEPTH):
         check_json_depth(doc, where)
     return text
+
+
+def nests_past(text: bytes, limit: int) -> bool:
+    """Whether lists and objects nest deeper than ``limit`` in JSON text; text with fewer brackets than that
+    cannot, so most documents are not scanned."""
+    return text.count(b"[") + text.count(b"{") > limit and json_nesting(text) > limit
 
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

@@ -30,8 +30,8 @@ from .base import (
     NodeInfo,
     check_node_depth,
     encode_json,
-    json_nesting,
     map_objects,
+    nests_past,
     parse_json,
 )
 from .chunks import decode_single_chunk
@@ -228,10 +228,13 @@ class CurrentLayout(Layout):
             return super().encode_consolidated(documents, encoded)
         entries = []
         for key in sorted((k for k in documents if k != META_NAME), key=key_to_path):
-            text = encoded.get(key) or encode_json(documents[key])
-            if documents[key].get("node_type") == "group":
+            doc = documents[key]
+            if "consolidated_metadata" in doc:  # a block of its own: encoded whole, as zarr nests it
+                return super().encode_consolidated(documents, encoded)
+            text = encoded.get(key) or encode_json(doc)
+            if doc.get("node_type") == "group":
                 text = _with_empty_block(text)
-            if _may_nest_past(text, MAX_JSON_DEPTH - 3):  # root, consolidated_metadata, metadata: 3 levels above
+            if nests_past(text, MAX_JSON_DEPTH - 3):  # root, consolidated_metadata, metadata: 3 levels above
                 return super().encode_consolidated(documents, encoded)  # which refuses it, naming the place
             entries.append(_json_string(key_to_path(key)) + b":" + text)
         body = b",".join(entries)
@@ -261,10 +264,6 @@ def _with_empty_block(text: bytes) -> bytes:
     """A group's encoded document with the empty consolidated block zarr nests in it, as encoding
     ``dict(doc, consolidated_metadata=...)`` gives."""
     return text[:-1] + (b"," if text != b"{}" else b"") + _EMPTY_BLOCK_TEXT + b"}"
-
-
-def _may_nest_past(text: bytes, limit: int) -> bool:
-    return text.count(b"[") + text.count(b"{") > limit and json_nesting(text) > limit
 
 
 def _json_string(value: str) -> bytes:

@@ -9,7 +9,6 @@ creates the files with the same calls as ``_files.write_new_name``; values reach
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -58,13 +57,9 @@ class WriterProcess:
             raise self._error
 
     def _wait(self) -> OSError | bool:
-        with contextlib.suppress(BrokenPipeError):
-            self._process.stdin.close()
-        report = self._process.stdout.read().decode("utf-8", "replace")
-        crash = self._process.stderr.read().decode("utf-8", "replace")  # a traceback: a bug of ours
-        status = self._process.wait()
-        self._process.stdout.close()
-        self._process.stderr.close()
+        out, err = self._process.communicate()  # closes its input; reads both pipes, so neither can fill up
+        status = self._process.returncode
+        report, crash = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")  # crash: a bug of ours
         return _child_error(self.root, status, report or crash) if status != 0 else False
 
 
