@@ -86,15 +86,55 @@ def test_an_interrupt_is_the_parents_to_handle(tmp_path):
     assert _files(tmp_path) == {"a": b"1", "b": b"2"}
 
 
-def test_a_frame_cut_short_is_dropped(tmp_path):
+def test_a_frame_or_batch_cut_short_is_dropped(tmp_path):
+    """The parent stopped mid-way: a frame that ends past its batch, or a batch announced past the end of the
+    spool, is not stored (nor is a huge announced length ever allocated)."""
     child = start_writer_process(str(tmp_path))
-    child._process.stdin.write(writer_process.HEADER.pack(3, 10) + b"abc" + b"12345")  # 5 of 10 bytes
+    child.write([("whole", b"1")])
+    cut = writer_process.HEADER.pack(3, 10) + b"abc" + b"12345"  # 5 of 10 bytes
+    child._spool.write(cut)
+    child._process.stdin.write(writer_process.NOTICE.pack(len(cut)))
+    child._process.stdin.write(writer_process.NOTICE.pack(1 << 60))
     child.close()
-    assert _files(tmp_path) == {}
+    assert _files(tmp_path) == {"whole": b"1"}
+
+
+def test_the_spool_is_private_and_removed_at_the_end(tmp_path):
+    child = start_writer_process(str(tmp_path / "store"))
+    spool = child._spool_path
+    assert os.path.basename(spool).startswith(writer_process.SPOOL_PREFIX)
+    if os.name == "posix":
+        assert os.stat(spool).st_mode & 0o077 == 0  # values of the user's file: for the user only
+    child.write([("a", b"1")])
+    child.close()
+    assert child.handed_over() == [("a", b"1")]
+    child.discard()
+    assert not os.path.exists(spool)
 
 
 def test_no_interpreter_means_no_child(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", "")
     assert start_writer_process(str(tmp_path)) is None
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert start_writer_process(str(tmp_path)) is None
+
+
+def test_a_spool_that_cannot_be_written_loses_the_child_not_the_values(tmp_path):
+    """The temporary folder full (here: the spool's handle refuses writes): the child is stopped and reported
+    lost, and what it was handed before can still be read back."""
+    child = start_writer_process(str(tmp_path / "store"))
+    child.write([("a", b"1")])
+    with open(child._spool_path, "rb", buffering=0) as read_only:
+        child._spool = read_only
+        with pytest.raises(HelperProcessLost, match="spool file"):
+            child.write([("b", b"2")])
+        assert child.handed_over() == [("a", b"1")]
+    assert child._process.returncode == 0  # ended, having stored what it was told of
+    assert _files(tmp_path / "store") == {"a": b"1"}
+
+
+def test_no_temporary_folder_means_no_child(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     assert start_writer_process(str(tmp_path)) is None

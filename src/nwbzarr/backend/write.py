@@ -18,7 +18,7 @@ from zarr.buffer import default_buffer_prototype
 from ..errors import WriteError
 from ..format.attributes import RESERVED_ATTRS
 from ..format.base import ArraySpec, encode_json
-from ..format.chunks import chunk_encoder, single_chunk_bytes
+from ..format.chunks import chunk_encoder, chunk_regions, single_chunk_bytes
 from ..format.dtypes import spec_dtype_name
 from ..format.names import InvalidNameError, check_node_name, join_path
 from ..format.reference import ZarrReference, hdf5_region
@@ -53,6 +53,13 @@ if TYPE_CHECKING:
 
 COPY_BLOCK_BYTES = 64 << 20
 WRITE_CONCURRENCY = 64
+#: In-memory values whose chunks one write encodes while planning, handed to the stream: the stream keeps
+#: them until the write ends (to store them again if its helper process is lost), so larger writes encode
+#: the rest afterwards, in the codec pool, with bounded memory.
+STREAM_VALUE_BYTES = 64 << 20
+#: Arrays of several chunks are encoded while planning only up to this size: larger ones gain more from the
+#: codec pool's threads than from the overlap.
+STREAM_CHUNKED_BYTES = 8 << 20
 
 
 @dataclass
@@ -61,7 +68,7 @@ class ArrayJob:
     spec: ArraySpec
     documents: dict[str, dict]
     plan: DatasetPlan
-    streamed_chunk: str | None = None  # the one chunk's key, when it was streamed while planning
+    streamed_chunks: list[str] | None = None  # its chunks' keys, when they were streamed while planning
 
 
 @dataclass
@@ -96,6 +103,7 @@ class TreeWriter:
         self.export_source = export_source  # the store being exported: its data is copied, never linked
         self.plan = WritePlan()
         self.local_fs = io.is_local_filesystem
+        self._stream_room = STREAM_VALUE_BYTES  # bytes of values still to be encoded while planning
 
     # --- planning ------------------------------------------------------------------------
     def build(self, extra_groups: dict[str, dict[str, str]] | None = None) -> WritePlan:
@@ -298,18 +306,46 @@ class TreeWriter:
         self.plan.written.append(builder)
 
     def _add_array(self, job: ArrayJob) -> None:
-        """Plan an array's documents and data; with a stream, store its documents (and its one chunk, when
-        it is small values) now. An iterator's documents wait for its data (``nwbzarr_incomplete``)."""
+        """Plan an array's documents and data; with a stream, store its documents (and its chunks, when it
+        holds values in memory) now. An iterator's documents wait for its data (``nwbzarr_incomplete``)."""
         self.plan.documents.update(job.documents)
         self.plan.arrays.append(job)
         if self.stream is None or job.plan.iterator is not None:
             return
         self._stream_documents(job.documents)
         if job.plan.values is not None and _has_data(job.spec):
-            direct = self.layout.encode_single_chunk(job.path, job.documents, np.asarray(job.plan.values))
-            if direct is not None:
-                self.stream.put([(f"{job.path}/{direct[0]}", direct[1])])
-                job.streamed_chunk = direct[0]
+            chunks = self._encoded_chunks(job, np.asarray(job.plan.values))
+            if chunks is not None:
+                self.stream.put([(f"{job.path}/{key}", chunk) for key, chunk in chunks])
+                job.streamed_chunks = [key for key, _ in chunks]
+
+    def _encoded_chunks(self, job: ArrayJob, values: np.ndarray) -> list[tuple[str, Any]] | None:
+        """(chunk key, bytes) of every chunk of an in-memory array, encoded now; None leaves the array to
+        ``execute_plan`` (codecs without a sync path, values past ``STREAM_VALUE_BYTES``, values the codecs
+        refuse: that path raises the error, as a write without a stream does)."""
+        direct = self.layout.encode_single_chunk(job.path, job.documents, values)
+        if direct is not None:  # most small arrays: no zarr array opened
+            return [direct]
+        size = _job_bytes(job)
+        if size > self._stream_room:
+            return None
+        try:
+            arr = self.layout.open_array_for_write(self.io.store, job.path, job.documents)
+            if not isinstance(arr, AsyncArray):
+                return None
+            single = single_chunk_bytes(arr, values)
+            if single is not None:
+                chunks = [single]
+            else:
+                encode = chunk_encoder(arr) if size <= STREAM_CHUNKED_BYTES else None
+                if encode is None:
+                    return None
+                grid = tuple(arr.metadata.chunk_grid.chunk_shape)
+                chunks = [encode(coords, values[region]) for coords, region in chunk_regions(values.shape, grid)]
+        except Exception:  # the same error is raised by execute_plan, as in a write without a stream
+            return None
+        self._stream_room -= size
+        return chunks
 
     def _stream_documents(self, docs: dict[str, dict]) -> None:
         if self.stream is not None:
@@ -473,8 +509,8 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
             if job.plan.values is not None:
                 plan.chunk_keys[job.path] = []
             continue
-        if job.streamed_chunk is not None:
-            plan.chunk_keys[job.path] = [job.streamed_chunk]
+        if job.streamed_chunks is not None:
+            plan.chunk_keys[job.path] = job.streamed_chunks
             continue
         values = np.asarray(job.plan.values)
         direct = session.layout.encode_single_chunk(job.path, job.documents, values)

@@ -47,7 +47,6 @@ class KeyStream:
         self._remove_keys = remove_keys
         self._stream_after = stream_after
         self._pending: Items = []
-        self._sent: Items = []  # what the child was given: stored here again if it is lost
         self._keys: list[str] = []
         self._child: WriterProcess | None = None
         self._child_tried = False
@@ -71,11 +70,10 @@ class KeyStream:
             self._child = start_writer_process(self._root)
         if self._child is not None and len(self._pending) >= STREAM_BATCH:
             batch, self._pending = self._pending, []
-            self._sent.extend(batch)
             try:
                 self._child.write(batch)
             except HelperProcessLost as lost:
-                self._carry_on_without_child(lost)
+                self._carry_on_without_child(lost, batch)
 
     def flush(self) -> None:
         """Hand everything queued to the child (or, without one, store it now); does not wait for the child,
@@ -84,12 +82,11 @@ class KeyStream:
         if self._child is None:
             self._write_batch(batch)
             return
-        self._sent.extend(batch)
         try:
             if batch:
                 self._child.write(batch)
         except HelperProcessLost as lost:
-            self._carry_on_without_child(lost)
+            self._carry_on_without_child(lost, batch)
             self.flush()
 
     def finish(self) -> None:
@@ -101,8 +98,10 @@ class KeyStream:
                 try:
                     self._child.close()
                 except HelperProcessLost as lost:
-                    self._carry_on_without_child(lost)
+                    self._carry_on_without_child(lost, [])
                     self.flush()
+                else:
+                    self._child.discard()
             self._child = None
         except BaseException:
             self.abort()
@@ -115,15 +114,21 @@ class KeyStream:
         if child is not None:
             with contextlib.suppress(OSError, HelperProcessLost):  # not the error being raised
                 child.close()
+            child.discard()
 
-    def _carry_on_without_child(self, lost: HelperProcessLost) -> None:
-        """The child is gone without a file system error: store everything it was given from here."""
+    def _carry_on_without_child(self, lost: HelperProcessLost, unsent: Items) -> None:
+        """The child is gone without a file system error: store everything it was given (read back from its
+        spool) and ``unsent`` (the batch it could not take) from here."""
         warnings.warn(f"{lost}; nwbzarr stores the rest of the write from this process", HelperProcessWarning,
                       stacklevel=3)
+        child, self._child = self._child, None
         with contextlib.suppress(HelperProcessLost, OSError):
-            self._child.close()
-        self._child = None
-        self._pending, self._sent = self._sent + self._pending, []
+            child.close()
+        try:
+            given = child.handed_over()
+        finally:
+            child.discard()
+        self._pending = given + unsent + self._pending
 
     def abort(self) -> None:
         """Stop: let the child end, then remove every key handed to the stream (stored or not)."""
