@@ -53,13 +53,6 @@ if TYPE_CHECKING:
 
 COPY_BLOCK_BYTES = 64 << 20
 WRITE_CONCURRENCY = 64
-#: In-memory values whose chunks one write encodes while planning, handed to the stream: the stream keeps
-#: them until the write ends (to store them again if its helper process is lost), so larger writes encode
-#: the rest afterwards, in the codec pool, with bounded memory.
-STREAM_VALUE_BYTES = 64 << 20
-#: Arrays of several chunks are encoded while planning only up to this size: larger ones gain more from the
-#: codec pool's threads than from the overlap.
-STREAM_CHUNKED_BYTES = 8 << 20
 
 
 @dataclass
@@ -68,7 +61,7 @@ class ArrayJob:
     spec: ArraySpec
     documents: dict[str, dict]
     plan: DatasetPlan
-    streamed_chunks: list[str] | None = None  # its chunks' keys, when they were streamed while planning
+    streamed_chunk: str | None = None  # the one chunk's key, when it was streamed while planning
 
 
 @dataclass
@@ -82,6 +75,7 @@ class WritePlan:
     chunk_keys: dict[str, Any] = field(default_factory=dict)  # array path -> keys stored, or "all" (manifest)
     streamed: set[str] = field(default_factory=set)  # document keys already stored while planning
     encoded: dict[str, bytes] = field(default_factory=dict)  # documents' bytes as stored (for the root)
+    stream: KeyStream | None = None  # where planned keys went; it also removes those stored after planning
 
     def encode(self, documents: dict[str, dict]) -> list[tuple[str, bytes]]:
         """(key, bytes) of documents about to be stored, kept in ``encoded``."""
@@ -101,9 +95,8 @@ class TreeWriter:
         self.root = root
         self.link_data = link_data
         self.export_source = export_source  # the store being exported: its data is copied, never linked
-        self.plan = WritePlan()
+        self.plan = WritePlan(stream=stream)
         self.local_fs = io.is_local_filesystem
-        self._stream_room = STREAM_VALUE_BYTES  # bytes of values still to be encoded while planning
 
     # --- planning ------------------------------------------------------------------------
     def build(self, extra_groups: dict[str, dict[str, str]] | None = None) -> WritePlan:
@@ -306,46 +299,18 @@ class TreeWriter:
         self.plan.written.append(builder)
 
     def _add_array(self, job: ArrayJob) -> None:
-        """Plan an array's documents and data; with a stream, store its documents (and its chunks, when it
-        holds values in memory) now. An iterator's documents wait for its data (``nwbzarr_incomplete``)."""
+        """Plan an array's documents and data; with a stream, store its documents (and its one chunk, when
+        it is small values) now. An iterator's documents wait for its data (``nwbzarr_incomplete``)."""
         self.plan.documents.update(job.documents)
         self.plan.arrays.append(job)
         if self.stream is None or job.plan.iterator is not None:
             return
         self._stream_documents(job.documents)
         if job.plan.values is not None and _has_data(job.spec):
-            chunks = self._encoded_chunks(job, np.asarray(job.plan.values))
-            if chunks is not None:
-                self.stream.put([(f"{job.path}/{key}", chunk) for key, chunk in chunks])
-                job.streamed_chunks = [key for key, _ in chunks]
-
-    def _encoded_chunks(self, job: ArrayJob, values: np.ndarray) -> list[tuple[str, Any]] | None:
-        """(chunk key, bytes) of every chunk of an in-memory array, encoded now; None leaves the array to
-        ``execute_plan`` (codecs without a sync path, values past ``STREAM_VALUE_BYTES``, values the codecs
-        refuse: that path raises the error, as a write without a stream does)."""
-        direct = self.layout.encode_single_chunk(job.path, job.documents, values)
-        if direct is not None:  # most small arrays: no zarr array opened
-            return [direct]
-        size = _job_bytes(job)
-        if size > self._stream_room:
-            return None
-        try:
-            arr = self.layout.open_array_for_write(self.io.store, job.path, job.documents)
-            if not isinstance(arr, AsyncArray):
-                return None
-            single = single_chunk_bytes(arr, values)
-            if single is not None:
-                chunks = [single]
-            else:
-                encode = chunk_encoder(arr) if size <= STREAM_CHUNKED_BYTES else None
-                if encode is None:
-                    return None
-                grid = tuple(arr.metadata.chunk_grid.chunk_shape)
-                chunks = [encode(coords, values[region]) for coords, region in chunk_regions(values.shape, grid)]
-        except Exception:  # the same error is raised by execute_plan, as in a write without a stream
-            return None
-        self._stream_room -= size
-        return chunks
+            direct = self.layout.encode_single_chunk(job.path, job.documents, np.asarray(job.plan.values))
+            if direct is not None:
+                self.stream.put([(f"{job.path}/{direct[0]}", direct[1])])
+                job.streamed_chunk = direct[0]
 
     def _stream_documents(self, docs: dict[str, dict]) -> None:
         if self.stream is not None:
@@ -509,8 +474,8 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
             if job.plan.values is not None:
                 plan.chunk_keys[job.path] = []
             continue
-        if job.streamed_chunks is not None:
-            plan.chunk_keys[job.path] = job.streamed_chunks
+        if job.streamed_chunk is not None:
+            plan.chunk_keys[job.path] = [job.streamed_chunk]
             continue
         values = np.asarray(job.plan.values)
         direct = session.layout.encode_single_chunk(job.path, job.documents, values)
@@ -529,6 +494,9 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
             plan.chunk_keys[job.path] = "all"  # encode_and_store stores every chunk, fill-valued ones too
         else:
             slow.append((job, arr))
+    if plan.stream is not None:  # removed with the streamed keys if the helper then fails
+        plan.stream.record([key for key, _ in items])
+        plan.stream.record([f"{arr.store_path.path}/{key}" for arr, _ in large for key in _all_chunk_keys(arr)])
     await set_many(store, items)
     for arr, values in large:
         await encode_and_store(arr, chunk_encoder(arr), values)
@@ -580,6 +548,12 @@ def iterator_chunks(shape: tuple[int, ...], maxshape: tuple, dtype: np.dtype) ->
         rows = min(max(1, (4 << 20) // row_bytes), 1 << 20)
         return (rows,) + tuple(max(1, s) for s in shape[1:])
     return guess_chunks(tuple(max(1, s) for s in shape), dtype.itemsize)
+
+
+def _all_chunk_keys(arr: AsyncArray) -> list[str]:
+    """Every chunk key of an array (``encode_and_store`` stores them all), relative to the array."""
+    grid = tuple(arr.metadata.chunk_grid.chunk_shape)
+    return [arr.metadata.encode_chunk_key(coords) for coords, _ in chunk_regions(tuple(arr.metadata.shape), grid)]
 
 
 def _has_data(spec: ArraySpec) -> bool:

@@ -75,6 +75,10 @@ class KeyStream:
             except HelperProcessLost as lost:
                 self._carry_on_without_child(lost, batch)
 
+    def record(self, keys: Sequence[str]) -> None:
+        """Keys this process stores itself into the same fresh store: ``abort`` removes them as well."""
+        self._keys.extend(keys)
+
     def flush(self) -> None:
         """Hand everything queued to the child (or, without one, store it now); does not wait for the child,
         which goes on while the write does other work."""
