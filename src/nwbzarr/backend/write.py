@@ -307,7 +307,7 @@ class TreeWriter:
             return
         self._stream_documents(job.documents)
         if job.plan.values is not None and _has_data(job.spec):
-            direct = self.layout.encode_single_chunk(job.path, job.documents, np.asarray(job.plan.values))
+            direct = self.layout.encode_single_chunk(job.path, job.documents, np.asarray(job.plan.values), job.spec)
             if direct is not None:
                 self.stream.put([(f"{job.path}/{direct[0]}", direct[1])])
                 job.streamed_chunk = direct[0]
@@ -478,7 +478,7 @@ async def execute_plan(session: WriteSession, plan: WritePlan, iterator_queue: A
             plan.chunk_keys[job.path] = [job.streamed_chunk]
             continue
         values = np.asarray(job.plan.values)
-        direct = session.layout.encode_single_chunk(job.path, job.documents, values)
+        direct = session.layout.encode_single_chunk(job.path, job.documents, values, job.spec)
         if direct is not None:  # most small arrays: no zarr array opened
             items.append((f"{job.path}/{direct[0]}", buffer_of(direct[1])))
             plan.chunk_keys[job.path] = [direct[0]]

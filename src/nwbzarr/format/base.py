@@ -196,9 +196,11 @@ class Layout(ABC):
         """The attributes object of node ``path`` inside its ``documents``, to edit in place (created empty
         when the documents have none)."""
 
-    def encode_single_chunk(self, path: str, documents: dict[str, dict], values: np.ndarray) -> tuple[str, Any] | None:
-        """(chunk key, stored bytes) of the array ``path`` just described by ``documents``, when it is a small
-        numeric array in one plain chunk that the layout encodes without zarr's objects; else None."""
+    def encode_single_chunk(self, path: str, documents: dict[str, dict], values: np.ndarray,
+                            spec: ArraySpec | None = None) -> tuple[str, Any] | None:
+        """(chunk key, stored bytes) of the array ``path`` just described by ``documents`` (built from ``spec``,
+        when given), when it is a small numeric array in one plain chunk that the layout encodes without
+        zarr's objects; else None."""
         return None
 
     @abstractmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,13 +135,38 @@ def encode_single(doc: dict[str, Any], values: np.ndarray) -> tuple[str, bytes] 
     plan = single_chunk_of(doc)
     if plan is None or values.shape != plan.shape:
         return None
-    data = np.ascontiguousarray(values, dtype=plan.dtype)  # zarr casts to the stored type the same way
-    if not plan.blosc:
-        return plan.key, data.tobytes()
-    compressor = _blosc_compressor(_blosc_settings(doc["codecs"][1].get("configuration")))
-    if compressor is None:
+    compressor = _blosc_compressor(_blosc_settings(doc["codecs"][1].get("configuration"))) if plan.blosc else None
+    if plan.blosc and compressor is None:
         return None
-    return plan.key, compressor.encode(data)
+    return plan.key, _stored_bytes(plan.dtype, compressor, values)
+
+
+def single_chunk_encoder(template: dict[str, Any], ndim: int) -> Callable[[np.ndarray], tuple[str, bytes] | None] | None:
+    """``encode(values)``, giving what ``encode_single`` gives for ``template`` with shape and chunk shape both
+    ``values.shape`` (of ``ndim`` dimensions), without reading the document again for each array; None when
+    ``encode_single`` would not handle such documents. For writers of many arrays built from one template."""
+    ones = [1] * ndim
+    probe_doc = {**template, "shape": ones, "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": ones}}}
+    probe = single_chunk_of(probe_doc)
+    if probe is None:
+        return None
+    compressor = _blosc_compressor(_blosc_settings(template["codecs"][1].get("configuration"))) if probe.blosc else None
+    if probe.blosc and compressor is None:
+        return None
+    key, dtype, itemsize = probe.key, probe.dtype, probe.dtype.itemsize
+
+    def encode(values: np.ndarray) -> tuple[str, bytes] | None:
+        shape = values.shape
+        if len(shape) != ndim or not all(n > 0 for n in shape) or math.prod(shape) * itemsize > MAX_BYTES:
+            return None
+        return key, _stored_bytes(dtype, compressor, values)
+
+    return encode
+
+
+def _stored_bytes(dtype: np.dtype, compressor: Any, values: np.ndarray) -> bytes:
+    data = np.ascontiguousarray(values, dtype=dtype)  # zarr casts to the stored type the same way
+    return compressor.encode(data) if compressor is not None else data.tobytes()
 
 
 def _blosc_settings(config: Any) -> tuple | None:
