@@ -52,6 +52,15 @@ def _create(target: Path, folders: list[str], files: list[tuple[str, int]], thre
     return time.perf_counter() - t0
 
 
+def floor_beside(store: Path, scratch: Path) -> float:
+    """Seconds to recreate ``store``'s tree once, in one thread, right after the write that made it: the disk
+    of this project's machines changes speed by 2-3x within minutes (a floor of 0.33 s, then 1.2 s, then
+    0.5 s), so a write is compared with the floor measured beside it, not minutes later."""
+    folders, files = store_tree(store)
+    os.sync()
+    return _create(scratch / f"beside-{time.monotonic_ns()}", folders, files, 1)
+
+
 def io_floor(store: Path, scratch: Path, repeats: int = 3) -> dict[str, Any]:
     """Median seconds to recreate ``store``'s tree with plain ``os`` calls, per thread count (the trees
     are left under ``scratch``)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import tasks
 from . import workloads as wl
-from .floor import io_floor
+from .floor import floor_beside, io_floor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "BENCH-RESULT "
@@ -74,8 +74,10 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median seconds and peak RSS over runs, every run's seconds, and the last run's extras."""
     seconds = [r["seconds"] for r in runs]
     extras = {k: v for k, v in runs[-1].items() if k not in ("seconds", "maxrss_mib")}
-    for key in [k for k in extras if k.endswith("_s") and all(k in r for r in runs)]:
-        extras[key] = statistics.median(r[key] for r in runs)  # a timed part of each run: its median too
+    for key in [k for k in extras if k.endswith(("_s", "_x")) and all(k in r for r in runs)]:
+        extras[key] = statistics.median(r[key] for r in runs)  # a timed part of each run (or a ratio): its median too
+        if key.endswith("_x"):
+            extras[key[:-2] + "_runs"] = [r[key] for r in runs]
     return {
         **extras,
         "median_s": statistics.median(seconds),
@@ -127,6 +129,10 @@ def _write_all(workload: str, params: Any, backends: list[str], repeats: int, wo
             set_aside(Path(task["path"]), workdir)
             os.sync()  # earlier outputs' dirty pages flushed: no write is throttled by another one's writeback
             result = run_child(task)
+            if workload == "W2" and b == "zarr-dir" and result.get("write_builder_s"):  # issue 17's floor target
+                store = tasks.data_location(tasks.BACKENDS[b], Path(task["path"]))
+                result["floor_beside_s"] = floor_beside(store, workdir / TRASH / "floor")
+                result["plan_over_floor_x"] = result["write_builder_s"] / result["floor_beside_s"]
             runs[b].append(result)
             _log(progress, f"{workload} {b} write #{r + 1}: {result['seconds']:.3f} s")
     return runs
