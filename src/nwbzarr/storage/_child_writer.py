@@ -46,7 +46,7 @@ def write_value(path: str, value: memoryview) -> None:
     os.close(fd)
 
 
-def _write_all(fd: int, value: memoryview) -> None:
+def _write_all(fd: int, value: memoryview) -> None:  # not _files.write_all: this script imports no nwbzarr
     while value:
         value = value[os.write(fd, value):]
 

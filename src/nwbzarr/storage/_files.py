@@ -82,7 +82,7 @@ def write_file(path: Path | str, data: Any, exclusive: bool = False) -> bool:
                 continue
         try:
             with f:
-                _write_all(f, data)
+                write_all(f, data)
             if not exclusive:
                 os.replace(tmp, path)
                 return True
@@ -117,13 +117,13 @@ def write_new_name(path: str, data: Any) -> None:
         return
     try:
         with f:
-            _write_all(f, data)
+            write_all(f, data)
     except BaseException:
         _unlink_quietly(path)
         raise
 
 
-def _write_all(f: Any, data: Any) -> None:
+def write_all(f: Any, data: Any) -> None:
     """An unbuffered write may take less than all of a large value: loop until every byte is written."""
     view = memoryview(data).cast("B")
     while view:

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 from nwbzarr.errors import HelperProcessLost
 from nwbzarr.storage._child_writer import HEADER, NOTICE, frames, read_exactly
+from nwbzarr.storage._files import write_all
 
 __all__ = ["WriterProcess", "start_writer_process"]
 
@@ -49,7 +50,7 @@ class WriterProcess:
         one, and ``HelperProcessLost`` when it has ended otherwise or the spool cannot be written."""
         data = _frames(items)
         try:
-            _write_all(self._spool, data)
+            write_all(self._spool, data)
         except OSError as exc:
             self._stop_quietly()
             raise HelperProcessLost(f"the spool file of the process writing {self.root!r} could not be written "
@@ -106,12 +107,6 @@ def _frames(items: Sequence[tuple[str, Any]]) -> bytes:
         raw = key.encode("utf-8")
         parts += [HEADER.pack(len(raw), memoryview(data).nbytes), raw, data]
     return b"".join(parts)
-
-
-def _write_all(spool: BinaryIO, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[spool.write(view):]
 
 
 def _child_error(root: str, status: int, report: str) -> OSError | HelperProcessLost:
